@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { isPollyError, type ErrorCode } from '../../core/errors.js';
+
+export interface ErrorResponse {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+export function errorBody(code: ErrorCode | string, message: string, details?: Record<string, unknown>): ErrorResponse {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+/** Fastify's own errors for bad requests, mapped to Polly codes (never a 500 for bad input). */
+const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED' },
+};
+
+/** One translation of every error into `{"error": {"code", "message"}}` with the catalog's status. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isPollyError(err)) {
+      if (err.httpStatus >= 500) request.log.error({ err }, 'request failed');
+      return reply.status(err.httpStatus).send(errorBody(err.code, err.message, err.details));
+    }
+    if (err.validation) {
+      const where = err.validationContext ?? 'request';
+      const first = err.validation[0];
+      const path = first?.instancePath ? first.instancePath.replace(/^\//, '').replaceAll('/', '.') : '';
+      let message = `${where}${path ? `.${path}` : ''} ${first?.message ?? 'is invalid'}`;
+      const extra = (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+      if (first?.keyword === 'additionalProperties' && extra) message = `${where}: unknown field ${JSON.stringify(extra)}`;
+      return reply.status(400).send(errorBody('VALIDATION_FAILED', message));
+    }
+    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped) return reply.status(mapped.status).send(errorBody(mapped.code, err.message));
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send(errorBody('VALIDATION_FAILED', err.message));
+    }
+    request.log.error({ err }, 'unexpected error');
+    return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the server log'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

@@ -1,0 +1,100 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { PollyApp } from '../../app/polly-app.js';
+import { PollyError } from '../../core/errors.js';
+import type { Identity } from '../../core/types.js';
+import { installErrorHandling } from './errors.js';
+import { registerMetrics } from './metrics.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { poolRoutes } from './routes/pools.js';
+import { serviceRoutes } from './routes/services.js';
+import { snapshotRoutes } from './routes/snapshots.js';
+import { volumeRoutes } from './routes/volumes.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity: Identity | null;
+  }
+}
+
+export type RestApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface RestOptions {
+  logger: Logger;
+  version: string;
+  https?: { cert: Buffer; key: Buffer } | undefined;
+}
+
+/** The identity of an authenticated request (every /v1 route is authenticated by the hook below). */
+export function identityOf(request: FastifyRequest): Identity {
+  if (!request.identity) throw new PollyError('UNAUTHENTICATED', 'missing bearer token');
+  return request.identity;
+}
+
+/** Builds the REST v1 API (not listening yet). Each surface is one plugin, registered explicitly. */
+export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<RestApp> {
+  const fastify = Fastify({
+    loggerInstance: opts.logger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ...(opts.https ? { https: opts.https } : {}),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as RestApp;
+
+  // dockerd and some tools send JSON without a content type; DELETE/POST without a body are common.
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new PollyError('INVALID_JSON', 'request body is not valid JSON'), undefined);
+    }
+  });
+
+  installErrorHandling(fastify);
+  fastify.decorateRequest('identity', null);
+  fastify.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/')) return;
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    request.identity = await app.services.authenticate(token);
+  });
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Polly REST API', version: opts.version, description: 'Polymorphic volume scheduler: REST v1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+
+  registerMetrics(fastify, app);
+  await fastify.register(healthRoutes(app));
+  await fastify.register(serviceRoutes(app));
+  await fastify.register(poolRoutes(app));
+  await fastify.register(volumeRoutes(app));
+  await fastify.register(snapshotRoutes(app));
+  await fastify.register(eventRoutes(app));
+  return fastify;
+}

@@ -1,0 +1,19 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { PollyApp } from '../../../app/polly-app.js';
+import { errorBody } from '../errors.js';
+
+export function healthRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
+  return async (r) => {
+    /** Liveness: the process serves HTTP. */
+    r.get('/healthz', { schema: { tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
+    /** Readiness: the store answers. */
+    r.get('/readyz', { schema: { tags: ['health'], security: [] } }, async (_req, reply) => {
+      try {
+        await app.ctx.store.ping();
+        return { status: 'ready', store: app.ctx.store.dialect };
+      } catch (err) {
+        return reply.status(503).send(errorBody('UNAVAILABLE', `store not reachable: ${(err as Error).message}`));
+      }
+    });
+  };
+}

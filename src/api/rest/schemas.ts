@@ -1,0 +1,168 @@
+import { Type, type Static } from 'typebox';
+import { NAME_PATTERN } from '../../core/names.js';
+
+/** TypeBox schemas of the REST v1 contract: they validate requests and document /openapi.json. */
+
+export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-128 characters [A-Za-z0-9_.-], starting with a letter or digit' });
+export const LabelMap = Type.Record(Type.String(), Type.String(), { description: 'string keys and values' });
+export const Bytes = Type.Integer({ minimum: 1, maximum: 2 ** 53, description: 'bytes' });
+const Strict = { additionalProperties: false } as const;
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable error code, e.g. VOLUME_NOT_FOUND' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  },
+  { title: 'Error' },
+);
+
+export const ServiceSchema = Type.Object({ name: Type.String(), labels: LabelMap, createdAt: Type.String() }, { title: 'Service' });
+
+export const TopologySchema = Type.Object({
+  zone: Type.Optional(Type.String()),
+  region: Type.Optional(Type.String()),
+  nodes: Type.Optional(Type.Array(Type.String())),
+});
+
+export const CapabilitiesSchema = Type.Object({
+  snapshots: Type.Boolean(),
+  clones: Type.Boolean(),
+  restore: Type.Boolean(),
+  expand: Type.String(),
+  block: Type.Boolean(),
+  fsTypes: Type.Array(Type.String()),
+  accessModes: Type.Array(Type.String()),
+  qos: Type.Boolean(),
+  sizeEnforced: Type.Boolean(),
+});
+
+export const PoolSchema = Type.Object(
+  {
+    name: Type.String(),
+    driver: Type.String(),
+    parameters: Type.Record(Type.String(), Type.String()),
+    labels: LabelMap,
+    topology: TopologySchema,
+    state: Type.String(),
+    overSubscriptionRatio: Type.Number(),
+    reservedPercent: Type.Number(),
+    capacity: Type.Object({
+      totalBytes: Type.Number(),
+      freeBytes: Type.Number(),
+      allocatedBytes: Type.Number(),
+      volumeCount: Type.Number(),
+    }),
+    capabilities: CapabilitiesSchema,
+    createdAt: Type.String(),
+  },
+  { title: 'Pool' },
+);
+
+export const ProfileSchema = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    minBytes: Type.Number(),
+    maxBytes: Type.Number(),
+    volumeMode: Type.String(),
+    fsType: Type.String(),
+    media: Type.Union([Type.String(), Type.Null()]),
+    qos: Type.Object({ iops: Type.Optional(Type.Number()), bandwidthBytes: Type.Optional(Type.Number()) }),
+    replicas: Type.Number(),
+    accessModes: Type.Array(Type.String()),
+    poolSelector: LabelMap,
+    pools: Type.Array(Type.String()),
+    parameters: Type.Record(Type.String(), Type.String()),
+    services: Type.Array(Type.String()),
+    createdAt: Type.String(),
+  },
+  { title: 'Profile' },
+);
+
+export const VolumeSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    service: Type.String(),
+    pool: Type.String(),
+    profile: Type.String(),
+    sizeBytes: Type.Number(),
+    status: Type.String({ description: 'creating, importing, available, attaching, attached, detaching, deleting or error' }),
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    labels: LabelMap,
+    fields: LabelMap,
+    source: Type.Union([Type.Object({ kind: Type.String(), id: Type.String() }), Type.Null()]),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { title: 'Volume' },
+);
+
+export const SnapshotSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    service: Type.String(),
+    volumeId: Type.String(),
+    pool: Type.String(),
+    sizeBytes: Type.Number(),
+    status: Type.String(),
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String(),
+  },
+  { title: 'Snapshot' },
+);
+
+export const EventSchema = Type.Object(
+  {
+    seq: Type.Number(),
+    at: Type.String(),
+    type: Type.String(),
+    service: Type.Union([Type.String(), Type.Null()]),
+    objectId: Type.String(),
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { title: 'Event' },
+);
+
+export const CreateVolumeBody = Type.Object(
+  {
+    name: Name,
+    sizeBytes: Bytes,
+    service: Type.Optional(Name),
+    pool: Type.Optional(Name),
+    profile: Type.Optional(Name),
+    labels: Type.Optional(LabelMap),
+    fields: Type.Optional(LabelMap),
+    fromSnapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    fromVolume: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  Strict,
+);
+export type CreateVolumeBody = Static<typeof CreateVolumeBody>;
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+export const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+};
+
+export function pageOf<T extends ReturnType<typeof Type.Object>>(item: T) {
+  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+}
+
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  422: ErrorBody,
+  502: ErrorBody,
+  507: ErrorBody,
+};

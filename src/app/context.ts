@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { PollyConfig } from '../config/config.js';
+import type { StorageDriver } from '../core/ports/driver.js';
+import type { Store } from '../store/store.js';
+import type { EventBus } from './event-bus.js';
+
+/** What every use case needs: the store, one driver per pool, the event bus, a clock, a logger. */
+export interface AppContext {
+  store: Store;
+  drivers: Map<string, StorageDriver>;
+  events: EventBus;
+  clock: Clock;
+  log: Logger;
+  config: PollyConfig;
+}
+
+/** Injectable time, so expiry can be tested without sleeping. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

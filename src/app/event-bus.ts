@@ -1,0 +1,56 @@
+import { EventEmitter } from 'node:events';
+import type { PollyEvent } from '../core/types.js';
+import { insertEvent, listEvents } from '../store/repos/events.js';
+import type { Executor, Store } from '../store/store.js';
+
+export type NewEvent = Omit<PollyEvent, 'seq' | 'at'>;
+
+/**
+ * Events are rows written in the same transaction as the change they describe, so the audit trail never
+ * disagrees with the state. Subscribers are woken after commit and read the rows themselves from their
+ * last sequence number; a subscriber that falls behind or reconnects (SSE `Last-Event-ID`) loses nothing.
+ */
+export class EventBus {
+  readonly #store: Store;
+  readonly #wake = new EventEmitter();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(store: Store) {
+    this.#store = store;
+    this.#wake.setMaxListeners(0);
+  }
+
+  /** Records an event inside the caller's transaction. Call `notify()` after the commit. */
+  async record(ex: Executor, event: NewEvent, at: string): Promise<number> {
+    return insertEvent(ex, { ...event, at });
+  }
+
+  /** Wakes subscribers; cheap, and safe to call when nothing changed. */
+  notify(): void {
+    this.#wake.emit('wake');
+  }
+
+  /**
+   * Polls the store now and then as well, so that events written by another replica sharing the same
+   * PostgreSQL reach this replica's subscribers too.
+   */
+  startPolling(intervalMs: number): void {
+    this.#timer ??= setInterval(() => this.notify(), intervalMs);
+    this.#timer.unref();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#wake.on('wake', listener);
+    return () => this.#wake.off('wake', listener);
+  }
+
+  list(filter: Parameters<typeof listEvents>[1], limit: number): Promise<PollyEvent[]> {
+    return listEvents(this.#store.db, filter, limit);
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#wake.removeAllListeners();
+  }
+}

@@ -1,0 +1,93 @@
+import { PollyError } from '../core/errors.js';
+import type { BackendCapacity, DriverCapabilities, StorageDriver } from '../core/ports/driver.js';
+import type { Identity, Pool, PoolCapacity, Profile } from '../core/types.js';
+import { findPool, findProfile, listPools, listProfiles, type PoolRecord } from '../store/repos/pools.js';
+import type { AppContext } from './context.js';
+
+/** How long a backend capacity reading is reused: statfs is cheap, but not free at thousands of creates/s. */
+const CAPACITY_TTL_MS = 1_000;
+
+export interface PoolView extends Pool {
+  capacity: PoolCapacity;
+  capabilities: DriverCapabilities;
+}
+
+export class PoolUseCases {
+  readonly #ctx: AppContext;
+  readonly #capacity = new Map<string, { value: BackendCapacity; until: number }>();
+
+  constructor(ctx: AppContext) {
+    this.#ctx = ctx;
+  }
+
+  driverFor(pool: string): StorageDriver {
+    const driver = this.#ctx.drivers.get(pool);
+    if (!driver) throw new PollyError('POOL_NOT_FOUND', `pool ${pool} has no driver loaded on this server`);
+    return driver;
+  }
+
+  /** The backend's real capacity, read at most once a second per pool. */
+  async backendCapacity(pool: string): Promise<BackendCapacity> {
+    const now = Date.now();
+    const cached = this.#capacity.get(pool);
+    if (cached && cached.until > now) return cached.value;
+    const value = await this.driverFor(pool).capacity();
+    this.#capacity.set(pool, { value, until: now + CAPACITY_TTL_MS });
+    return value;
+  }
+
+  /** Forgets the cached reading, after something changed the backend's usage noticeably. */
+  invalidate(pool: string): void {
+    this.#capacity.delete(pool);
+  }
+
+  async view(rec: PoolRecord): Promise<PoolView> {
+    const { allocatedBytes, volumeCount, ...pool } = rec;
+    const driver = this.#ctx.drivers.get(pool.name);
+    const backend = driver ? await this.backendCapacity(pool.name) : { totalBytes: 0, freeBytes: 0 };
+    return {
+      ...pool,
+      capacity: { totalBytes: backend.totalBytes, freeBytes: backend.freeBytes, allocatedBytes, volumeCount },
+      capabilities: driver?.capabilities ?? NO_CAPABILITIES,
+    };
+  }
+
+  /** Pools are visible to every authenticated caller: tenants need them to read offers and placement. */
+  async list(_identity: Identity): Promise<PoolView[]> {
+    const records = await listPools(this.#ctx.store.db);
+    return Promise.all(records.map((r) => this.view(r)));
+  }
+
+  async get(_identity: Identity, name: string): Promise<PoolView> {
+    const rec = await findPool(this.#ctx.store.db, name);
+    if (!rec) throw new PollyError('POOL_NOT_FOUND', `pool ${name} not found`);
+    return this.view(rec);
+  }
+
+  async listProfiles(identity: Identity): Promise<Profile[]> {
+    const all = await listProfiles(this.#ctx.store.db);
+    if (identity.kind === 'admin') return all;
+    return all.filter((p) => p.services.length === 0 || p.services.includes(identity.service));
+  }
+
+  /** A profile the caller may use; a profile restricted to other services is reported as not found. */
+  async profileFor(identity: Identity, service: string, name: string): Promise<Profile> {
+    const profile = await findProfile(this.#ctx.store.db, name);
+    if (!profile || (profile.services.length > 0 && !profile.services.includes(service))) {
+      throw new PollyError('PROFILE_NOT_FOUND', `profile ${name} not found${identity.kind === 'admin' ? ` for service ${service}` : ''}`);
+    }
+    return profile;
+  }
+}
+
+const NO_CAPABILITIES: DriverCapabilities = {
+  snapshots: false,
+  clones: false,
+  restore: false,
+  expand: 'none',
+  block: false,
+  fsTypes: [],
+  accessModes: [],
+  qos: false,
+  sizeEnforced: false,
+};

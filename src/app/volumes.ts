@@ -1,0 +1,363 @@
+import { PollyError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { assertValidLabels, assertValidName } from '../core/names.js';
+import type { CreateSource } from '../core/ports/driver.js';
+import { assertTransition } from '../core/state-machine.js';
+import type { Identity, Labels, Page, Volume, VolumeSource, VolumeStatus } from '../core/types.js';
+import { findPool } from '../store/repos/pools.js';
+import { findService } from '../store/repos/services.js';
+import { countSnapshotsOfVolume, findSnapshot } from '../store/repos/snapshots.js';
+import {
+  deleteVolumeRow,
+  findVolume,
+  findVolumeByName,
+  insertVolume,
+  listVolumes,
+  replaceVolumeTags,
+  updateVolume,
+  type VolumeFilter,
+} from '../store/repos/volumes.js';
+import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
+import type { AppContext } from './context.js';
+import { choosePool, provisionLimit } from './placement.js';
+import type { PoolUseCases } from './pools.js';
+import { actingService, listScope, ownsObject } from './scope.js';
+
+/** 8 PiB: the largest size that stays an exact JavaScript number and that any backend here can mean. */
+export const MAX_VOLUME_BYTES = 2 ** 53;
+
+export interface CreateVolumeInput {
+  name: string;
+  sizeBytes: number;
+  /** Required for the admin, implied for a service. */
+  service?: string | undefined;
+  pool?: string | undefined;
+  profile?: string | undefined;
+  labels?: Labels | undefined;
+  fields?: Labels | undefined;
+  /** Restore from this snapshot (of the same service). */
+  fromSnapshot?: string | undefined;
+  /** Clone this volume (of the same service). */
+  fromVolume?: string | undefined;
+}
+
+export interface ListVolumesInput extends Omit<VolumeFilter, 'service'> {
+  service?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export class VolumeUseCases {
+  readonly #ctx: AppContext;
+  readonly #pools: PoolUseCases;
+
+  constructor(ctx: AppContext, pools: PoolUseCases) {
+    this.#ctx = ctx;
+    this.#pools = pools;
+  }
+
+  /** Loads a volume the caller may see; anything else is VOLUME_NOT_FOUND (no leak across services). */
+  async load(ex: Executor, identity: Identity, id: string): Promise<Volume> {
+    const v = await findVolume(ex, id);
+    if (!v || !ownsObject(identity, v.service)) throw new PollyError('VOLUME_NOT_FOUND', `volume ${id} not found`);
+    return v;
+  }
+
+  get(identity: Identity, id: string): Promise<Volume> {
+    return this.load(this.#ctx.store.db, identity, id);
+  }
+
+  /** A volume of the caller's service by name (CSI and Docker address volumes by name), or undefined. */
+  async findByName(identity: Identity, name: string, service?: string): Promise<Volume | undefined> {
+    return findVolumeByName(this.#ctx.store.db, actingService(identity, service), name);
+  }
+
+  async list(identity: Identity, input: ListVolumesInput): Promise<Page<Volume>> {
+    const limit = input.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new PollyError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
+    }
+    const filter: VolumeFilter = { ...input, service: listScope(identity, input.service) };
+    return listVolumes(this.#ctx.store.db, filter, limit, input.cursor);
+  }
+
+  /**
+   * Creates a volume. The intent (a `creating` row that already holds the name and the pool's capacity) is
+   * committed before the backend is touched, and confirmed after; a crash in between leaves the intent for
+   * the reconciler, and a backend failure rolls it back.
+   */
+  async create(identity: Identity, input: CreateVolumeInput): Promise<Volume> {
+    const service = actingService(identity, input.service);
+    assertValidName('volume', input.name);
+    assertValidLabels('labels', input.labels ?? {});
+    assertValidLabels('fields', input.fields ?? {});
+    if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes < 1 || input.sizeBytes > MAX_VOLUME_BYTES) {
+      throw new PollyError('VALIDATION_FAILED', `sizeBytes must be a whole number of bytes from 1 to ${MAX_VOLUME_BYTES}`);
+    }
+    if (input.fromSnapshot !== undefined && input.fromVolume !== undefined) {
+      throw new PollyError('VALIDATION_FAILED', 'give fromSnapshot or fromVolume, not both');
+    }
+    const db = this.#ctx.store.db;
+    if (!(await findService(db, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
+    const profile = await this.#pools.profileFor(identity, service, input.profile ?? 'default');
+    if (input.sizeBytes < profile.minBytes || input.sizeBytes > profile.maxBytes) {
+      throw new PollyError('VALIDATION_FAILED', `profile ${profile.name} allows sizes from ${profile.minBytes} to ${profile.maxBytes} bytes`);
+    }
+
+    // A restore or clone lives in its source's pool: that is where the data is.
+    let source: VolumeSource | null = null;
+    let driverSource: CreateSource | undefined;
+    let pinnedPool = input.pool;
+    if (input.fromSnapshot !== undefined) {
+      const snap = await findSnapshot(db, input.fromSnapshot);
+      if (!snap || !ownsObject(identity, snap.service) || snap.service !== service) {
+        throw new PollyError('SNAPSHOT_NOT_FOUND', `snapshot ${input.fromSnapshot} not found`);
+      }
+      if (snap.status !== 'ready') throw new PollyError('INVALID_STATE', `snapshot ${snap.id} is ${snap.status}, not ready`);
+      if (input.sizeBytes < snap.sizeBytes) {
+        throw new PollyError('VALIDATION_FAILED', `sizeBytes ${input.sizeBytes} is smaller than snapshot ${snap.id} (${snap.sizeBytes} bytes)`);
+      }
+      source = { kind: 'snapshot', id: snap.id };
+      driverSource = { kind: 'snapshot', backendId: snap.backendId };
+      pinnedPool = this.#pinned(input.pool, snap.pool, `snapshot ${snap.id}`);
+    } else if (input.fromVolume !== undefined) {
+      const src = await findVolume(db, input.fromVolume);
+      if (!src || !ownsObject(identity, src.service) || src.service !== service) {
+        throw new PollyError('VOLUME_NOT_FOUND', `volume ${input.fromVolume} not found`);
+      }
+      if (!['available', 'attached'].includes(src.status)) {
+        throw new PollyError('INVALID_STATE', `volume ${src.id} is ${src.status}; only available or attached volumes can be cloned`);
+      }
+      if (input.sizeBytes < src.sizeBytes) {
+        throw new PollyError('VALIDATION_FAILED', `sizeBytes ${input.sizeBytes} is smaller than volume ${src.id} (${src.sizeBytes} bytes)`);
+      }
+      source = { kind: 'volume', id: src.id };
+      driverSource = { kind: 'volume', backendId: src.backendId };
+      pinnedPool = this.#pinned(input.pool, src.pool, `volume ${src.id}`);
+    }
+    if (pinnedPool !== undefined && !(await findPool(db, pinnedPool))) {
+      throw new PollyError('POOL_NOT_FOUND', `pool ${pinnedPool} not found`);
+    }
+    const poolName = await choosePool(db, this.#pools, { service, sizeBytes: input.sizeBytes, profile, pinnedPool });
+    const driver = this.#pools.driverFor(poolName);
+    if (source?.kind === 'snapshot' && !driver.capabilities.restore) {
+      throw new PollyError('UNSUPPORTED', `pool ${poolName} (driver ${driver.driverName}) cannot restore snapshots`);
+    }
+    if (source?.kind === 'volume' && !driver.capabilities.clones) {
+      throw new PollyError('UNSUPPORTED', `pool ${poolName} (driver ${driver.driverName}) cannot clone volumes`);
+    }
+    if (profile.volumeMode === 'block' && !driver.capabilities.block) {
+      throw new PollyError('UNSUPPORTED', `pool ${poolName} (driver ${driver.driverName}) has no block volumes`);
+    }
+    const capacity = await this.#pools.backendCapacity(poolName);
+
+    const at = nowIso();
+    const id = newId('vol');
+    const volume: Volume = {
+      id,
+      name: input.name,
+      service,
+      pool: poolName,
+      profile: profile.name,
+      sizeBytes: input.sizeBytes,
+      status: 'creating',
+      statusReason: null,
+      labels: input.labels ?? {},
+      fields: input.fields ?? {},
+      backendId: '',
+      source,
+      createdAt: at,
+      updatedAt: at,
+    };
+    try {
+      await this.#ctx.store.transaction(async (trx) => {
+        let q = trx.selectFrom('pools').selectAll().where('name', '=', poolName);
+        if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
+        const pool = await q.executeTakeFirstOrThrow();
+        const limit = provisionLimit(
+          { overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) },
+          capacity.totalBytes,
+        );
+        if (Number(pool.allocated_bytes) + volume.sizeBytes > limit) {
+          throw new PollyError(
+            'NO_CAPACITY',
+            `pool ${poolName}: ${volume.sizeBytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`,
+          );
+        }
+        await insertVolume(trx, volume);
+        await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new PollyError('VOLUME_NAME_TAKEN', `volume name ${input.name} is already used in service ${service}`, { name: input.name });
+      }
+      throw err;
+    }
+    this.#ctx.events.notify();
+    return this.finishCreate(volume, { volumeMode: profile.volumeMode, fsType: profile.fsType, parameters: profile.parameters, source: driverSource });
+  }
+
+  #pinned(requested: string | undefined, sourcePool: string, what: string): string {
+    if (requested !== undefined && requested !== sourcePool) {
+      throw new PollyError('VALIDATION_FAILED', `${what} is in pool ${sourcePool}; a volume made from it must be in the same pool`);
+    }
+    return sourcePool;
+  }
+
+  /**
+   * Runs the backend half of a create and records the outcome. Shared by `create` and the reconciler,
+   * which replays it for intents a crash left behind (the driver is idempotent by volume id).
+   */
+  async finishCreate(
+    volume: Volume,
+    spec: { volumeMode: 'filesystem' | 'block'; fsType: string; parameters: Record<string, string>; source: CreateSource | undefined },
+  ): Promise<Volume> {
+    const driver = this.#pools.driverFor(volume.pool);
+    let created;
+    try {
+      created = await driver.create({ volumeId: volume.id, sizeBytes: volume.sizeBytes, ...spec });
+    } catch (err) {
+      await this.#rollbackCreate(volume, err);
+      throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${volume.pool}: create failed: ${(err as Error).message}`);
+    }
+    const at = nowIso();
+    await this.#ctx.store.transaction(async (trx) => {
+      await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId }, at);
+      await this.#ctx.events.record(trx, { type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
+    });
+    this.#ctx.events.notify();
+    this.#pools.invalidate(volume.pool);
+    return { ...volume, status: 'available', backendId: created.backendId, updatedAt: at };
+  }
+
+  async #rollbackCreate(volume: Volume, cause: unknown): Promise<void> {
+    const driver = this.#pools.driverFor(volume.pool);
+    try {
+      await driver.delete(volume.id);
+    } catch (err) {
+      // The backend object may be half-made and undeletable right now: keep the record in `error` so an
+      // operator (or the reconciler) can finish the delete; nothing is silently dropped.
+      this.#ctx.log.error({ err, volumeId: volume.id }, 'rollback of a failed create could not delete the backend object');
+      await this.#ctx.store.transaction(async (trx) => {
+        const at = nowIso();
+        await updateVolume(trx, volume.id, 'creating', { status: 'error', statusReason: `create failed: ${(cause as Error).message}` }, at);
+        await this.#ctx.events.record(trx, { type: 'volume.error', service: volume.service, objectId: volume.id, data: { reason: (cause as Error).message } }, at);
+      });
+      this.#ctx.events.notify();
+      return;
+    }
+    await this.#ctx.store.transaction(async (trx) => {
+      await deleteVolumeRow(trx, volume);
+      await this.#ctx.events.record(trx, { type: 'volume.create_failed', service: volume.service, objectId: volume.id, data: { name: volume.name, reason: (cause as Error).message } }, nowIso());
+    });
+    this.#ctx.events.notify();
+  }
+
+  /** Replaces labels and/or fields (each given map replaces the old one whole). */
+  async update(identity: Identity, id: string, input: { labels?: Labels | undefined; fields?: Labels | undefined }): Promise<Volume> {
+    if (input.labels !== undefined) assertValidLabels('labels', input.labels);
+    if (input.fields !== undefined) assertValidLabels('fields', input.fields);
+    const updated = await this.#ctx.store.transaction(async (trx) => {
+      const v = await this.load(trx, identity, id);
+      const labels = input.labels ?? v.labels;
+      const fields = input.fields ?? v.fields;
+      const at = nowIso();
+      await replaceVolumeTags(trx, id, labels, fields, at);
+      await this.#ctx.events.record(trx, { type: 'volume.updated', service: v.service, objectId: id, data: { labels, fields } }, at);
+      return { ...v, labels, fields, updatedAt: at };
+    });
+    this.#ctx.events.notify();
+    return updated;
+  }
+
+  /**
+   * Deletes a volume: the `deleting` intent is committed first, then the backend object is removed, then
+   * the record. Refused while attached (VOLUME_BUSY) or while snapshots depend on it.
+   */
+  async remove(identity: Identity, id: string): Promise<void> {
+    const v = await this.#ctx.store.transaction(async (trx) => {
+      const vol = await this.load(trx, identity, id);
+      if (['attached', 'attaching', 'detaching'].includes(vol.status)) {
+        throw new PollyError('VOLUME_BUSY', `volume ${id} is ${vol.status}; detach it first`, { status: vol.status });
+      }
+      if (vol.status === 'creating' || vol.status === 'importing' || vol.status === 'deleting') {
+        throw new PollyError('INVALID_STATE', `volume ${id} is ${vol.status}; try again when it settles`, { status: vol.status });
+      }
+      const snapshots = await countSnapshotsOfVolume(trx, id);
+      if (snapshots > 0) {
+        throw new PollyError('VOLUME_HAS_SNAPSHOTS', `volume ${id} has ${snapshots} snapshot(s); delete them first`, { snapshots });
+      }
+      assertTransition(id, vol.status, 'deleting');
+      const at = nowIso();
+      await updateVolume(trx, id, vol.status, { status: 'deleting', statusReason: null }, at);
+      await this.#ctx.events.record(trx, { type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
+      return vol;
+    });
+    this.#ctx.events.notify();
+    await this.finishDelete(v);
+  }
+
+  /** The backend half of a delete; shared with the reconciler. */
+  async finishDelete(v: Volume): Promise<void> {
+    try {
+      await this.#pools.driverFor(v.pool).delete(v.backendId || v.id);
+    } catch (err) {
+      const reason = `delete failed: ${(err as Error).message}`;
+      await this.#ctx.store.transaction(async (trx) => {
+        const at = nowIso();
+        await updateVolume(trx, v.id, 'deleting', { status: 'error', statusReason: reason }, at);
+        await this.#ctx.events.record(trx, { type: 'volume.error', service: v.service, objectId: v.id, data: { reason } }, at);
+      });
+      this.#ctx.events.notify();
+      throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: ${reason}`);
+    }
+    await this.#ctx.store.transaction(async (trx) => {
+      await deleteVolumeRow(trx, v);
+      await this.#ctx.events.record(trx, { type: 'volume.deleted', service: v.service, objectId: v.id, data: { name: v.name, pool: v.pool } }, nowIso());
+    });
+    this.#ctx.events.notify();
+    this.#pools.invalidate(v.pool);
+  }
+
+  /** Grows a volume. Only available (or, where the driver can grow online, attached) volumes. */
+  async expand(identity: Identity, id: string, sizeBytes: number): Promise<Volume> {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > MAX_VOLUME_BYTES) {
+      throw new PollyError('VALIDATION_FAILED', `sizeBytes must be a whole number of bytes from 1 to ${MAX_VOLUME_BYTES}`);
+    }
+    const v = await this.get(identity, id);
+    const driver = this.#pools.driverFor(v.pool);
+    if (sizeBytes < v.sizeBytes) throw new PollyError('VALIDATION_FAILED', `volumes cannot shrink (${v.sizeBytes} → ${sizeBytes} bytes)`);
+    if (sizeBytes === v.sizeBytes) return v;
+    if (driver.capabilities.expand === 'none') throw new PollyError('UNSUPPORTED', `pool ${v.pool} (driver ${driver.driverName}) cannot expand volumes`);
+    const allowed: VolumeStatus[] = driver.capabilities.expand === 'online' ? ['available', 'attached'] : ['available'];
+    if (!allowed.includes(v.status)) throw new PollyError('VOLUME_BUSY', `volume ${id} is ${v.status}; pool ${v.pool} expands only ${allowed.join(' or ')} volumes`);
+    const capacity = await this.#pools.backendCapacity(v.pool);
+    const grow = sizeBytes - v.sizeBytes;
+    // Charge the growth first (capacity is checked like a create), then grow the backend.
+    await this.#ctx.store.transaction(async (trx) => {
+      let q = trx.selectFrom('pools').selectAll().where('name', '=', v.pool);
+      if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
+      const pool = await q.executeTakeFirstOrThrow();
+      const limit = provisionLimit({ overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) }, capacity.totalBytes);
+      if (Number(pool.allocated_bytes) + grow > limit) throw new PollyError('NO_CAPACITY', `pool ${v.pool}: ${grow} more bytes do not fit`);
+      const at = nowIso();
+      await updateVolume(trx, id, v.status, { sizeBytes }, at);
+      await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '+', grow) })).where('name', '=', v.pool).execute();
+      await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
+    });
+    try {
+      await driver.expand(v.backendId, sizeBytes);
+    } catch (err) {
+      await this.#ctx.store.transaction(async (trx) => {
+        await trx.updateTable('volumes').set({ size_bytes: v.sizeBytes }).where('id', '=', id).execute();
+        await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '-', grow) })).where('name', '=', v.pool).execute();
+      });
+      throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: expand failed: ${(err as Error).message}`);
+    }
+    await this.#ctx.store.transaction(async (trx) => {
+      await this.#ctx.events.record(trx, { type: 'volume.expanded', service: v.service, objectId: id, data: { sizeBytes } }, nowIso());
+    });
+    this.#ctx.events.notify();
+    return this.get(identity, id);
+  }
+}

@@ -1,0 +1,79 @@
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PollyApp } from './app/polly-app.js';
+import { generateToken } from './app/tokens.js';
+import type { PollyConfig } from './config/config.js';
+import type { Profile } from './core/types.js';
+import type { Store } from './store/store.js';
+import { upsertPool, upsertProfile } from './store/repos/pools.js';
+import { nowIso } from './store/store.js';
+
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+/** Writes the pools and profiles the configuration declares (definitions only; counters are kept). */
+export async function syncDeclaredObjects(store: Store, config: PollyConfig): Promise<void> {
+  const at = nowIso();
+  await store.transaction(async (trx) => {
+    for (const p of config.pools) {
+      const parameters = { ...(p.parameters ?? {}), ...(p.path !== undefined ? { path: p.path } : {}) };
+      await upsertPool(trx, {
+        name: p.name,
+        driver: p.driver,
+        parameters,
+        labels: p.labels ?? {},
+        topology: p.topology ?? {},
+        state: p.state ?? 'enabled',
+        overSubscriptionRatio: p.overSubscriptionRatio ?? 1,
+        reservedPercent: p.reservedPercent ?? 0,
+        createdAt: at,
+      });
+    }
+    for (const p of config.profiles) {
+      const profile: Profile = {
+        name: p.name,
+        description: p.description ?? '',
+        minBytes: p.minBytes ?? 1,
+        maxBytes: p.maxBytes ?? 2 ** 53,
+        volumeMode: p.volumeMode ?? 'filesystem',
+        fsType: p.fsType ?? 'ext4',
+        media: p.media ?? null,
+        qos: p.qos ?? {},
+        replicas: p.replicas ?? 1,
+        accessModes: p.accessModes ?? ['RWO', 'RWOP', 'ROX', 'RWX'],
+        poolSelector: p.poolSelector ?? {},
+        pools: p.pools ?? [],
+        parameters: p.parameters ?? {},
+        services: p.services ?? [],
+        createdAt: at,
+      };
+      await upsertProfile(trx, profile);
+    }
+  });
+}
+
+/**
+ * Makes sure an admin token exists. A configured one (POLLY_ADMIN_TOKEN) is registered; on a first start
+ * without one, a token is generated and written to `<dataDir>/admin.token` (mode 0600). Returns the file
+ * path when a token was written.
+ */
+export async function ensureAdminToken(app: PollyApp, config: PollyConfig): Promise<string | undefined> {
+  if (config.adminToken !== undefined) {
+    await app.services.registerToken('admin', null, config.adminToken, 'configured admin token');
+    return undefined;
+  }
+  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+  if (await app.services.hasAdminToken()) return existsSync(file) ? file : undefined;
+  const token = generateToken();
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  await app.services.registerToken('admin', null, token, 'generated at first start');
+  return file;
+}
+
+export async function ensureDeclaredServices(app: PollyApp, config: PollyConfig): Promise<void> {
+  for (const s of config.services) {
+    await app.services.ensure(s.name, s.labels ?? {});
+    for (const token of s.tokens ?? []) await app.services.registerToken('service', s.name, token, 'declared in config');
+  }
+}

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { PollyError } from '../core/errors.js';
+import { ConfigFileSchema, type ConfigFile, type PoolConfig, type ProfileConfig, type ServiceConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/polly/config.yml';
+export const DEFAULT_LISTEN = '127.0.0.1:7978';
+
+/** The configuration after defaults and environment overrides: everything is decided. */
+export interface PollyConfig {
+  /** Where the configuration came from, for messages (`defaults` when no file). */
+  source: string;
+  listen: { host: string; port: number };
+  dataDir: string;
+  databaseUrl: string;
+  adminToken: string | undefined;
+  logLevel: NonNullable<ConfigFile['logLevel']>;
+  tls: { certFile: string; keyFile: string } | undefined;
+  idempotencyTtlSeconds: number;
+  reconcileIntervalSeconds: number;
+  pools: PoolConfig[];
+  profiles: ProfileConfig[];
+  services: ServiceConfig[];
+}
+
+/** Library callers may pass a partial document; `load` fills the rest exactly as for a file. */
+export type PollyConfigInput = ConfigFile;
+
+function configError(source: string, message: string): PollyError {
+  return new PollyError('VALIDATION_FAILED', `config ${source}: ${message}`);
+}
+
+/** Validates a parsed document and names every bad or unknown key. */
+export function validateConfigDocument(doc: unknown, source: string): ConfigFile {
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(source, 'the document must be a mapping');
+  if (Value.Check(ConfigFileSchema, doc)) return doc;
+  const problems: string[] = [];
+  for (const e of Value.Errors(ConfigFileSchema, doc)) {
+    if (e.keyword === 'additionalProperties') continue; // reported per key by the `boolean` entries
+    const key = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+    problems.push(e.keyword === 'boolean' ? `${key}: unknown key` : `${key}: ${e.message}`);
+  }
+  throw configError(source, [...new Set(problems)].join('; '));
+}
+
+export function parseListen(value: string, source: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw configError(source, `listen: ${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:7978)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export interface LoadOptions {
+  /** An explicit file (`--config`); an explicit file that does not exist is an error. */
+  file?: string | undefined;
+  /** A document given in code (library use); merged under the environment like a file. */
+  document?: PollyConfigInput | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Loads the configuration: the file (`--config`, else POLLY_CONFIG, else /etc/polly/config.yml when it
+ * exists), then POLLY_* environment overrides, then defaults.
+ */
+export function loadConfig(opts: LoadOptions = {}): PollyConfig {
+  const env = opts.env ?? process.env;
+  let source = 'defaults';
+  let doc: ConfigFile = {};
+  const file = opts.file ?? env.POLLY_CONFIG;
+  if (opts.document !== undefined) {
+    source = 'document';
+    doc = validateConfigDocument(opts.document, source);
+  } else if (file !== undefined && file !== '') {
+    source = file;
+    if (!existsSync(file)) throw configError(file, 'file not found');
+    doc = readDocument(file);
+  } else if (existsSync(DEFAULT_CONFIG_PATH)) {
+    source = DEFAULT_CONFIG_PATH;
+    doc = readDocument(DEFAULT_CONFIG_PATH);
+  }
+
+  const dataDir = resolve(env.POLLY_DATA_DIR || doc.dataDir || './data');
+  const listenText = env.POLLY_LISTEN || doc.listen || DEFAULT_LISTEN;
+  const databaseUrl = env.POLLY_DATABASE_URL || doc.databaseUrl || `sqlite:${resolve(dataDir, 'polly.db')}`;
+  const adminToken = env.POLLY_ADMIN_TOKEN || doc.adminToken;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw configError(source, 'POLLY_ADMIN_TOKEN: must be at least 16 characters');
+  }
+  const logLevel = (env.POLLY_LOG_LEVEL || doc.logLevel || 'info') as PollyConfig['logLevel'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw configError(source, `POLLY_LOG_LEVEL: ${JSON.stringify(logLevel)} is not a log level`);
+  }
+
+  const pools = doc.pools ?? [{ name: 'local', driver: 'local' }];
+  assertUnique(source, 'pools', pools.map((p) => p.name));
+  const profiles = doc.profiles ?? [];
+  if (!profiles.some((p) => p.name === 'default')) profiles.unshift({ name: 'default', description: 'Default profile' });
+  assertUnique(source, 'profiles', profiles.map((p) => p.name));
+  const services = doc.services ?? [];
+  assertUnique(source, 'services', services.map((s) => s.name));
+
+  return {
+    source,
+    listen: parseListen(listenText, source),
+    dataDir,
+    databaseUrl,
+    adminToken,
+    logLevel,
+    tls: doc.tls,
+    idempotencyTtlSeconds: doc.idempotencyTtlSeconds ?? 24 * 3600,
+    reconcileIntervalSeconds: doc.reconcileIntervalSeconds ?? 30,
+    pools,
+    profiles,
+    services,
+  };
+}
+
+function readDocument(file: string): ConfigFile {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw configError(file, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateConfigDocument(parsed, file);
+}
+
+function assertUnique(source: string, key: string, names: string[]): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw configError(source, `${key}: name ${JSON.stringify(n)} is declared twice`);
+    seen.add(n);
+  }
+}

@@ -1,0 +1,130 @@
+/** Domain types shared by every layer. Sizes are bytes as plain numbers (exact up to 8 PiB). */
+
+export type Labels = Record<string, string>;
+
+/** Who is calling: the admin, or one service (tenant). */
+export type Identity = { readonly kind: 'admin' } | { readonly kind: 'service'; readonly service: string };
+
+export const ADMIN: Identity = { kind: 'admin' };
+
+export interface Service {
+  name: string;
+  labels: Labels;
+  createdAt: string;
+}
+
+export interface Topology {
+  zone?: string | undefined;
+  region?: string | undefined;
+  nodes?: string[] | undefined;
+}
+
+export type PoolState = 'enabled' | 'draining' | 'disabled';
+
+export interface Pool {
+  name: string;
+  driver: string;
+  /** Driver-specific settings, such as `path` for path-based drivers. */
+  parameters: Record<string, string>;
+  labels: Labels;
+  topology: Topology;
+  state: PoolState;
+  overSubscriptionRatio: number;
+  reservedPercent: number;
+  createdAt: string;
+}
+
+export interface PoolCapacity {
+  totalBytes: number;
+  freeBytes: number;
+  /** Sum of the provisioned sizes of the pool's volumes, from the store. */
+  allocatedBytes: number;
+  volumeCount: number;
+}
+
+export type VolumeStatus =
+  | 'creating'
+  | 'importing'
+  | 'available'
+  | 'attaching'
+  | 'attached'
+  | 'detaching'
+  | 'deleting'
+  | 'error';
+
+export interface Volume {
+  id: string;
+  name: string;
+  service: string;
+  pool: string;
+  profile: string;
+  sizeBytes: number;
+  status: VolumeStatus;
+  /** Why the volume is in `error`, or what the pending intent is waiting for. */
+  statusReason: string | null;
+  labels: Labels;
+  fields: Labels;
+  backendId: string;
+  /** Where the volume came from, when it was restored or cloned. */
+  source: VolumeSource | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type VolumeSource = { kind: 'snapshot'; id: string } | { kind: 'volume'; id: string };
+
+export type SnapshotStatus = 'creating' | 'ready' | 'deleting' | 'error';
+
+export interface Snapshot {
+  id: string;
+  name: string;
+  service: string;
+  volumeId: string;
+  pool: string;
+  sizeBytes: number;
+  status: SnapshotStatus;
+  statusReason: string | null;
+  backendId: string;
+  createdAt: string;
+}
+
+export interface PollyEvent {
+  /** Monotonic sequence number, usable as an SSE `Last-Event-ID`. */
+  seq: number;
+  at: string;
+  type: string;
+  /** The service the event concerns, or null for cluster-wide events (pools, services). */
+  service: string | null;
+  objectId: string;
+  data: Record<string, unknown>;
+}
+
+/** A page of results with an opaque cursor for the next page, null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** A storage class: what a volume needs, and which pools may hold it. */
+export interface Profile {
+  name: string;
+  description: string;
+  minBytes: number;
+  maxBytes: number;
+  volumeMode: 'filesystem' | 'block';
+  /** Filesystem put on block-backed volumes (`ext4`, `xfs`); ignored by directory drivers. */
+  fsType: string;
+  /** Media the pool must offer (matched against the pool label `media`), or null for any. */
+  media: string | null;
+  qos: { iops?: number | undefined; bandwidthBytes?: number | undefined };
+  replicas: number;
+  accessModes: Array<'RWO' | 'RWOP' | 'ROX' | 'RWX'>;
+  /** Pools must carry all these labels. */
+  poolSelector: Labels;
+  /** Explicit allow-list of pools; empty means any pool matching the selector. */
+  pools: string[];
+  parameters: Record<string, string>;
+  /** Services allowed to use the profile; empty means all. */
+  services: string[];
+  createdAt: string;
+}

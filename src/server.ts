@@ -1,0 +1,112 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
+import { systemClock, type AppContext, type Clock } from './app/context.js';
+import { EventBus } from './app/event-bus.js';
+import { PollyApp } from './app/polly-app.js';
+import { ensureAdminToken, ensureDeclaredServices, syncDeclaredObjects } from './bootstrap.js';
+import type { PollyConfig } from './config/config.js';
+import { PollyError } from './core/errors.js';
+import type { StorageDriver } from './core/ports/driver.js';
+import { createDriver } from './drivers/registry.js';
+import { listPools } from './store/repos/pools.js';
+import { redactUrl, Store } from './store/store.js';
+import { VERSION } from './version.js';
+
+export interface ServerOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Skip listening (tests that use fastify.inject). */
+  listen?: boolean;
+}
+
+/**
+ * The composition root: configuration → store → drivers → use cases → frontends. Nothing else in the
+ * code base wires adapters together.
+ */
+export class PollyServer {
+  readonly config: PollyConfig;
+  readonly app: PollyApp;
+  readonly rest: RestApp;
+  readonly log: Logger;
+  /** Where the generated admin token was written, when it was. */
+  readonly adminTokenFile: string | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #url = '';
+  #stopped = false;
+
+  private constructor(config: PollyConfig, app: PollyApp, rest: RestApp, log: Logger, adminTokenFile: string | undefined) {
+    this.config = config;
+    this.app = app;
+    this.rest = rest;
+    this.log = log;
+    this.adminTokenFile = adminTokenFile;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  static async create(config: PollyConfig, opts: ServerOptions = {}): Promise<PollyServer> {
+    const log = opts.logger ?? pino({ level: config.logLevel, base: { app: 'polly' } });
+    mkdirSync(config.dataDir, { recursive: true });
+    const store = await Store.open({ url: config.databaseUrl });
+    const drivers = new Map<string, StorageDriver>();
+    const events = new EventBus(store);
+    try {
+      await syncDeclaredObjects(store, config);
+      for (const pool of await listPools(store.db)) {
+        const driver = createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir });
+        try {
+          await driver.init();
+        } catch (err) {
+          const reason = err instanceof PollyError ? err.message : (err as Error).message;
+          throw new PollyError('VALIDATION_FAILED', reason.includes(pool.name) ? reason : `pool ${pool.name}: ${reason}`);
+        }
+        drivers.set(pool.name, driver);
+      }
+      const ctx: AppContext = { store, drivers, events, clock: opts.clock ?? systemClock, log, config };
+      const app = new PollyApp(ctx);
+      const adminTokenFile = await ensureAdminToken(app, config);
+      await ensureDeclaredServices(app, config);
+      // With SQLite this process is the only writer, so every intent in the file is a crash's leftover.
+      await app.reconciler.run(store.dialect === 'sqlite' ? 0 : 60_000);
+      const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
+      const rest = await buildRestApi(app, { logger: log, version: VERSION, https: tls });
+      return new PollyServer(config, app, rest, log, adminTokenFile);
+    } catch (err) {
+      events.close();
+      await Promise.all([...drivers.values()].map((d) => d.close().catch(() => undefined)));
+      await store.close();
+      throw err;
+    }
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.config.listen;
+    const address = await this.rest.listen({ host, port });
+    this.#url = address.replace('[::1]', 'localhost');
+    const scheme = this.config.tls ? 'https' : 'http';
+    if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
+    this.app.events.startPolling(2_000);
+    const every = this.config.reconcileIntervalSeconds * 1000;
+    this.#timers.push(
+      setInterval(() => {
+        void this.app.reconciler.run(60_000).catch((err: unknown) => this.log.warn({ err }, 'reconcile pass failed'));
+        void this.app.idempotency.expire().catch((err: unknown) => this.log.warn({ err }, 'idempotency expiry failed'));
+      }, every),
+    );
+    for (const t of this.#timers) t.unref();
+    this.log.info({ url: this.#url, store: redactUrl(this.app.ctx.store.url), pools: [...this.app.ctx.drivers.keys()] }, 'polly listening');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.app.events.close();
+    await this.rest.close();
+    await Promise.all([...this.app.ctx.drivers.values()].map((d) => d.close().catch(() => undefined)));
+    await this.app.ctx.store.close();
+  }
+}

@@ -1,0 +1,139 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { StoreDialect } from './store.js';
+
+/**
+ * Schema migrations, in code, applied at start. Never edit a migration that has shipped: add a new one.
+ * Each is built for the dialect in use because auto-increment keys differ between the engines.
+ */
+export function migrationsFor(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001-foundation': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('meta')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('services')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.references('services.name').onDelete('cascade'))
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('tokens_service').on('tokens').column('service').execute();
+        await db.schema
+          .createTable('pools')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('driver', 'text', (c) => c.notNull())
+          .addColumn('parameters', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('topology', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('over_subscription_ratio', 'double precision', (c) => c.notNull())
+          .addColumn('reserved_percent', 'double precision', (c) => c.notNull())
+          .addColumn('allocated_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('volume_count', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('profiles')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('spec', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('volumes')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull().references('services.name'))
+          .addColumn('pool', 'text', (c) => c.notNull().references('pools.name'))
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_reason', 'text')
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('fields', 'text', (c) => c.notNull())
+          .addColumn('backend_id', 'text', (c) => c.notNull())
+          .addColumn('source_kind', 'text')
+          .addColumn('source_id', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('volumes_service_name', ['service', 'name'])
+          .execute();
+        await db.schema.createIndex('volumes_service_id').on('volumes').columns(['service', 'id']).execute();
+        await db.schema.createIndex('volumes_pool').on('volumes').columns(['pool', 'id']).execute();
+        await db.schema.createIndex('volumes_status').on('volumes').columns(['status']).execute();
+        await db.schema
+          .createTable('volume_tags')
+          .addColumn('volume_id', 'text', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('volume_tags_pk', ['volume_id', 'kind', 'key'])
+          .execute();
+        await db.schema.createIndex('volume_tags_lookup').on('volume_tags').columns(['kind', 'key', 'value', 'volume_id']).execute();
+        await db.schema
+          .createTable('snapshots')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull().references('services.name'))
+          .addColumn('volume_id', 'text', (c) => c.notNull())
+          .addColumn('pool', 'text', (c) => c.notNull().references('pools.name'))
+          .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_reason', 'text')
+          .addColumn('backend_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('snapshots_service_name', ['service', 'name'])
+          .execute();
+        await db.schema.createIndex('snapshots_volume').on('snapshots').columns(['volume_id']).execute();
+        await db.schema.createIndex('snapshots_status').on('snapshots').columns(['status']).execute();
+        await db.schema
+          .createTable('events')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('service', 'text')
+          .addColumn('object_id', 'text', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_service_seq').on('events').columns(['service', 'seq']).execute();
+        await db.schema
+          .createTable('idempotency_keys')
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('response_status', 'integer')
+          .addColumn('response_body', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('idempotency_keys_pk', ['owner', 'key'])
+          .execute();
+        await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
+        // A marker that the schema was created by this code base, for humans poking at the database.
+        await sql`insert into meta (key, value) values ('schema', 'polly')`.execute(db);
+      },
+    },
+  };
+}
+
+export class InCodeMigrationProvider implements MigrationProvider {
+  readonly #dialect: StoreDialect;
+  constructor(dialect: StoreDialect) {
+    this.#dialect = dialect;
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrationsFor(this.#dialect);
+  }
+}

@@ -1,0 +1,44 @@
+import { sql } from 'kysely';
+import type { PollyEvent } from '../../core/types.js';
+import type { Executor } from '../store.js';
+
+export async function insertEvent(ex: Executor, e: Omit<PollyEvent, 'seq'>): Promise<number> {
+  const row = await ex
+    .insertInto('events')
+    .values({ at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data) })
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  return Number(row.seq);
+}
+
+/**
+ * Events after `afterSeq`, oldest first. `service` limits to one service's events plus none of the
+ * cluster-wide ones (a tenant sees only its own); undefined means all (admin).
+ */
+export async function listEvents(
+  ex: Executor,
+  filter: { service?: string | undefined; afterSeq?: number | undefined; types?: string[] | undefined; objectId?: string | undefined },
+  limit: number,
+): Promise<PollyEvent[]> {
+  let q = ex.selectFrom('events').selectAll();
+  if (filter.service !== undefined) q = q.where('service', '=', filter.service);
+  if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq);
+  if (filter.objectId !== undefined) q = q.where('object_id', '=', filter.objectId);
+  if (filter.types !== undefined && filter.types.length > 0) {
+    const types = filter.types;
+    // A type matches itself and its dotted sub-types (`volume` matches `volume.created`). Compared with
+    // substr rather than LIKE: no wildcards from user input, and case-sensitive on both engines.
+    q = q.where((eb) =>
+      eb.or(types.map((t) => eb.or([eb('type', '=', t), eb(sql<string>`substr(type, 1, ${t.length + 1})`, '=', `${t}.`)]))),
+    );
+  }
+  const rows = await q.orderBy('seq').limit(limit).execute();
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    at: r.at,
+    type: r.type,
+    service: r.service,
+    objectId: r.object_id,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+  }));
+}

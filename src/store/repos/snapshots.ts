@@ -1,0 +1,112 @@
+import { PollyError } from '../../core/errors.js';
+import type { Page, Snapshot, SnapshotStatus } from '../../core/types.js';
+import type { SnapshotRow } from '../schema.js';
+import type { Executor } from '../store.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+export function rowToSnapshot(row: SnapshotRow): Snapshot {
+  return {
+    id: row.id,
+    name: row.name,
+    service: row.service,
+    volumeId: row.volume_id,
+    pool: row.pool,
+    sizeBytes: Number(row.size_bytes),
+    status: row.status as SnapshotStatus,
+    statusReason: row.status_reason,
+    backendId: row.backend_id,
+    createdAt: row.created_at,
+  };
+}
+
+export async function insertSnapshot(ex: Executor, s: Snapshot): Promise<void> {
+  await ex
+    .insertInto('snapshots')
+    .values({
+      id: s.id,
+      name: s.name,
+      service: s.service,
+      volume_id: s.volumeId,
+      pool: s.pool,
+      size_bytes: s.sizeBytes,
+      status: s.status,
+      status_reason: s.statusReason,
+      backend_id: s.backendId,
+      created_at: s.createdAt,
+    })
+    .execute();
+}
+
+export async function findSnapshot(ex: Executor, id: string): Promise<Snapshot | undefined> {
+  const row = await ex.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? rowToSnapshot(row) : undefined;
+}
+
+export async function findSnapshotByName(ex: Executor, service: string, name: string): Promise<Snapshot | undefined> {
+  const row = await ex
+    .selectFrom('snapshots')
+    .selectAll()
+    .where('service', '=', service)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  return row ? rowToSnapshot(row) : undefined;
+}
+
+export async function listSnapshots(
+  ex: Executor,
+  filter: { service?: string | undefined; volumeId?: string | undefined },
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<Snapshot>> {
+  let q = ex.selectFrom('snapshots').selectAll();
+  if (filter.service !== undefined) q = q.where('service', '=', filter.service);
+  if (filter.volumeId !== undefined) q = q.where('volume_id', '=', filter.volumeId);
+  if (cursor !== undefined) q = q.where('id', '>', decodeCursor(cursor));
+  const rows = await q.orderBy('id').limit(limit + 1).execute();
+  const more = rows.length > limit;
+  const items = (more ? rows.slice(0, limit) : rows).map(rowToSnapshot);
+  const last = items[items.length - 1];
+  return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+}
+
+export async function listSnapshotsInStatus(ex: Executor, statuses: readonly SnapshotStatus[]): Promise<Snapshot[]> {
+  const rows = await ex.selectFrom('snapshots').selectAll().where('status', 'in', [...statuses]).orderBy('id').execute();
+  return rows.map(rowToSnapshot);
+}
+
+export async function countSnapshotsOfVolume(ex: Executor, volumeId: string): Promise<number> {
+  const row = await ex
+    .selectFrom('snapshots')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('volume_id', '=', volumeId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Compare-and-set of a snapshot's status, like updateVolume. */
+export async function updateSnapshot(
+  ex: Executor,
+  id: string,
+  expected: SnapshotStatus | readonly SnapshotStatus[],
+  update: { status: SnapshotStatus; statusReason?: string | null; sizeBytes?: number; backendId?: string },
+): Promise<void> {
+  const exp = typeof expected === 'string' ? [expected] : [...expected];
+  const res = await ex
+    .updateTable('snapshots')
+    .set({
+      status: update.status,
+      ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
+      ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
+      ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
+    })
+    .where('id', '=', id)
+    .where('status', 'in', exp)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) {
+    throw new PollyError('INVALID_STATE', `snapshot ${id} changed state concurrently; retry`, { snapshotId: id });
+  }
+}
+
+export async function deleteSnapshotRow(ex: Executor, id: string): Promise<void> {
+  await ex.deleteFrom('snapshots').where('id', '=', id).execute();
+}

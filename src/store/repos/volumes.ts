@@ -1,0 +1,205 @@
+import { sql } from 'kysely';
+import { PollyError } from '../../core/errors.js';
+import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../core/types.js';
+import type { VolumeRow } from '../schema.js';
+import type { Executor } from '../store.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+export function rowToVolume(row: VolumeRow): Volume {
+  let source: VolumeSource | null = null;
+  if (row.source_kind === 'snapshot' || row.source_kind === 'volume') {
+    source = { kind: row.source_kind, id: row.source_id ?? '' };
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    service: row.service,
+    pool: row.pool,
+    profile: row.profile,
+    sizeBytes: Number(row.size_bytes),
+    status: row.status as VolumeStatus,
+    statusReason: row.status_reason,
+    labels: JSON.parse(row.labels) as Labels,
+    fields: JSON.parse(row.fields) as Labels,
+    backendId: row.backend_id,
+    source,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+async function writeTags(ex: Executor, volumeId: string, labels: Labels, fields: Labels): Promise<void> {
+  const rows = [
+    ...Object.entries(labels).map(([key, value]) => ({ volume_id: volumeId, kind: 'label' as const, key, value })),
+    ...Object.entries(fields).map(([key, value]) => ({ volume_id: volumeId, kind: 'field' as const, key, value })),
+  ];
+  if (rows.length > 0) await ex.insertInto('volume_tags').values(rows).execute();
+}
+
+/**
+ * Inserts a volume and charges its size to the pool's counters. The (service, name) uniqueness is the
+ * database's: a duplicate raises a unique violation the caller maps to VOLUME_NAME_TAKEN.
+ */
+export async function insertVolume(ex: Executor, v: Volume): Promise<void> {
+  await ex
+    .insertInto('volumes')
+    .values({
+      id: v.id,
+      name: v.name,
+      service: v.service,
+      pool: v.pool,
+      profile: v.profile,
+      size_bytes: v.sizeBytes,
+      status: v.status,
+      status_reason: v.statusReason,
+      labels: JSON.stringify(v.labels),
+      fields: JSON.stringify(v.fields),
+      backend_id: v.backendId,
+      source_kind: v.source?.kind ?? null,
+      source_id: v.source?.id ?? null,
+      created_at: v.createdAt,
+      updated_at: v.updatedAt,
+    })
+    .execute();
+  await writeTags(ex, v.id, v.labels, v.fields);
+  await chargePool(ex, v.pool, v.sizeBytes, 1);
+}
+
+/** Adjusts a pool's allocated bytes and volume count by the given deltas. */
+export async function chargePool(ex: Executor, pool: string, bytes: number, count: number): Promise<void> {
+  await ex
+    .updateTable('pools')
+    .set({
+      allocated_bytes: sql`allocated_bytes + ${bytes}`,
+      volume_count: sql`volume_count + ${count}`,
+    })
+    .where('name', '=', pool)
+    .execute();
+}
+
+export async function findVolume(ex: Executor, id: string): Promise<Volume | undefined> {
+  const row = await ex.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? rowToVolume(row) : undefined;
+}
+
+export async function findVolumeByName(ex: Executor, service: string, name: string): Promise<Volume | undefined> {
+  const row = await ex
+    .selectFrom('volumes')
+    .selectAll()
+    .where('service', '=', service)
+    .where('name', '=', name)
+    .executeTakeFirst();
+  return row ? rowToVolume(row) : undefined;
+}
+
+export interface VolumeFilter {
+  service?: string | undefined;
+  status?: VolumeStatus | undefined;
+  pool?: string | undefined;
+  labels?: Labels | undefined;
+  fields?: Labels | undefined;
+}
+
+/** Lists volumes in id order, `limit` at a time; the cursor is the last id of the previous page. */
+export async function listVolumes(
+  ex: Executor,
+  filter: VolumeFilter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<Volume>> {
+  let q = ex.selectFrom('volumes').selectAll('volumes');
+  if (filter.service !== undefined) q = q.where('volumes.service', '=', filter.service);
+  if (filter.status !== undefined) q = q.where('volumes.status', '=', filter.status);
+  if (filter.pool !== undefined) q = q.where('volumes.pool', '=', filter.pool);
+  for (const [kind, tags] of [
+    ['label', filter.labels],
+    ['field', filter.fields],
+  ] as const) {
+    for (const [key, value] of Object.entries(tags ?? {})) {
+      q = q.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('volume_tags')
+            .select('volume_tags.volume_id')
+            .whereRef('volume_tags.volume_id', '=', 'volumes.id')
+            .where('volume_tags.kind', '=', kind)
+            .where('volume_tags.key', '=', key)
+            .where('volume_tags.value', '=', value),
+        ),
+      );
+    }
+  }
+  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  if (after !== undefined) q = q.where('volumes.id', '>', after);
+  const rows = await q.orderBy('volumes.id').limit(limit + 1).execute();
+  const more = rows.length > limit;
+  const items = (more ? rows.slice(0, limit) : rows).map(rowToVolume);
+  const last = items[items.length - 1];
+  return { items, nextCursor: more && last ? encodeCursor(last.id) : null };
+}
+
+export async function listVolumesInStatus(ex: Executor, statuses: readonly VolumeStatus[]): Promise<Volume[]> {
+  const rows = await ex.selectFrom('volumes').selectAll().where('status', 'in', [...statuses]).orderBy('id').execute();
+  return rows.map(rowToVolume);
+}
+
+export interface VolumeUpdate {
+  status?: VolumeStatus;
+  statusReason?: string | null;
+  backendId?: string;
+  sizeBytes?: number;
+}
+
+/**
+ * Sets a volume's status (and optionally more), but only if it is still in `expectedStatus`: a
+ * compare-and-set, so two racing operations on one volume cannot both win. Throws INVALID_STATE if the
+ * volume moved meanwhile.
+ */
+export async function updateVolume(
+  ex: Executor,
+  id: string,
+  expectedStatus: VolumeStatus | readonly VolumeStatus[],
+  update: VolumeUpdate,
+  now: string,
+): Promise<void> {
+  const expected = typeof expectedStatus === 'string' ? [expectedStatus] : [...expectedStatus];
+  const res = await ex
+    .updateTable('volumes')
+    .set({
+      ...(update.status !== undefined ? { status: update.status } : {}),
+      ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
+      ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
+      ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .where('status', 'in', expected)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) {
+    throw new PollyError('INVALID_STATE', `volume ${id} changed state concurrently; retry`, { volumeId: id });
+  }
+}
+
+export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels, fields: Labels, now: string): Promise<void> {
+  await ex
+    .updateTable('volumes')
+    .set({ labels: JSON.stringify(labels), fields: JSON.stringify(fields), updated_at: now })
+    .where('id', '=', id)
+    .execute();
+  await ex.deleteFrom('volume_tags').where('volume_id', '=', id).execute();
+  await writeTags(ex, id, labels, fields);
+}
+
+/** Removes a volume row (its tags cascade) and gives its size back to the pool. */
+export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id' | 'pool' | 'sizeBytes'>): Promise<void> {
+  await ex.deleteFrom('volume_tags').where('volume_id', '=', v.id).execute();
+  const res = await ex.deleteFrom('volumes').where('id', '=', v.id).executeTakeFirst();
+  if (Number(res.numDeletedRows) === 1) await chargePool(ex, v.pool, -v.sizeBytes, -1);
+}
+
+export async function countVolumes(ex: Executor, filter: { service?: string; pool?: string }): Promise<number> {
+  let q = ex.selectFrom('volumes').select((eb) => eb.fn.countAll<number>().as('n'));
+  if (filter.service !== undefined) q = q.where('service', '=', filter.service);
+  if (filter.pool !== undefined) q = q.where('pool', '=', filter.pool);
+  const row = await q.executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,127 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * The database schema, identical on SQLite and PostgreSQL. JSON documents are stored as text so both
+ * engines behave the same; timestamps are ISO-8601 strings (UTC), which sort correctly as text.
+ */
+export interface Database {
+  meta: MetaTable;
+  services: ServicesTable;
+  tokens: TokensTable;
+  pools: PoolsTable;
+  profiles: ProfilesTable;
+  volumes: VolumesTable;
+  volume_tags: VolumeTagsTable;
+  snapshots: SnapshotsTable;
+  events: EventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface ServicesTable {
+  name: string;
+  labels: string;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: string;
+  /** SHA-256 of the token, hex. The token itself is shown once and never stored. */
+  hash: string;
+  kind: 'admin' | 'service';
+  service: string | null;
+  description: string;
+  created_at: string;
+}
+
+export interface PoolsTable {
+  name: string;
+  driver: string;
+  parameters: string;
+  labels: string;
+  topology: string;
+  state: 'enabled' | 'draining' | 'disabled';
+  over_subscription_ratio: number;
+  reserved_percent: number;
+  /** Sum of provisioned sizes of volumes in the pool, kept in the same transaction as each volume change. */
+  allocated_bytes: number;
+  volume_count: number;
+  created_at: string;
+}
+
+export interface ProfilesTable {
+  name: string;
+  /** The whole profile as JSON (src/core/types.ts Profile without name and createdAt). */
+  spec: string;
+  created_at: string;
+}
+
+export interface VolumesTable {
+  id: string;
+  name: string;
+  service: string;
+  pool: string;
+  profile: string;
+  size_bytes: number;
+  status: string;
+  status_reason: string | null;
+  labels: string;
+  fields: string;
+  backend_id: string;
+  source_kind: string | null;
+  source_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row per label or field, so `?label=k=v` filters use an index on both engines. */
+export interface VolumeTagsTable {
+  volume_id: string;
+  kind: 'label' | 'field';
+  key: string;
+  value: string;
+}
+
+export interface SnapshotsTable {
+  id: string;
+  name: string;
+  service: string;
+  volume_id: string;
+  pool: string;
+  size_bytes: number;
+  status: string;
+  status_reason: string | null;
+  backend_id: string;
+  created_at: string;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  at: string;
+  type: string;
+  service: string | null;
+  object_id: string;
+  data: string;
+}
+
+export interface IdempotencyKeysTable {
+  /** The caller: a service name, or `*admin`. */
+  owner: string;
+  key: string;
+  /** Hash of method, route and body: a repeat with another request under the same key is refused. */
+  fingerprint: string;
+  state: 'pending' | 'done';
+  response_status: number | null;
+  response_body: string | null;
+  created_at: string;
+}
+
+export type VolumeRow = Selectable<VolumesTable>;
+export type NewVolumeRow = Insertable<VolumesTable>;
+export type SnapshotRow = Selectable<SnapshotsTable>;
+export type PoolRow = Selectable<PoolsTable>;
+export type EventRow = Selectable<EventsTable>;

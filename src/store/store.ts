@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { PollyError } from '../core/errors.js';
+import { InCodeMigrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** Anything queries can run on: the database itself or an open transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface StoreOptions {
+  /** `sqlite:/path/file.db`, a plain file path, `:memory:`, or `postgres://…` / `postgresql://…`. */
+  url: string;
+  /** PostgreSQL pool size (default 10). */
+  maxConnections?: number;
+}
+
+/**
+ * The store: a Kysely instance over SQLite (embedded default) or PostgreSQL (HA), with the schema migrated.
+ * Every multi-row change runs in `transaction()`; uniqueness is enforced by the database.
+ */
+export class Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: StoreDialect;
+  readonly url: string;
+
+  private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string) {
+    this.db = db;
+    this.dialect = dialect;
+    this.url = url;
+  }
+
+  static async open(options: StoreOptions): Promise<Store> {
+    const { url } = options;
+    let store: Store;
+    if (/^postgres(ql)?:\/\//.test(url)) {
+      // BIGINT (oid 20) arrives as a string by default; every bigint Polly stores is a byte count or a
+      // counter far below 2^53, so parse it as a number for this pool only (no global mutation).
+      const types = {
+        getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+          oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+      };
+      const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, types });
+      pool.on('error', () => {
+        // An idle client lost its connection; the pool replaces it. Queries in flight report their own errors.
+      });
+      store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', url);
+    } else {
+      const file = url.replace(/^sqlite:(\/\/)?/, '');
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      const sqlite = new BetterSqlite3(file);
+      sqlite.pragma('journal_mode = WAL');
+      // FULL: an acknowledged commit survives power loss, not only a process crash.
+      sqlite.pragma('synchronous = FULL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
+      store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', url);
+    }
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close();
+      throw new PollyError('UNAVAILABLE', `store ${redactUrl(url)}: ${(err as Error).message}`);
+    }
+    return store;
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await this.#migrateOnce();
+    } catch (err) {
+      // Kysely takes no migration lock on SQLite: when several processes open one new file at once, the
+      // losers fail on tables the winner just made. Once the winner is done, a second pass is a no-op.
+      if (this.dialect !== 'sqlite') throw err;
+      await new Promise((r) => setTimeout(r, 200));
+      await this.#migrateOnce();
+    }
+  }
+
+  async #migrateOnce(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: new InCodeMigrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error');
+      throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? String(error)}`);
+    }
+  }
+
+  /** Runs `fn` in one transaction; everything it wrote is committed together or not at all. */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  /** Row-lock clause for read-modify-write on PostgreSQL; SQLite serialises writers and has no such clause. */
+  get supportsForUpdate(): boolean {
+    return this.dialect === 'postgres';
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('meta').select('key').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** Hides the password of a database URL in messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+/** True when the error is a uniqueness violation on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** Now, as stored: ISO-8601 UTC with milliseconds. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
