@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
@@ -15,6 +16,7 @@ import { PollyError } from '../../core/errors.js';
 import type { Identity } from '../../core/types.js';
 import { installErrorHandling } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { validatorCompiler } from './validation.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { poolRoutes } from './routes/pools.js';
@@ -52,11 +54,12 @@ export function identityOf(request: FastifyRequest): Identity {
 export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<RestApp> {
   const fastify = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the log at thousands of requests a second; /metrics counts them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     ...(opts.https ? { https: opts.https } : {}),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as RestApp;
+  fastify.setValidatorCompiler(validatorCompiler());
 
   // dockerd and some tools send JSON without a content type; DELETE/POST without a body are common.
   fastify.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
