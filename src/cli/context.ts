@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { PollyClient } from './client.js';
+import { UsageError } from './errors.js';
+import type { Format } from './output.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7978';
+
+interface GlobalOptions {
+  url: string;
+  token?: string | undefined;
+  output: Format;
+}
+
+/** What a command needs: a client for the chosen server, and the output format. */
+export interface Context {
+  client: PollyClient;
+  format: Format;
+}
+
+/** The admin token file next to a local server: `<POLLY_DATA_DIR or ./data>/admin.token`. */
+export function adminTokenFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.POLLY_DATA_DIR || './data', 'admin.token');
+}
+
+/** --token / POLLY_TOKEN, else the local admin token file when there is one. */
+export function resolveToken(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (explicit !== undefined && explicit.trim() !== '') return explicit.trim();
+  const file = adminTokenFile(env);
+  if (!existsSync(file)) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined; // unreadable (another user's server): go without, and let the server say so
+  }
+}
+
+export function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url: ${JSON.stringify(url)} is not a URL (e.g. ${DEFAULT_URL})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(`--url: ${JSON.stringify(url)} must start with http:// or https://`);
+  }
+  return url;
+}
+
+/** Builds the context from the global options of the command being run. */
+export function contextOf(cmd: Command): Context {
+  const opts = cmd.optsWithGlobals<GlobalOptions>();
+  return { client: new PollyClient(checkUrl(opts.url), resolveToken(opts.token)), format: opts.output };
+}

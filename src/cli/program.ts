@@ -1,0 +1,35 @@
+import { Command, Option } from 'commander';
+import { VERSION } from '../version.js';
+import { registerEvents } from './commands/events.js';
+import { registerPool } from './commands/pool.js';
+import { registerServer } from './commands/server.js';
+import { registerService } from './commands/service.js';
+import { registerSnapshot } from './commands/snapshot.js';
+import { registerVersion } from './commands/version.js';
+import { registerVolume } from './commands/volume.js';
+import { DEFAULT_URL } from './context.js';
+import { FORMATS } from './output.js';
+
+/** The `polly` command tree. Settings are made before subcommands are added, so they inherit them. */
+export function buildProgram(): Command {
+  const program = new Command('polly')
+    .description('Polly: one multi-tenant control plane handing storage to every container scheduler')
+    .version(VERSION, '-V, --version', 'print the client version')
+    .addOption(new Option('--url <url>', 'Polly server URL').env('POLLY_URL').default(DEFAULT_URL))
+    .addOption(
+      new Option('--token <token>', 'bearer token (default: <POLLY_DATA_DIR or ./data>/admin.token when it exists)').env('POLLY_TOKEN'),
+    )
+    .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`polly: ${text.replace(/^error: /, '')}`) });
+
+  registerServer(program);
+  registerVersion(program);
+  registerService(program);
+  registerPool(program);
+  registerVolume(program);
+  registerSnapshot(program);
+  registerEvents(program);
+  return program;
+}
