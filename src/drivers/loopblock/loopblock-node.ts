@@ -1,0 +1,220 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { PollyError } from '../../core/errors.js';
+import type { NodeDriver, PublishRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import { isErrno } from '../system/errno.js';
+import { detectFilesystem, growExtOffline, growFilesystem, isExtFilesystem, makeFilesystem } from '../system/fs-tools.js';
+import { KeyedMutex } from '../system/keyed-mutex.js';
+import {
+  attachLoop,
+  blockDeviceBytes,
+  detachLoop,
+  deviceNumber,
+  listLoopDevices,
+  type LoopDevice,
+  loopDevicesFor,
+  mountsOfLoopDevice,
+  refreshLoopSize,
+} from '../system/loop.js';
+import { findMount, mountDevice, unmountAll } from '../system/mounts.js';
+import { assertObjectId } from '../system/object-ids.js';
+import { pathExists } from '../system/pool-path.js';
+import { publishByBind, unpublishTarget } from '../system/publish.js';
+import { fsUsage } from '../system/statfs.js';
+import { fsTypeFor, ImageLayout } from './images.js';
+
+/**
+ * The loopblock node half. Stage attaches the volume's image to a loop device (reusing one already
+ * attached to it) and, for filesystem volumes, makes the filesystem once (never over an existing one) and
+ * mounts it at the staging path. Publish bind-mounts the staging path (or, for block volumes, the device
+ * node) onto the target. A read-only block publish gets its own read-only loop device, because a
+ * read-only bind mount of a device node does not stop writes to the device.
+ */
+export class LoopblockNodeDriver implements NodeDriver {
+  readonly #poolName: string;
+  readonly #layout: () => ImageLayout;
+  readonly #locks = new KeyedMutex();
+
+  constructor(opts: { poolName: string; layout: () => ImageLayout }) {
+    this.#poolName = opts.poolName;
+    this.#layout = opts.layout;
+  }
+
+  async stage(req: StageRequest): Promise<void> {
+    const image = await this.#existingImage(req.backendId);
+    const readOnly = req.readOnly === true;
+    const wantedFs = fsTypeFor(this.#poolName, req.volumeMode, req.fsType);
+    await this.#locks.run(req.backendId, async () => {
+      if (wantedFs === undefined) {
+        await this.#attached(image, { readOnly });
+        return;
+      }
+      // Filesystem volumes always get a writable device: a first stage may need to make the filesystem.
+      const device = await this.#attached(image, { readOnly: false });
+      const existing = await findMount(req.stagingPath);
+      if (existing) {
+        if (existing.device !== (await deviceNumber(device))) {
+          throw new PollyError('INVALID_STATE', `${req.stagingPath} is already a mountpoint of ${existing.source}, not of volume ${req.backendId}`);
+        }
+        if (existing.readOnly !== readOnly) {
+          throw new PollyError('INVALID_STATE', `volume ${req.backendId} is already staged ${existing.readOnly ? 'read-only' : 'read-write'} at ${req.stagingPath}`);
+        }
+        return;
+      }
+      let fsType = await detectFilesystem(device);
+      if (fsType === undefined) {
+        await makeFilesystem(device, wantedFs);
+        fsType = wantedFs;
+      }
+      // Catch up with an expand that happened while the volume was not staged: ext4 before mounting
+      // (offline growth needs no privilege beyond the device), xfs after (it only grows mounted).
+      if (!readOnly && isExtFilesystem(fsType)) await growExtOffline(device, await blockDeviceBytes(device));
+      await mkdir(req.stagingPath, { recursive: true });
+      const options = [...(readOnly ? ['ro'] : []), ...(fsType === 'xfs' ? ['nouuid'] : [])];
+      // nouuid: a restored or cloned xfs image carries its source's UUID, and xfs refuses duplicates.
+      await mountDevice(device, req.stagingPath, { fsType, options });
+      if (!readOnly && fsType === 'xfs') await growFilesystem({ device, mountPoint: req.stagingPath, fsType });
+    });
+  }
+
+  async unstage(req: { backendId: string; volumeId: string; stagingPath: string }): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', req.backendId);
+    await this.#locks.run(req.backendId, async () => {
+      const devices = await this.#devicesOf(req.backendId);
+      const staging = await findMount(req.stagingPath);
+      for (const d of devices) {
+        const busy = (await mountsOfLoopDevice(d.device)).filter((m) => m.mountPoint !== staging?.mountPoint);
+        if (busy.length > 0) {
+          throw new PollyError('INVALID_STATE', `volume ${req.backendId} is still published at ${busy.map((m) => m.mountPoint).join(', ')}; unpublish it first`);
+        }
+      }
+      if (staging && devices.length > 0) await unmountAll(req.stagingPath);
+      for (const d of devices) await detachLoop(d.device);
+    });
+  }
+
+  async publish(req: PublishRequest): Promise<void> {
+    const image = await this.#existingImage(req.backendId);
+    await this.#locks.run(req.backendId, async () => {
+      if (req.volumeMode === 'block') {
+        const devices = await loopDevicesFor(image);
+        let device = devices.find((d) => d.readOnly === req.readOnly)?.device;
+        if (device === undefined && req.readOnly && devices.length > 0) device = await attachLoop(image, { readOnly: true });
+        if (device === undefined) throw new PollyError('INVALID_STATE', `volume ${req.backendId} is not staged on this node`);
+        await publishByBind({ source: device, target: req.targetPath, readOnly: req.readOnly });
+        return;
+      }
+      const staging = await findMount(req.stagingPath);
+      const devices = await loopDevicesFor(image);
+      const numbers = await Promise.all(devices.map((d) => deviceNumber(d.device).catch(() => '')));
+      if (!staging || !numbers.includes(staging.device)) {
+        throw new PollyError('INVALID_STATE', `volume ${req.backendId} is not staged at ${req.stagingPath}`);
+      }
+      await publishByBind({ source: req.stagingPath, target: req.targetPath, readOnly: req.readOnly });
+    });
+  }
+
+  async unpublish(req: { backendId: string; volumeId: string; targetPath: string }): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', req.backendId);
+    await this.#locks.run(req.backendId, async () => {
+      const mount = await findMount(req.targetPath);
+      await unpublishTarget(req.targetPath);
+      // A read-only block publish attached its own device: let it go with its last mount.
+      if (mount?.fsType === 'devtmpfs') await this.#detachUnusedReadOnly(req.backendId);
+    });
+  }
+
+  async stats(req: { backendId: string; path: string }): Promise<VolumeStats> {
+    assertObjectId(this.#poolName, 'volume', req.backendId);
+    let st;
+    try {
+      st = await stat(req.path);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: ${req.path} does not exist`);
+      throw err;
+    }
+    if (st.isBlockDevice()) {
+      const sectors = Number((await readFile(`/sys/dev/block/${major(st.rdev)}:${minor(st.rdev)}/size`, 'utf8')).trim());
+      const image = await stat(this.#layout().image('volume', req.backendId));
+      const total = sectors * 512;
+      const used = Math.min(total, image.blocks * 512);
+      return { totalBytes: total, usedBytes: used, availableBytes: total - used };
+    }
+    const fs = await fsUsage(req.path);
+    return { totalBytes: fs.totalBytes, usedBytes: fs.usedBytes, availableBytes: fs.freeBytes, totalInodes: fs.totalInodes, usedInodes: fs.usedInodes };
+  }
+
+  async expand(req: { backendId: string; stagingPath: string; sizeBytes: number }): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', req.backendId);
+    await this.#locks.run(req.backendId, async () => {
+      const devices = await this.#devicesOf(req.backendId);
+      for (const d of devices) await refreshLoopSize(d.device);
+      const staging = await findMount(req.stagingPath);
+      if (!staging) return; // Not staged here: the next stage grows the filesystem.
+      for (const d of devices) {
+        if (staging.device === (await deviceNumber(d.device))) {
+          await growFilesystem({ device: d.device, mountPoint: req.stagingPath, fsType: staging.fsType });
+        }
+      }
+    });
+  }
+
+  async listNodeResources(): Promise<Array<{ backendId: string; description: string }>> {
+    const dir = this.#layout().dir('volume');
+    const out: Array<{ backendId: string; description: string }> = [];
+    for (const d of await listLoopDevices()) {
+      if (!d.backingFile.startsWith(`${dir}/`)) continue;
+      const id = ImageLayout.idOf(basename(d.backingFile));
+      if (id === undefined) continue;
+      const mounts = await mountsOfLoopDevice(d.device);
+      const where = mounts.length > 0 ? `, mounted at ${mounts.map((m) => m.mountPoint).join(', ')}` : '';
+      const flags = `${d.readOnly ? ' read-only' : ''}${d.backingFileDeleted ? ' (image deleted)' : ''}`;
+      out.push({ backendId: id, description: `loop device ${d.device} on ${d.backingFile}${flags}${where}` });
+    }
+    return out;
+  }
+
+  async releaseNodeResources(backendId: string): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', backendId);
+    await this.#locks.run(backendId, async () => {
+      for (const d of await this.#devicesOf(backendId)) {
+        for (const m of await mountsOfLoopDevice(d.device)) await unmountAll(m.mountPoint, { lazyFallback: true });
+        await detachLoop(d.device);
+      }
+    });
+  }
+
+  async #existingImage(backendId: string): Promise<string> {
+    assertObjectId(this.#poolName, 'volume', backendId);
+    const image = this.#layout().image('volume', backendId);
+    if (!(await pathExists(image))) throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: volume ${backendId} does not exist`);
+    return image;
+  }
+
+  /** A loop device on `image` with the given read-only flag: an attached one, or a newly attached one. */
+  async #attached(image: string, opts: { readOnly: boolean }): Promise<string> {
+    const existing = (await loopDevicesFor(image)).find((d) => d.readOnly === opts.readOnly && !d.backingFileDeleted);
+    return existing?.device ?? attachLoop(image, opts);
+  }
+
+  /** Loop devices of a volume's image, also when the image was deleted while attached. */
+  async #devicesOf(backendId: string): Promise<LoopDevice[]> {
+    const image = this.#layout().image('volume', backendId);
+    return (await listLoopDevices()).filter((d) => d.backingFile === image);
+  }
+
+  async #detachUnusedReadOnly(backendId: string): Promise<void> {
+    for (const d of await this.#devicesOf(backendId)) {
+      if (d.readOnly && (await mountsOfLoopDevice(d.device)).length === 0) await detachLoop(d.device);
+    }
+  }
+}
+
+// Linux dev_t encoding (glibc's gnu_dev_major/minor).
+function major(dev: number): number {
+  return Number(((BigInt(dev) >> 8n) & 0xfffn) | ((BigInt(dev) >> 32n) & ~0xfffn));
+}
+
+function minor(dev: number): number {
+  return Number((BigInt(dev) & 0xffn) | ((BigInt(dev) >> 12n) & ~0xffn));
+}

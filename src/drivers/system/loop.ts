@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run, stderrOf } from './exec.js';
+import { type MountEntry, readMountInfo } from './mounts.js';
+
+/** A loop device as `losetup --list` reports it. */
+export interface LoopDevice {
+  /** `/dev/loopN`. */
+  device: string;
+  /** The backing file's path as the kernel recorded it when the device was attached. */
+  backingFile: string;
+  readOnly: boolean;
+  /** The backing file was unlinked while attached. */
+  backingFileDeleted: boolean;
+}
+
+interface LosetupJson {
+  loopdevices?: Array<{ name: string; 'back-file': string | null; ro: boolean | string | number }>;
+}
+
+function parseLosetup(stdout: string): LoopDevice[] {
+  if (stdout.trim() === '') return [];
+  const doc = JSON.parse(stdout) as LosetupJson;
+  return (doc.loopdevices ?? []).map((d) => {
+    const raw = d['back-file'] ?? '';
+    const deleted = raw.endsWith(' (deleted)');
+    return {
+      device: d.name,
+      backingFile: deleted ? raw.slice(0, -' (deleted)'.length) : raw,
+      readOnly: d.ro === true || d.ro === '1' || d.ro === 1,
+      backingFileDeleted: deleted,
+    };
+  });
+}
+
+const LIST_ARGS = ['--list', '--json', '--output', 'NAME,BACK-FILE,RO'];
+
+/** Every attached loop device on this host. */
+export async function listLoopDevices(): Promise<LoopDevice[]> {
+  return parseLosetup((await run('losetup', LIST_ARGS)).stdout);
+}
+
+/** Loop devices backed by `file` (matched by device and inode, like `losetup -j`); [] when none or no file. */
+export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
+  return parseLosetup((await run('losetup', [...LIST_ARGS, '--associated', file])).stdout);
+}
+
+/** Attaches `file` to the first free loop device and returns the device path. */
+export async function attachLoop(file: string, opts: { readOnly: boolean }): Promise<string> {
+  const args = ['--find', '--show'];
+  if (opts.readOnly) args.push('--read-only');
+  const { stdout } = await run('losetup', [...args, file]);
+  return stdout.trim();
+}
+
+/** Makes the loop device pick up a new size of its backing file. */
+export async function refreshLoopSize(device: string): Promise<void> {
+  await run('losetup', ['--set-capacity', device]);
+}
+
+/**
+ * Detaches a loop device. Not an error when it is already gone. When somebody holds the device open at
+ * that moment (another `losetup` probing devices, a lazily unmounted filesystem) the kernel only marks it
+ * for release when the last user lets go (autoclear): wait a little for that, so that callers that
+ * check right after see the device gone in the usual case.
+ */
+export async function detachLoop(device: string): Promise<void> {
+  const before = await backingFileOf(device);
+  try {
+    await run('losetup', ['--detach', device]);
+  } catch (err) {
+    if (/No such device|No such file/i.test(stderrOf(err))) return;
+    throw err;
+  }
+  for (let waited = 0; waited < DETACH_WAIT_MS; waited += DETACH_POLL_MS) {
+    const now = await backingFileOf(device);
+    // Gone, or already reused for another file.
+    if (now === undefined || now !== before) return;
+    await sleep(DETACH_POLL_MS);
+  }
+}
+
+const DETACH_WAIT_MS = 2_000;
+const DETACH_POLL_MS = 20;
+
+/** The backing file the kernel has for a loop device, or undefined when it is not attached. */
+async function backingFileOf(device: string): Promise<string | undefined> {
+  try {
+    return (await readFile(`/sys/class/block/${basename(device)}/loop/backing_file`, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Size in bytes of a block device as the kernel sees it now. */
+export async function blockDeviceBytes(device: string): Promise<number> {
+  return Number((await readFile(`/sys/class/block/${basename(device)}/size`, 'utf8')).trim()) * 512;
+}
+
+/** `major:minor` of a block device, as /proc/self/mountinfo spells it. */
+export async function deviceNumber(device: string): Promise<string> {
+  return (await readFile(`/sys/class/block/${basename(device)}/dev`, 'utf8')).trim();
+}
+
+/**
+ * Everything mounted from a loop device: filesystems on it (matched by device number) and bind mounts of
+ * its device node (a devtmpfs mount whose root is `/loopN`). Deepest mountpoints first.
+ */
+export async function mountsOfLoopDevice(device: string): Promise<MountEntry[]> {
+  let number: string;
+  try {
+    number = await deviceNumber(device);
+  } catch {
+    return [];
+  }
+  const node = `/${basename(device)}`;
+  const entries = await readMountInfo();
+  return entries
+    .map((e, i) => ({ e, i }))
+    .filter(({ e }) => e.device === number || (e.fsType === 'devtmpfs' && e.root === node))
+    .sort((a, b) => b.e.mountPoint.length - a.e.mountPoint.length || b.i - a.i)
+    .map(({ e }) => e);
+}

@@ -1,0 +1,215 @@
+import { mkdir, open, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StorageDriver } from '../../src/core/ports/driver.js';
+import { BtrfsDriver } from '../../src/drivers/btrfs/btrfs-driver.js';
+import { FakeDriver } from '../../src/drivers/fake/fake-driver.js';
+import { LocalDriver } from '../../src/drivers/local/local-driver.js';
+import { LoopblockDriver } from '../../src/drivers/loopblock/loopblock-driver.js';
+import { run } from '../../src/drivers/system/exec.js';
+import { pathExists } from '../../src/drivers/system/pool-path.js';
+import { type Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
+
+export const MiB = 1024 * 1024;
+
+/** One pool of one driver under test, with the means to look at its backend without the driver. */
+export interface PoolUnderTest {
+  driver: StorageDriver;
+  /** A size that suits the driver's tests (large enough for its filesystem, small enough to fill). */
+  volumeSize: number;
+  fsType: string | undefined;
+  /** The errno a write beyond a volume's size fails with, when the driver enforces sizes. */
+  fullErrno: 'EDQUOT' | 'ENOSPC' | undefined;
+  /** A fresh directory for staging and target paths. */
+  scratch(): Promise<string>;
+  /** Writes a file in the volume published at `target`, durably (fsync), as a container would. */
+  writeFile(target: string, name: string, data: Buffer): Promise<void>;
+  readFile(target: string, name: string): Promise<Buffer>;
+  /** Writes raw bytes at offset 0 of the block volume published at `target`. */
+  writeBlock(target: string, data: Buffer): Promise<void>;
+  readBlock(target: string, length: number): Promise<Buffer>;
+  /**
+   * Lets the backend's space accounting catch up with fsynced writes before statfs is read: btrfs counts
+   * new extents as used only when its transaction commits (every 30 s by default).
+   */
+  settle(): Promise<void>;
+  /** Makes a backend object out of band, as a crash after the backend acted (and before any record) leaves it. */
+  plantLeftover(kind: 'volume' | 'snapshot', id: string): Promise<void>;
+  /** Whether the backend still holds the object, found without asking the driver. */
+  onBackend(kind: 'volume' | 'snapshot', id: string): Promise<boolean>;
+}
+
+export interface DriverHarness {
+  name: string;
+  open(cleanup: Cleanup): Promise<PoolUnderTest>;
+}
+
+/** libuv has no name for EDQUOT (122 on Linux) and reports "Unknown system error -122". */
+function withErrnoName(err: unknown): unknown {
+  if (err instanceof Error && 'errno' in err && err.errno === -122) Object.assign(err, { code: 'EDQUOT' });
+  return err;
+}
+
+const realIo = {
+  async writeFile(target: string, name: string, data: Buffer): Promise<void> {
+    try {
+      const fh = await open(join(target, name), 'w');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw withErrnoName(err);
+    }
+  },
+  readFile: (target: string, name: string) => readFile(join(target, name)),
+  async writeBlock(target: string, data: Buffer): Promise<void> {
+    const fh = await open(target, 'r+');
+    try {
+      await fh.write(data, 0, data.length, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async readBlock(target: string, length: number): Promise<Buffer> {
+    const fh = await open(target, 'r');
+    try {
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, 0);
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  },
+};
+
+async function scratchFactory(cleanup: Cleanup): Promise<() => Promise<string>> {
+  const root = await tempDir(cleanup);
+  let n = 0;
+  return async () => {
+    const dir = join(root, `t${++n}`);
+    await mkdir(dir);
+    return dir;
+  };
+}
+
+const local: DriverHarness = {
+  name: 'local',
+  async open(cleanup) {
+    // ext4: no reflinks, so the plain-copy path of snapshots is what runs.
+    const fs = await createLoopFs(cleanup, { fsType: 'ext4', sizeBytes: 512 * MiB });
+    const path = join(fs.path, 'pool');
+    const driver = new LocalDriver({ poolName: 'local-test', parameters: { path }, dataDir: '/nonexistent' });
+    await driver.init();
+    return {
+      driver,
+      volumeSize: 64 * MiB,
+      fsType: undefined,
+      fullErrno: undefined,
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      settle: async () => undefined,
+      async plantLeftover(kind, id) {
+        await mkdir(join(path, `${kind}s`, id));
+        await writeFile(join(path, `${kind}s`, id, 'left.txt'), 'left behind');
+      },
+      onBackend: (kind, id) => pathExists(join(path, `${kind}s`, id)),
+    };
+  },
+};
+
+const btrfs: DriverHarness = {
+  name: 'btrfs',
+  async open(cleanup) {
+    const fs = await createLoopFs(cleanup, { fsType: 'btrfs', sizeBytes: 512 * MiB });
+    const path = join(fs.path, 'pool');
+    await mkdir(path);
+    const driver = new BtrfsDriver({ poolName: 'btrfs-test', parameters: { path }, dataDir: '/nonexistent' });
+    await driver.init();
+    return {
+      driver,
+      volumeSize: 64 * MiB,
+      fsType: undefined,
+      fullErrno: 'EDQUOT',
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      settle: async () => void (await run('btrfs', ['filesystem', 'sync', fs.path])),
+      async plantLeftover(kind, id) {
+        await run('btrfs', ['subvolume', 'create', join(path, `${kind}s`, id)]);
+      },
+      async onBackend(kind, id) {
+        const { stdout } = await run('btrfs', ['subvolume', 'list', fs.path]);
+        const listed = stdout.split('\n').some((l) => l.endsWith(`/${kind}s/${id}`));
+        return listed || (await pathExists(join(path, `${kind}s`, id)));
+      },
+    };
+  },
+};
+
+const loopblock: DriverHarness = {
+  name: 'loopblock',
+  async open(cleanup) {
+    // On xfs, so that snapshots and clones are reflinks and statfs follows writes at once. Volumes get xfs
+    // too: it grows online without CAP_SYS_RESOURCE (ext4 needs it; loopblock.test.ts covers ext4).
+    const fs = await createLoopFs(cleanup, { fsType: 'xfs', sizeBytes: 2048 * MiB });
+    const path = join(fs.path, 'pool');
+    await mkdir(path);
+    const driver = new LoopblockDriver({ poolName: 'loopblock-test', parameters: { path }, dataDir: '/nonexistent' });
+    await driver.init();
+    return {
+      driver,
+      volumeSize: 300 * MiB,
+      fsType: 'xfs',
+      fullErrno: 'ENOSPC',
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      settle: async () => undefined,
+      async plantLeftover(kind, id) {
+        const image = join(path, `${kind}s`, `${id}.img`);
+        await writeFile(image, '');
+        await truncate(image, 16 * MiB);
+      },
+      onBackend: (kind, id) => pathExists(join(path, `${kind}s`, `${id}.img`)),
+    };
+  },
+};
+
+function fake(name: string, parameters: Record<string, string>): DriverHarness {
+  return {
+    name,
+    async open(cleanup) {
+      const driver = new FakeDriver({ poolName: `${name}-test`, parameters: { capacityBytes: String(512 * MiB), ...parameters }, dataDir: '/nonexistent' });
+      cleanup.add(() => driver.close());
+      await driver.init();
+      let n = 0;
+      return {
+        driver,
+        volumeSize: 64 * MiB,
+        fsType: 'ext4',
+        fullErrno: 'EDQUOT',
+        // Paths are only names to the fake.
+        scratch: async () => `/fake/${name}/t${++n}`,
+        writeFile: (target, file, data) => driver.node.writeFile(target, file, data),
+        readFile: (target, file) => driver.node.readFile(target, file),
+        writeBlock: (target, data) => driver.node.writeFile(target, '@block', data),
+        readBlock: async (target, length) => (await driver.node.readFile(target, '@block')).subarray(0, length),
+        settle: async () => undefined,
+        async plantLeftover(kind, id) {
+          driver.addBackendObject({ backendId: id, kind, sizeBytes: 16 * MiB });
+        },
+        onBackend: async (kind, id) => (await driver.list()).some((o) => o.kind === kind && o.backendId === id),
+      };
+    },
+  };
+}
+
+/** Every driver the contract suite runs over; the second fake declares (and refuses) what it cannot do. */
+export const DRIVERS: DriverHarness[] = [
+  local,
+  btrfs,
+  loopblock,
+  fake('fake', {}),
+  fake('fake-minimal', { disable: 'snapshots,clones,restore,block,expand' }),
+];
