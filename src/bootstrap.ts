@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PollyApp } from './app/polly-app.js';
+import { profileFromSpec } from './app/profiles.js';
 import { generateToken } from './app/tokens.js';
 import type { PollyConfig } from './config/config.js';
-import type { Profile } from './core/types.js';
 import type { Store } from './store/store.js';
 import { upsertPool, upsertProfile } from './store/repos/pools.js';
 import { nowIso } from './store/store.js';
@@ -29,23 +29,7 @@ export async function syncDeclaredObjects(store: Store, config: PollyConfig): Pr
       });
     }
     for (const p of config.profiles) {
-      const profile: Profile = {
-        name: p.name,
-        description: p.description ?? '',
-        minBytes: p.minBytes ?? 1,
-        maxBytes: p.maxBytes ?? 2 ** 53,
-        volumeMode: p.volumeMode ?? 'filesystem',
-        fsType: p.fsType ?? 'ext4',
-        media: p.media ?? null,
-        qos: p.qos ?? {},
-        replicas: p.replicas ?? 1,
-        accessModes: p.accessModes ?? ['RWO', 'RWOP', 'ROX', 'RWX'],
-        poolSelector: p.poolSelector ?? {},
-        pools: p.pools ?? [],
-        parameters: p.parameters ?? {},
-        services: p.services ?? [],
-        createdAt: at,
-      };
+      const profile = profileFromSpec(p, at);
       await upsertProfile(trx, profile);
     }
   });

@@ -55,8 +55,10 @@ export class PollyServer {
     const events = new EventBus(store);
     try {
       await syncDeclaredObjects(store, config);
+      const makeDriver = (pool: { name: string; driver: string; parameters: Record<string, string> }) =>
+        createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir });
       for (const pool of await listPools(store.db)) {
-        const driver = createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir });
+        const driver = makeDriver(pool);
         try {
           await driver.init();
         } catch (err) {
@@ -65,7 +67,7 @@ export class PollyServer {
         }
         drivers.set(pool.name, driver);
       }
-      const ctx: AppContext = { store, drivers, events, clock: opts.clock ?? systemClock, log, config };
+      const ctx: AppContext = { store, drivers, events, clock: opts.clock ?? systemClock, log, config, makeDriver };
       const app = new PollyApp(ctx);
       const adminTokenFile = await ensureAdminToken(app, config);
       await ensureDeclaredServices(app, config);
@@ -95,6 +97,15 @@ export class PollyServer {
         void this.app.reconciler.run(60_000).catch((err: unknown) => this.log.warn({ err }, 'reconcile pass failed'));
         void this.app.idempotency.expire().catch((err: unknown) => this.log.warn({ err }, 'idempotency expiry failed'));
       }, every),
+    );
+    // Offers and reservations lapse on time; a short tick keeps the stream close to the TTLs.
+    this.#timers.push(
+      setInterval(() => {
+        void this.app.offers.expire().catch((err: unknown) => this.log.warn({ err }, 'offer expiry failed'));
+      }, 1_000),
+      setInterval(() => {
+        void this.app.offers.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'offer refresh failed'));
+      }, 10_000),
     );
     for (const t of this.#timers) t.unref();
     this.log.info({ url: this.#url, store: redactUrl(this.app.ctx.store.url), pools: [...this.app.ctx.drivers.keys()] }, 'polly listening');

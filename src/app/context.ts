@@ -12,6 +12,8 @@ export interface AppContext {
   clock: Clock;
   log: Logger;
   config: PollyConfig;
+  /** Builds the driver for a pool (the composition root's registry), for pools added at run time. */
+  makeDriver(pool: { name: string; driver: string; parameters: Record<string, string> }): StorageDriver;
 }
 
 /** Injectable time, so expiry can be tested without sleeping. */

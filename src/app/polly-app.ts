@@ -1,9 +1,15 @@
 import type { AppContext } from './context.js';
 import { IdempotencyUseCases } from './idempotency.js';
+import { OfferUseCases } from './offers.js';
+import { Placement } from './placement.js';
+import { PoolAdminUseCases } from './pool-admin.js';
+import { ProfileUseCases } from './profiles.js';
 import { PoolUseCases } from './pools.js';
+import { QuotaUseCases } from './quotas.js';
 import { Reconciler } from './reconciler.js';
 import { ServiceUseCases } from './services.js';
 import { SnapshotUseCases } from './snapshots.js';
+import { VolumeOwnershipUseCases } from './volume-ownership.js';
 import { VolumeUseCases } from './volumes.js';
 
 /** Every use case, wired once. Frontends hold this and nothing below it. */
@@ -12,6 +18,12 @@ export class PollyApp {
   readonly services: ServiceUseCases;
   readonly pools: PoolUseCases;
   readonly volumes: VolumeUseCases;
+  readonly quotas: QuotaUseCases;
+  readonly offers: OfferUseCases;
+  readonly profiles: ProfileUseCases;
+  readonly poolAdmin: PoolAdminUseCases;
+  readonly ownership: VolumeOwnershipUseCases;
+  readonly placement: Placement;
   readonly snapshots: SnapshotUseCases;
   readonly idempotency: IdempotencyUseCases;
   readonly reconciler: Reconciler;
@@ -20,8 +32,14 @@ export class PollyApp {
     this.ctx = ctx;
     this.services = new ServiceUseCases(ctx);
     this.pools = new PoolUseCases(ctx);
-    this.volumes = new VolumeUseCases(ctx, this.pools);
-    this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes);
+    this.quotas = new QuotaUseCases(ctx);
+    this.placement = new Placement(ctx.store.db, this.pools);
+    this.volumes = new VolumeUseCases(ctx, this.pools, this.placement, this.quotas);
+    this.offers = new OfferUseCases(ctx, this.placement, this.quotas);
+    this.profiles = new ProfileUseCases(ctx);
+    this.poolAdmin = new PoolAdminUseCases(ctx, this.pools);
+    this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas);
+    this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
     this.idempotency = new IdempotencyUseCases(ctx);
     this.reconciler = new Reconciler(ctx, this.volumes, this.snapshots);
   }

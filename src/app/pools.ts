@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import type { BackendCapacity, DriverCapabilities, StorageDriver } from '../core/ports/driver.js';
 import type { Identity, Pool, PoolCapacity, Profile } from '../core/types.js';
-import { findPool, findProfile, listPools, listProfiles, type PoolRecord } from '../store/repos/pools.js';
+import { findPool, findProfile, listPools, type PoolRecord } from '../store/repos/pools.js';
 import type { AppContext } from './context.js';
 
 /** How long a backend capacity reading is reused: statfs is cheap, but not free at thousands of creates/s. */
@@ -15,15 +15,37 @@ export interface PoolView extends Pool {
 export class PoolUseCases {
   readonly #ctx: AppContext;
   readonly #capacity = new Map<string, { value: BackendCapacity; until: number }>();
+  readonly #loading = new Map<string, Promise<StorageDriver>>();
 
   constructor(ctx: AppContext) {
     this.#ctx = ctx;
   }
 
-  driverFor(pool: string): StorageDriver {
-    const driver = this.#ctx.drivers.get(pool);
-    if (!driver) throw new PollyError('POOL_NOT_FOUND', `pool ${pool} has no driver loaded on this server`);
-    return driver;
+  /** The driver of a pool loaded on this server, if any. */
+  tryDriverFor(pool: string): StorageDriver | undefined {
+    return this.#ctx.drivers.get(pool);
+  }
+
+  /**
+   * The driver of a pool. A pool another replica added since this one started is loaded on first use
+   * (its backend checked by `init`), so every replica can serve every pool.
+   */
+  async driver(pool: string): Promise<StorageDriver> {
+    const loaded = this.#ctx.drivers.get(pool);
+    if (loaded) return loaded;
+    const rec = await findPool(this.#ctx.store.db, pool);
+    if (!rec) throw new PollyError('POOL_NOT_FOUND', `pool ${pool} not found`);
+    let pending = this.#loading.get(pool);
+    if (!pending) {
+      pending = (async () => {
+        const driver = this.#ctx.makeDriver(rec);
+        await driver.init();
+        this.#ctx.drivers.set(pool, driver);
+        return driver;
+      })().finally(() => this.#loading.delete(pool));
+      this.#loading.set(pool, pending);
+    }
+    return pending;
   }
 
   /** The backend's real capacity, read at most once a second per pool. */
@@ -31,7 +53,7 @@ export class PoolUseCases {
     const now = Date.now();
     const cached = this.#capacity.get(pool);
     if (cached && cached.until > now) return cached.value;
-    const value = await this.driverFor(pool).capacity();
+    const value = await (await this.driver(pool)).capacity();
     this.#capacity.set(pool, { value, until: now + CAPACITY_TTL_MS });
     return value;
   }
@@ -62,12 +84,6 @@ export class PoolUseCases {
     const rec = await findPool(this.#ctx.store.db, name);
     if (!rec) throw new PollyError('POOL_NOT_FOUND', `pool ${name} not found`);
     return this.view(rec);
-  }
-
-  async listProfiles(identity: Identity): Promise<Profile[]> {
-    const all = await listProfiles(this.#ctx.store.db);
-    if (identity.kind === 'admin') return all;
-    return all.filter((p) => p.services.length === 0 || p.services.includes(identity.service));
   }
 
   /** A profile the caller may use; a profile restricted to other services is reported as not found. */

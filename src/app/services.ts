@@ -89,6 +89,7 @@ export class ServiceUseCases {
         throw new PollyError('SERVICE_NOT_EMPTY', `service ${name} still owns ${volumes} volume(s); delete or transfer them first`, { volumes });
       }
       await trx.deleteFrom('snapshots').where('service', '=', name).execute();
+      await trx.deleteFrom('service_usage').where('service', '=', name).execute();
       await deleteService(trx, name);
       await this.#ctx.events.record(trx, { type: 'service.deleted', service: name, objectId: name, data: {} }, nowIso());
     });

@@ -13,6 +13,7 @@ import {
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
+import type { QuotaUseCases } from './quotas.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
 
@@ -20,11 +21,13 @@ export class SnapshotUseCases {
   readonly #ctx: AppContext;
   readonly #pools: PoolUseCases;
   readonly #volumes: VolumeUseCases;
+  readonly #quotas: QuotaUseCases;
 
-  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases) {
+  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases, quotas: QuotaUseCases) {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#volumes = volumes;
+    this.#quotas = quotas;
   }
 
   async load(ex: Executor, identity: Identity, id: string): Promise<Snapshot> {
@@ -50,15 +53,15 @@ export class SnapshotUseCases {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new PollyError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
     }
-    if (input.volumeId !== undefined) await this.#volumes.get(identity, input.volumeId);
+    if (input.volumeId !== undefined) await this.#volumes.load(this.#ctx.store.db, identity, input.volumeId);
     return listSnapshots(this.#ctx.store.db, { service: listScope(identity, input.service), volumeId: input.volumeId }, limit, input.cursor);
   }
 
   /** Takes a snapshot: intent row first (`creating`), then the backend, then `ready`. */
   async create(identity: Identity, volumeId: string, input: { name: string }): Promise<Snapshot> {
     assertValidName('snapshot', input.name);
-    const volume = await this.#volumes.get(identity, volumeId);
-    const driver = this.#pools.driverFor(volume.pool);
+    const volume = await this.#volumes.load(this.#ctx.store.db, identity, volumeId);
+    const driver = await this.#pools.driver(volume.pool);
     if (!driver.capabilities.snapshots) {
       throw new PollyError('UNSUPPORTED', `pool ${volume.pool} (driver ${driver.driverName}) cannot take snapshots`);
     }
@@ -80,6 +83,10 @@ export class SnapshotUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
+        if (this.#ctx.store.supportsForUpdate) {
+          await trx.selectFrom('services').select('name').where('name', '=', snap.service).forUpdate().execute();
+        }
+        await this.#quotas.check(trx, snap.service, { snapshots: 1 });
         await insertSnapshot(trx, snap);
         await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);
       });
@@ -95,7 +102,7 @@ export class SnapshotUseCases {
 
   /** The backend half of a snapshot create; shared with the reconciler. */
   async finishCreate(snap: Snapshot, volumeBackendId: string): Promise<Snapshot> {
-    const driver = this.#pools.driverFor(snap.pool);
+    const driver = await this.#pools.driver(snap.pool);
     let created;
     try {
       created = await driver.snapshot(volumeBackendId, snap.id);
@@ -141,7 +148,7 @@ export class SnapshotUseCases {
 
   async finishDelete(snap: Snapshot): Promise<void> {
     try {
-      await this.#pools.driverFor(snap.pool).deleteSnapshot(snap.backendId || snap.id);
+      await (await this.#pools.driver(snap.pool)).deleteSnapshot(snap.backendId || snap.id);
     } catch (err) {
       await this.#ctx.store.transaction(async (trx) => {
         await updateSnapshot(trx, snap.id, 'deleting', { status: 'error', statusReason: `delete failed: ${(err as Error).message}` });

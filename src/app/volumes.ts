@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
-import type { CreateSource } from '../core/ports/driver.js';
+import type { AccessMode, CreateSource } from '../core/ports/driver.js';
 import { assertTransition } from '../core/state-machine.js';
 import type { Identity, Labels, Page, Volume, VolumeSource, VolumeStatus } from '../core/types.js';
 import { findPool } from '../store/repos/pools.js';
@@ -19,7 +19,11 @@ import {
 } from '../store/repos/volumes.js';
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
-import { choosePool, provisionLimit } from './placement.js';
+import { provisionLimit, type Placement } from './placement.js';
+import type { QuotaUseCases } from './quotas.js';
+import { closeReservation, findReservation, type Reservation } from '../store/repos/offers.js';
+import { chargeUsage } from '../store/repos/usage.js';
+import { findShare } from '../store/repos/shares.js';
 import type { PoolUseCases } from './pools.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 
@@ -39,10 +43,21 @@ export interface CreateVolumeInput {
   fromSnapshot?: string | undefined;
   /** Clone this volume (of the same service). */
   fromVolume?: string | undefined;
+  /** Consume this reservation (from an accepted offer): the pool is fixed and capacity and quota are already held. */
+  reservation?: string | undefined;
+  accessMode?: AccessMode | undefined;
+  /** Zones the volume must (requisite) or should (preferred, in order) be in. */
+  topology?: { requisite?: string[] | undefined; preferred?: string[] | undefined } | undefined;
+  /** Prefer pools holding this service's volumes with these labels. */
+  affinity?: Labels | undefined;
+  /** Refuse pools holding this service's volumes with these labels. */
+  antiAffinity?: Labels | undefined;
 }
 
-export interface ListVolumesInput extends Omit<VolumeFilter, 'service'> {
+export interface ListVolumesInput extends Omit<VolumeFilter, 'service' | 'sharedWith'> {
   service?: string | undefined;
+  /** A service's view of the volumes other services shared with it, instead of its own. */
+  shared?: boolean | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
 }
@@ -50,21 +65,38 @@ export interface ListVolumesInput extends Omit<VolumeFilter, 'service'> {
 export class VolumeUseCases {
   readonly #ctx: AppContext;
   readonly #pools: PoolUseCases;
+  readonly #placement: Placement;
+  readonly #quotas: QuotaUseCases;
 
-  constructor(ctx: AppContext, pools: PoolUseCases) {
+  constructor(ctx: AppContext, pools: PoolUseCases, placement: Placement, quotas: QuotaUseCases) {
     this.#ctx = ctx;
     this.#pools = pools;
+    this.#placement = placement;
+    this.#quotas = quotas;
   }
 
   /** Loads a volume the caller may see; anything else is VOLUME_NOT_FOUND (no leak across services). */
-  async load(ex: Executor, identity: Identity, id: string): Promise<Volume> {
+  /**
+   * Loads a volume the caller may act on. Its owner (and the admin) may do anything; a service it was
+   * shared with may read it (and attach it) when `shared` is allowed, and is FORBIDDEN to change it;
+   * anyone else gets VOLUME_NOT_FOUND (no leak across services).
+   */
+  async load(ex: Executor, identity: Identity, id: string, opts: { shared?: boolean } = {}): Promise<Volume> {
     const v = await findVolume(ex, id);
-    if (!v || !ownsObject(identity, v.service)) throw new PollyError('VOLUME_NOT_FOUND', `volume ${id} not found`);
-    return v;
+    if (v && ownsObject(identity, v.service)) return v;
+    if (v && identity.kind === 'service') {
+      const share = await findShare(ex, id, identity.service);
+      if (share) {
+        if (opts.shared) return v;
+        throw new PollyError('FORBIDDEN', `volume ${id} is shared with service ${identity.service} (${share.access}); only its owner can change it`);
+      }
+    }
+    throw new PollyError('VOLUME_NOT_FOUND', `volume ${id} not found`);
   }
 
+  /** Reads a volume: its owner's, or one shared with the caller. */
   get(identity: Identity, id: string): Promise<Volume> {
-    return this.load(this.#ctx.store.db, identity, id);
+    return this.load(this.#ctx.store.db, identity, id, { shared: true });
   }
 
   /** A volume of the caller's service by name (CSI and Docker address volumes by name), or undefined. */
@@ -77,7 +109,9 @@ export class VolumeUseCases {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new PollyError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
     }
-    const filter: VolumeFilter = { ...input, service: listScope(identity, input.service) };
+    const { shared, ...rest } = input;
+    const scope = listScope(identity, input.service);
+    const filter: VolumeFilter = shared && scope !== undefined ? { ...rest, service: undefined, sharedWith: scope } : { ...rest, service: scope };
     return listVolumes(this.#ctx.store.db, filter, limit, input.cursor);
   }
 
@@ -135,11 +169,36 @@ export class VolumeUseCases {
       driverSource = { kind: 'volume', backendId: src.backendId };
       pinnedPool = this.#pinned(input.pool, src.pool, `volume ${src.id}`);
     }
+    let reservation: Reservation | undefined;
+    if (input.reservation !== undefined) {
+      reservation = await this.#activeReservation(service, input.reservation);
+      if (reservation.profile !== profile.name) {
+        throw new PollyError('VALIDATION_FAILED', `reservation ${reservation.id} is for profile ${reservation.profile}, not ${profile.name}`);
+      }
+      if (input.sizeBytes > reservation.sizeBytes) {
+        throw new PollyError('VALIDATION_FAILED', `sizeBytes ${input.sizeBytes} is more than reservation ${reservation.id} holds (${reservation.sizeBytes})`);
+      }
+      pinnedPool = this.#pinned(pinnedPool, reservation.pool, `reservation ${reservation.id}`);
+    }
     if (pinnedPool !== undefined && !(await findPool(db, pinnedPool))) {
       throw new PollyError('POOL_NOT_FOUND', `pool ${pinnedPool} not found`);
     }
-    const poolName = await choosePool(db, this.#pools, { service, sizeBytes: input.sizeBytes, profile, pinnedPool });
-    const driver = this.#pools.driverFor(poolName);
+    if (!reservation) await this.#quotas.check(db, service, { volumes: 1, bytes: input.sizeBytes, profile: profile.name });
+    // A reservation already holds the capacity: placement is fixed and only checks the pool still suits.
+    const poolName = reservation
+      ? reservation.pool
+      : await this.#placement.choose(db, {
+          service,
+          sizeBytes: input.sizeBytes,
+          profile,
+          accessMode: input.accessMode,
+          pinnedPool,
+          needs: { restore: source?.kind === 'snapshot', clones: source?.kind === 'volume' },
+          topology: input.topology,
+          affinity: input.affinity,
+          antiAffinity: input.antiAffinity,
+        });
+    const driver = await this.#pools.driver(poolName);
     if (source?.kind === 'snapshot' && !driver.capabilities.restore) {
       throw new PollyError('UNSUPPORTED', `pool ${poolName} (driver ${driver.driverName}) cannot restore snapshots`);
     }
@@ -171,18 +230,31 @@ export class VolumeUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
+        // Lock order: service, then pool. On PostgreSQL the row locks serialise racing creates of one
+        // service (quota) and of one pool (capacity); SQLite serialises all writers anyway.
+        if (this.#ctx.store.supportsForUpdate) {
+          await trx.selectFrom('services').select('name').where('name', '=', service).forUpdate().execute();
+        }
         let q = trx.selectFrom('pools').selectAll().where('name', '=', poolName);
         if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
         const pool = await q.executeTakeFirstOrThrow();
-        const limit = provisionLimit(
-          { overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) },
-          capacity.totalBytes,
-        );
-        if (Number(pool.allocated_bytes) + volume.sizeBytes > limit) {
-          throw new PollyError(
-            'NO_CAPACITY',
-            `pool ${poolName}: ${volume.sizeBytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`,
+        if (reservation) {
+          // The reservation's hold becomes the volume's charge, in the same transaction.
+          if (!(await closeReservation(trx, reservation, 'consumed', id))) {
+            throw new PollyError('RESERVATION_CLOSED', `reservation ${reservation.id} was released or consumed meanwhile`);
+          }
+        } else {
+          await this.#quotas.check(trx, service, { volumes: 1, bytes: volume.sizeBytes, profile: profile.name });
+          const limit = provisionLimit(
+            { overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) },
+            capacity.totalBytes,
           );
+          if (Number(pool.allocated_bytes) + volume.sizeBytes > limit) {
+            throw new PollyError(
+              'NO_CAPACITY',
+              `pool ${poolName}: ${volume.sizeBytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`,
+            );
+          }
         }
         await insertVolume(trx, volume);
         await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
@@ -195,6 +267,15 @@ export class VolumeUseCases {
     }
     this.#ctx.events.notify();
     return this.finishCreate(volume, { volumeMode: profile.volumeMode, fsType: profile.fsType, parameters: profile.parameters, source: driverSource });
+  }
+
+  async #activeReservation(service: string, id: string): Promise<Reservation> {
+    const r = await findReservation(this.#ctx.store.db, id);
+    if (!r || r.service !== service) throw new PollyError('RESERVATION_NOT_FOUND', `reservation ${id} not found`);
+    if (r.status !== 'active' || r.expiresAt <= this.#ctx.clock.now().toISOString()) {
+      throw new PollyError('RESERVATION_CLOSED', `reservation ${id} is ${r.status === 'active' ? 'expired' : r.status}`);
+    }
+    return r;
   }
 
   #pinned(requested: string | undefined, sourcePool: string, what: string): string {
@@ -212,7 +293,7 @@ export class VolumeUseCases {
     volume: Volume,
     spec: { volumeMode: 'filesystem' | 'block'; fsType: string; parameters: Record<string, string>; source: CreateSource | undefined },
   ): Promise<Volume> {
-    const driver = this.#pools.driverFor(volume.pool);
+    const driver = await this.#pools.driver(volume.pool);
     let created;
     try {
       created = await driver.create({ volumeId: volume.id, sizeBytes: volume.sizeBytes, ...spec });
@@ -231,7 +312,7 @@ export class VolumeUseCases {
   }
 
   async #rollbackCreate(volume: Volume, cause: unknown): Promise<void> {
-    const driver = this.#pools.driverFor(volume.pool);
+    const driver = await this.#pools.driver(volume.pool);
     try {
       await driver.delete(volume.id);
     } catch (err) {
@@ -300,7 +381,7 @@ export class VolumeUseCases {
   /** The backend half of a delete; shared with the reconciler. */
   async finishDelete(v: Volume): Promise<void> {
     try {
-      await this.#pools.driverFor(v.pool).delete(v.backendId || v.id);
+      await (await this.#pools.driver(v.pool)).delete(v.backendId || v.id);
     } catch (err) {
       const reason = `delete failed: ${(err as Error).message}`;
       await this.#ctx.store.transaction(async (trx) => {
@@ -324,8 +405,8 @@ export class VolumeUseCases {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > MAX_VOLUME_BYTES) {
       throw new PollyError('VALIDATION_FAILED', `sizeBytes must be a whole number of bytes from 1 to ${MAX_VOLUME_BYTES}`);
     }
-    const v = await this.get(identity, id);
-    const driver = this.#pools.driverFor(v.pool);
+    const v = await this.load(this.#ctx.store.db, identity, id);
+    const driver = await this.#pools.driver(v.pool);
     if (sizeBytes < v.sizeBytes) throw new PollyError('VALIDATION_FAILED', `volumes cannot shrink (${v.sizeBytes} → ${sizeBytes} bytes)`);
     if (sizeBytes === v.sizeBytes) return v;
     if (driver.capabilities.expand === 'none') throw new PollyError('UNSUPPORTED', `pool ${v.pool} (driver ${driver.driverName}) cannot expand volumes`);
@@ -340,8 +421,10 @@ export class VolumeUseCases {
       const pool = await q.executeTakeFirstOrThrow();
       const limit = provisionLimit({ overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) }, capacity.totalBytes);
       if (Number(pool.allocated_bytes) + grow > limit) throw new PollyError('NO_CAPACITY', `pool ${v.pool}: ${grow} more bytes do not fit`);
+      await this.#quotas.check(trx, v.service, { bytes: grow, profile: v.profile });
       const at = nowIso();
       await updateVolume(trx, id, v.status, { sizeBytes }, at);
+      await chargeUsage(trx, v.service, v.profile, { bytes: grow });
       await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '+', grow) })).where('name', '=', v.pool).execute();
       await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
     });
@@ -351,6 +434,7 @@ export class VolumeUseCases {
       await this.#ctx.store.transaction(async (trx) => {
         await trx.updateTable('volumes').set({ size_bytes: v.sizeBytes }).where('id', '=', id).execute();
         await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '-', grow) })).where('name', '=', v.pool).execute();
+        await chargeUsage(trx, v.service, v.profile, { bytes: -grow });
       });
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: expand failed: ${(err as Error).message}`);
     }

@@ -20,6 +20,8 @@ export interface PollyConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   idempotencyTtlSeconds: number;
   reconcileIntervalSeconds: number;
+  offerTtlSeconds: number;
+  reservationTtlSeconds: number;
   pools: PoolConfig[];
   profiles: ProfileConfig[];
   services: ServiceConfig[];
@@ -112,6 +114,8 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     tls: doc.tls,
     idempotencyTtlSeconds: doc.idempotencyTtlSeconds ?? 24 * 3600,
     reconcileIntervalSeconds: doc.reconcileIntervalSeconds ?? 30,
+    offerTtlSeconds: doc.offerTtlSeconds ?? 300,
+    reservationTtlSeconds: doc.reservationTtlSeconds ?? 60,
     pools,
     profiles,
     services,

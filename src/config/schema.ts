@@ -79,6 +79,10 @@ export const ConfigFileSchema = Type.Object(
     tls: Type.Optional(Type.Object({ certFile: Type.String(), keyFile: Type.String() }, Strict)),
     /** How long an Idempotency-Key is remembered. */
     idempotencyTtlSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+    /** How long an offer stands before it is re-issued (seconds). */
+    offerTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** How long an accepted offer's reservation holds capacity and quota before it lapses (seconds). */
+    reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How often the reconciler looks for unfinished intents (seconds). */
     reconcileIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     pools: Type.Optional(Type.Array(PoolConfigSchema)),

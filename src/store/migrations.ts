@@ -125,6 +125,72 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await sql`insert into meta (key, value) values ('schema', 'polly')`.execute(db);
       },
     },
+    '0002-scheduling': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('service_quotas')
+          .addColumn('service', 'text', (c) => c.primaryKey().references('services.name').onDelete('cascade'))
+          .addColumn('max_volumes', 'bigint')
+          .addColumn('max_bytes', 'bigint')
+          .addColumn('max_snapshots', 'bigint')
+          .addColumn('profile_bytes', 'text', (c) => c.notNull())
+          .execute();
+        // Usage counters per service and profile, changed in the same transaction as the objects they
+        // count, so quota checks read a few rows instead of scanning volumes.
+        await db.schema
+          .createTable('service_usage')
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('volumes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('snapshots', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('reserved_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('service_usage_pk', ['service', 'profile'])
+          .execute();
+        await sql`insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
+                  select service, profile, count(*), sum(size_bytes), 0, 0 from volumes group by service, profile`.execute(db);
+        await sql`insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
+                  select service, '', 0, 0, count(*), 0 from snapshots group by service`.execute(db);
+        await db.schema
+          .createTable('offers')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('service', 'text', (c) => c.notNull().references('services.name').onDelete('cascade'))
+          .addColumn('pool', 'text', (c) => c.notNull().references('pools.name').onDelete('cascade'))
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('zone', 'text')
+          .addColumn('max_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('offers_service_status').on('offers').columns(['service', 'status']).execute();
+        await db.schema.createIndex('offers_status_expiry').on('offers').columns(['status', 'expires_at']).execute();
+        await db.schema
+          .createTable('reservations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('offer_id', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull().references('services.name').onDelete('cascade'))
+          .addColumn('pool', 'text', (c) => c.notNull().references('pools.name'))
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('volume_id', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('reservations_status_expiry').on('reservations').columns(['status', 'expires_at']).execute();
+        await db.schema.createIndex('reservations_service').on('reservations').columns(['service', 'status']).execute();
+        await db.schema
+          .createTable('volume_shares')
+          .addColumn('volume_id', 'text', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+          .addColumn('service', 'text', (c) => c.notNull().references('services.name').onDelete('cascade'))
+          .addColumn('access', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('volume_shares_pk', ['volume_id', 'service'])
+          .execute();
+        await db.schema.createIndex('volume_shares_service').on('volume_shares').columns(['service', 'volume_id']).execute();
+      },
+    },
   };
 }
 

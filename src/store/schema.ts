@@ -15,6 +15,62 @@ export interface Database {
   snapshots: SnapshotsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  service_quotas: ServiceQuotasTable;
+  service_usage: ServiceUsageTable;
+  offers: OffersTable;
+  reservations: ReservationsTable;
+  volume_shares: VolumeSharesTable;
+}
+
+export interface ServiceQuotasTable {
+  service: string;
+  max_volumes: number | null;
+  max_bytes: number | null;
+  max_snapshots: number | null;
+  /** JSON map profile → max bytes. */
+  profile_bytes: string;
+}
+
+export interface ServiceUsageTable {
+  service: string;
+  profile: string;
+  volumes: number;
+  bytes: number;
+  snapshots: number;
+  /** Bytes held by active reservations (accepted offers not yet consumed). */
+  reserved_bytes: number;
+}
+
+export interface OffersTable {
+  id: string;
+  service: string;
+  pool: string;
+  profile: string;
+  zone: string | null;
+  max_bytes: number;
+  status: 'open' | 'accepted' | 'declined' | 'revoked' | 'expired';
+  created_at: string;
+  expires_at: string;
+}
+
+export interface ReservationsTable {
+  id: string;
+  offer_id: string;
+  service: string;
+  pool: string;
+  profile: string;
+  size_bytes: number;
+  status: 'active' | 'consumed' | 'released' | 'expired';
+  volume_id: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface VolumeSharesTable {
+  volume_id: string;
+  service: string;
+  access: 'ro' | 'rw';
+  created_at: string;
 }
 
 export interface MetaTable {

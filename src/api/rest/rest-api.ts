@@ -17,7 +17,10 @@ import type { Identity } from '../../core/types.js';
 import { installErrorHandling } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { validatorCompiler } from './validation.js';
+import { adminObjectRoutes } from './routes/admin-objects.js';
 import { eventRoutes } from './routes/events.js';
+import { ownershipRoutes } from './routes/ownership.js';
+import { schedulingRoutes } from './routes/scheduling.js';
 import { healthRoutes } from './routes/health.js';
 import { poolRoutes } from './routes/pools.js';
 import { serviceRoutes } from './routes/services.js';
@@ -99,5 +102,8 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(volumeRoutes(app));
   await fastify.register(snapshotRoutes(app));
   await fastify.register(eventRoutes(app));
+  await fastify.register(adminObjectRoutes(app));
+  await fastify.register(schedulingRoutes(app));
+  await fastify.register(ownershipRoutes(app));
   return fastify;
 }

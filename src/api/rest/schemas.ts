@@ -139,6 +139,16 @@ export const CreateVolumeBody = Type.Object(
     fields: Type.Optional(LabelMap),
     fromSnapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     fromVolume: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    reservation: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'consume a reservation from an accepted offer' })),
+    accessMode: Type.Optional(Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')])),
+    topology: Type.Optional(
+      Type.Object(
+        { requisite: Type.Optional(Type.Array(Type.String(), { description: 'zones, any of' })), preferred: Type.Optional(Type.Array(Type.String(), { description: 'zones, best first' })) },
+        Strict,
+      ),
+    ),
+    affinity: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'prefer pools holding this service’s volumes with these labels' })),
+    antiAffinity: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'refuse pools holding this service’s volumes with these labels' })),
   },
   Strict,
 );

@@ -3,6 +3,7 @@ import type { Page, Snapshot, SnapshotStatus } from '../../core/types.js';
 import type { SnapshotRow } from '../schema.js';
 import type { Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { chargeUsage, SNAPSHOT_USAGE_KEY } from './usage.js';
 
 export function rowToSnapshot(row: SnapshotRow): Snapshot {
   return {
@@ -35,6 +36,7 @@ export async function insertSnapshot(ex: Executor, s: Snapshot): Promise<void> {
       created_at: s.createdAt,
     })
     .execute();
+  await chargeUsage(ex, s.service, SNAPSHOT_USAGE_KEY, { snapshots: 1 });
 }
 
 export async function findSnapshot(ex: Executor, id: string): Promise<Snapshot | undefined> {
@@ -108,5 +110,6 @@ export async function updateSnapshot(
 }
 
 export async function deleteSnapshotRow(ex: Executor, id: string): Promise<void> {
-  await ex.deleteFrom('snapshots').where('id', '=', id).execute();
+  const row = await ex.deleteFrom('snapshots').where('id', '=', id).returning('service').executeTakeFirst();
+  if (row) await chargeUsage(ex, row.service, SNAPSHOT_USAGE_KEY, { snapshots: -1 });
 }

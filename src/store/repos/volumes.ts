@@ -4,6 +4,7 @@ import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../cor
 import type { VolumeRow } from '../schema.js';
 import type { Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { chargeUsage } from './usage.js';
 
 export function rowToVolume(row: VolumeRow): Volume {
   let source: VolumeSource | null = null;
@@ -63,6 +64,7 @@ export async function insertVolume(ex: Executor, v: Volume): Promise<void> {
     .execute();
   await writeTags(ex, v.id, v.labels, v.fields);
   await chargePool(ex, v.pool, v.sizeBytes, 1);
+  await chargeUsage(ex, v.service, v.profile, { volumes: 1, bytes: v.sizeBytes });
 }
 
 /** Adjusts a pool's allocated bytes and volume count by the given deltas. */
@@ -94,6 +96,8 @@ export async function findVolumeByName(ex: Executor, service: string, name: stri
 
 export interface VolumeFilter {
   service?: string | undefined;
+  /** Volumes shared with this service (owned by others), instead of a service's own. */
+  sharedWith?: string | undefined;
   status?: VolumeStatus | undefined;
   pool?: string | undefined;
   labels?: Labels | undefined;
@@ -109,6 +113,10 @@ export async function listVolumes(
 ): Promise<Page<Volume>> {
   let q = ex.selectFrom('volumes').selectAll('volumes');
   if (filter.service !== undefined) q = q.where('volumes.service', '=', filter.service);
+  if (filter.sharedWith !== undefined) {
+    const sharedWith = filter.sharedWith;
+    q = q.where('volumes.id', 'in', (eb) => eb.selectFrom('volume_shares').select('volume_id').where('volume_shares.service', '=', sharedWith));
+  }
   if (filter.status !== undefined) q = q.where('volumes.status', '=', filter.status);
   if (filter.pool !== undefined) q = q.where('volumes.pool', '=', filter.pool);
   for (const [kind, tags] of [
@@ -189,11 +197,15 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
   await writeTags(ex, id, labels, fields);
 }
 
-/** Removes a volume row (its tags cascade) and gives its size back to the pool. */
-export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id' | 'pool' | 'sizeBytes'>): Promise<void> {
+/** Removes a volume row (its tags and shares go with it) and gives its size back to the pool and the service. */
+export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id' | 'pool' | 'sizeBytes' | 'service' | 'profile'>): Promise<void> {
   await ex.deleteFrom('volume_tags').where('volume_id', '=', v.id).execute();
+  await ex.deleteFrom('volume_shares').where('volume_id', '=', v.id).execute();
   const res = await ex.deleteFrom('volumes').where('id', '=', v.id).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 1) await chargePool(ex, v.pool, -v.sizeBytes, -1);
+  if (Number(res.numDeletedRows) === 1) {
+    await chargePool(ex, v.pool, -v.sizeBytes, -1);
+    await chargeUsage(ex, v.service, v.profile, { volumes: -1, bytes: -v.sizeBytes });
+  }
 }
 
 export async function countVolumes(ex: Executor, filter: { service?: string; pool?: string }): Promise<number> {

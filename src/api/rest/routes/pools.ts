@@ -19,7 +19,7 @@ export function poolRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.get(
       '/v1/profiles',
       { schema: { tags: ['profiles'], summary: 'Profiles the caller may use', response: { 200: Type.Object({ items: Type.Array(ProfileSchema) }), ...errorResponses } } },
-      async (req) => ({ items: await app.pools.listProfiles(identityOf(req)) }),
+      async (req) => ({ items: await app.profiles.list(identityOf(req)) }),
     );
   };
 }
