@@ -64,9 +64,12 @@ export class Placement {
       if (!driver) continue; // a pool whose backend is unusable on this replica is not a candidate
       const backend = await this.#pools.backendCapacity(rec.name);
       const { allocatedBytes, volumeCount, ...pool } = rec;
-      out.push(
-        toCandidate(pool, driver.capabilities, { totalBytes: backend.totalBytes, freeBytes: backend.freeBytes, allocatedBytes, volumeCount }, byPool.get(rec.name) ?? NO_VOLUMES),
-      );
+      // Free space as the scheduler sees it: what the backend reports, but never more than what is not
+      // yet promised to volumes. The backend's figure lags behind creates in flight (and directories do
+      // not fill when created), while the store's allocation is exact and is what the create transaction
+      // checks; seeing the same number keeps racing creates from all picking one pool and losing there.
+      const freeBytes = Math.max(0, Math.min(backend.freeBytes, backend.totalBytes - allocatedBytes));
+      out.push(toCandidate(pool, driver.capabilities, { totalBytes: backend.totalBytes, freeBytes, allocatedBytes, volumeCount }, byPool.get(rec.name) ?? NO_VOLUMES));
     }
     return out;
   }

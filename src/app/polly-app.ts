@@ -1,3 +1,4 @@
+import { AttachmentUseCases } from './attachments.js';
 import type { AppContext } from './context.js';
 import { IdempotencyUseCases } from './idempotency.js';
 import { OfferUseCases } from './offers.js';
@@ -27,6 +28,7 @@ export class PollyApp {
   readonly snapshots: SnapshotUseCases;
   readonly idempotency: IdempotencyUseCases;
   readonly reconciler: Reconciler;
+  readonly attachments: AttachmentUseCases;
 
   constructor(ctx: AppContext) {
     this.ctx = ctx;
@@ -42,6 +44,7 @@ export class PollyApp {
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
     this.idempotency = new IdempotencyUseCases(ctx);
     this.reconciler = new Reconciler(ctx, this.volumes, this.snapshots);
+    this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
   }
 
   get events() {

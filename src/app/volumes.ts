@@ -121,6 +121,18 @@ export class VolumeUseCases {
    * the reconciler, and a backend failure rolls it back.
    */
   async create(identity: Identity, input: CreateVolumeInput): Promise<Volume> {
+    // A create that lost a race for a pool's last bytes inside its transaction places again: the next
+    // placement reads the allocation the winner committed and may find room elsewhere.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#createOnce(identity, input);
+      } catch (err) {
+        if (!(err instanceof PollyError && err.code === 'NO_CAPACITY' && err.details?.lostRace === true) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async #createOnce(identity: Identity, input: CreateVolumeInput): Promise<Volume> {
     const service = actingService(identity, input.service);
     assertValidName('volume', input.name);
     assertValidLabels('labels', input.labels ?? {});
@@ -253,6 +265,7 @@ export class VolumeUseCases {
             throw new PollyError(
               'NO_CAPACITY',
               `pool ${poolName}: ${volume.sizeBytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`,
+              { pool: poolName, lostRace: pinnedPool === undefined },
             );
           }
         }

@@ -27,7 +27,21 @@ export interface HttpResult {
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 /** Starts a real Polly server on a free loopback port with a fresh data dir; `stop()` removes everything. */
-export async function startPolly(input: PollyConfigInput | ((dataDir: string) => PollyConfigInput) = {}): Promise<TestPolly> {
+/** A clock tests move by hand, so expiry is tested without sleeping. */
+export class ManualClock {
+  #ms = Date.now();
+  now(): Date {
+    return new Date(this.#ms);
+  }
+  advance(seconds: number): void {
+    this.#ms += seconds * 1000;
+  }
+}
+
+export async function startPolly(
+  input: PollyConfigInput | ((dataDir: string) => PollyConfigInput) = {},
+  opts: { clock?: ManualClock } = {},
+): Promise<TestPolly> {
   const dataDir = await mkdtemp(join(tmpdir(), 'polly-test-'));
   const doc = typeof input === 'function' ? input(dataDir) : input;
   const config = loadConfig({
@@ -40,7 +54,7 @@ export async function startPolly(input: PollyConfigInput | ((dataDir: string) =>
     },
     env: {},
   });
-  const server = await PollyServer.create(config, { logger: pino({ level: 'silent' }) });
+  const server = await PollyServer.create(config, { logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   await server.start();
   const url = server.url;
   const call: TestPolly['call'] = async (method, path, opts = {}) => {

@@ -18,6 +18,8 @@ import { installErrorHandling } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
+import { attachmentRoutes } from './routes/attachments.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
 import { ownershipRoutes } from './routes/ownership.js';
 import { schedulingRoutes } from './routes/scheduling.js';
@@ -105,5 +107,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(adminObjectRoutes(app));
   await fastify.register(schedulingRoutes(app));
   await fastify.register(ownershipRoutes(app));
+  await fastify.register(attachmentRoutes(app));
+  await fastify.register(nodeRoutes(app));
   return fastify;
 }

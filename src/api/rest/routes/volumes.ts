@@ -54,6 +54,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
               status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
               pool: Type.Optional(Name),
               service: Type.Optional(Name),
+              shared: Type.Optional(Type.Boolean({ description: 'volumes other services shared with the caller, instead of its own' })),
               ...PageQuery,
             },
             { additionalProperties: false },
@@ -69,6 +70,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           status: q.status as VolumeStatus | undefined,
           pool: q.pool,
           service: q.service,
+          shared: q.shared,
           limit: q.limit,
           cursor: q.cursor,
         });

@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { PollyApp } from '../../../app/polly-app.js';
+import { idempotent } from '../idempotent.js';
+import { identityOf } from '../rest-api.js';
+import { errorResponses, IdParams } from '../schemas.js';
+
+const AccessModeSchema = Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')]);
+
+export const AttachmentSchema = Type.Object(
+  {
+    id: Type.String(),
+    volumeId: Type.String(),
+    service: Type.String(),
+    node: Type.String(),
+    accessMode: Type.String(),
+    readOnly: Type.Boolean(),
+    fencingToken: Type.Integer({ description: 'grows with every grant of the volume; a mount holding an older token is stale' }),
+    status: Type.String(),
+    leaseExpiresAt: Type.String(),
+    createdAt: Type.String(),
+    endedAt: Type.Union([Type.String(), Type.Null()]),
+  },
+  { title: 'Attachment' },
+);
+
+export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
+  return async (r) => {
+    r.post(
+      '/v1/volumes/:id/attachments',
+      {
+        schema: {
+          tags: ['attachments'],
+          summary: 'Attach a volume to a node (idempotent per volume, node and service)',
+          params: IdParams,
+          body: Type.Object(
+            { node: Type.String({ minLength: 1, maxLength: 128 }), accessMode: AccessModeSchema, readOnly: Type.Optional(Type.Boolean()) },
+            { additionalProperties: false },
+          ),
+          response: { 201: AttachmentSchema, ...errorResponses },
+        },
+      },
+      async (req, reply) => idempotent(app, req, reply, 201, async () => app.attachments.attach(identityOf(req), req.params.id, req.body)),
+    );
+    r.get(
+      '/v1/attachments',
+      {
+        schema: {
+          tags: ['attachments'],
+          summary: "Live attachments (a service sees its own)",
+          querystring: Type.Object(
+            { node: Type.Optional(Type.String({ maxLength: 128 })), volume: Type.Optional(Type.String({ maxLength: 200 })) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ items: Type.Array(AttachmentSchema) }), ...errorResponses },
+        },
+      },
+      async (req) => ({ items: await app.attachments.list(identityOf(req), { node: req.query.node, volumeId: req.query.volume }) }),
+    );
+    r.get(
+      '/v1/attachments/:id',
+      { schema: { tags: ['attachments'], params: IdParams, response: { 200: AttachmentSchema, ...errorResponses } } },
+      async (req) => app.attachments.get(identityOf(req), req.params.id),
+    );
+    r.delete(
+      '/v1/attachments/:id',
+      {
+        schema: {
+          tags: ['attachments'],
+          summary: 'Detach; `force=true` (admin) fences the holder whatever the volume state',
+          params: IdParams,
+          querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        await idempotent(app, req, reply, 204, async () => {
+          await app.attachments.detach(identityOf(req), req.params.id, { force: req.query.force });
+          return null;
+        });
+        return reply.send(null);
+      },
+    );
+  };
+}

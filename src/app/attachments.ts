@@ -1,0 +1,311 @@
+import { PollyError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { AccessMode, VolumeMode } from '../core/ports/driver.js';
+import { assertTransition } from '../core/state-machine.js';
+import type { Identity, Volume } from '../core/types.js';
+import {
+  endAttachment,
+  findAttachment,
+  insertAttachment,
+  isExclusive,
+  listLiveAttachments,
+  nextFencingToken,
+  renewLeases,
+  type Attachment,
+} from '../store/repos/attachments.js';
+import { findNode, listNodes, touchNode, upsertNode, type NodeRecord } from '../store/repos/nodes.js';
+import { findPool, findProfile } from '../store/repos/pools.js';
+import { findShare } from '../store/repos/shares.js';
+import { findVolume, updateVolume } from '../store/repos/volumes.js';
+import { isUniqueViolation, type Executor } from '../store/store.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { AppContext } from './context.js';
+import type { PoolUseCases } from './pools.js';
+import { assertValidLabels, assertValidName } from '../core/names.js';
+import type { VolumeUseCases } from './volumes.js';
+
+export type { Attachment } from '../store/repos/attachments.js';
+
+export const ACCESS_MODES: readonly AccessMode[] = ['RWO', 'RWOP', 'ROX', 'RWX'];
+
+export interface AttachInput {
+  node: string;
+  accessMode: AccessMode;
+  readOnly?: boolean | undefined;
+}
+
+/** What a node's agent needs to hold one attachment: the lease and the volume's node-side facts. */
+export interface NodeAttachment extends Attachment {
+  volume: { name: string; service: string; pool: string; backendId: string; sizeBytes: number; volumeMode: VolumeMode; fsType: string };
+}
+
+export interface HeartbeatResult {
+  node: string;
+  leaseSeconds: number;
+  /** The attachments this node should hold right now; anything else it holds is stale (fenced or ended). */
+  attachments: NodeAttachment[];
+}
+
+/**
+ * Attachments: volume × node leases with a per-volume fencing token that only grows. A RWO/RWOP volume has
+ * at most one live attachment (the database's unique `exclusive_key` enforces it); a holder whose lease
+ * lapsed is fenced when another node asks. Node heartbeats renew leases.
+ */
+export class AttachmentUseCases {
+  readonly #ctx: AppContext;
+  readonly #volumes: VolumeUseCases;
+  readonly #pools: PoolUseCases;
+
+  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases) {
+    this.#ctx = ctx;
+    this.#volumes = volumes;
+    this.#pools = pools;
+  }
+
+  #now(): Date {
+    return this.#ctx.clock.now();
+  }
+
+  #leaseUntil(now: Date): string {
+    return new Date(now.getTime() + this.#ctx.config.attachmentLeaseSeconds * 1000).toISOString();
+  }
+
+  /** Serialises attach/detach of one volume: a row lock on PostgreSQL (SQLite serialises writers). */
+  async #lockVolume(trx: Transaction<Database>, volumeId: string): Promise<void> {
+    if (this.#ctx.store.supportsForUpdate) {
+      await trx.selectFrom('volumes').select('id').where('id', '=', volumeId).forUpdate().execute();
+    }
+  }
+
+  /** Attaches a volume to a node, or returns the caller's live attachment of it there (idempotent). */
+  async attach(identity: Identity, volumeId: string, input: AttachInput): Promise<Attachment> {
+    if (!ACCESS_MODES.includes(input.accessMode)) {
+      throw new PollyError('VALIDATION_FAILED', `accessMode must be one of ${ACCESS_MODES.join(', ')}`);
+    }
+    if (typeof input.node !== 'string' || input.node === '') throw new PollyError('VALIDATION_FAILED', 'node is required');
+    const db = this.#ctx.store.db;
+    const first = await this.#volumes.load(db, identity, volumeId, { shared: true });
+    const driver = await this.#pools.driver(first.pool);
+    if (!driver.capabilities.accessModes.includes(input.accessMode)) {
+      throw new PollyError('UNSUPPORTED', `pool ${first.pool} (driver ${driver.driverName}) does not offer access mode ${input.accessMode}`);
+    }
+    const profile = await findProfile(db, first.profile);
+    if (profile && !profile.accessModes.includes(input.accessMode)) {
+      throw new PollyError('UNSUPPORTED', `profile ${profile.name} does not allow access mode ${input.accessMode}`);
+    }
+    let readOnly = input.readOnly ?? input.accessMode === 'ROX';
+    if (input.accessMode === 'ROX' && !readOnly) throw new PollyError('VALIDATION_FAILED', 'access mode ROX is read-only; readOnly cannot be false');
+    const service = identity.kind === 'service' ? identity.service : first.service;
+    if (service !== first.service) {
+      const share = await findShare(db, volumeId, service);
+      if (share?.access === 'ro') {
+        if (input.readOnly === false) throw new PollyError('FORBIDDEN', `volume ${volumeId} is shared read-only with service ${service}`);
+        readOnly = true;
+      }
+    }
+    const node = await findNode(db, input.node);
+    if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${input.node} is not registered`);
+    await this.#assertReachable(first, node);
+
+    let fenced: Attachment[] = [];
+    const result = await this.#ctx.store
+      .transaction(async (trx) => {
+        await this.#lockVolume(trx, volumeId);
+        const v = await this.#volumes.load(trx, identity, volumeId, { shared: true });
+        const now = this.#now();
+        const at = now.toISOString();
+        const live = await listLiveAttachments(trx, { volumeId });
+        const mine = live.find((a) => a.node === node.id && a.service === service);
+        if (mine) {
+          if (mine.accessMode !== input.accessMode || mine.readOnly !== readOnly) {
+            throw new PollyError(
+              'ATTACHMENT_EXISTS',
+              `volume ${volumeId} is already attached to node ${node.id} as ${mine.accessMode}${mine.readOnly ? ' read-only' : ''}`,
+              { attachment: mine.id, accessMode: mine.accessMode, readOnly: mine.readOnly },
+            );
+          }
+          return { attachment: mine, fenced: [] as Attachment[] };
+        }
+        const conflicting = live.filter((a) => isExclusive(input.accessMode) || isExclusive(a.accessMode));
+        const holding = conflicting.filter((a) => a.leaseExpiresAt > at);
+        if (holding.length > 0) {
+          const h = holding[0]!;
+          throw new PollyError('VOLUME_BUSY', `volume ${volumeId} is attached (${h.accessMode}) to node ${h.node}`, {
+            node: h.node,
+            accessMode: h.accessMode,
+            leaseExpiresAt: h.leaseExpiresAt,
+          });
+        }
+        for (const old of conflicting) {
+          await endAttachment(trx, old.id, 'fenced', at);
+          await this.#ctx.events.record(
+            trx,
+            { type: 'attachment.fenced', service: old.service, objectId: old.id, data: { volumeId, node: old.node, fencingToken: old.fencingToken, by: node.id } },
+            at,
+          );
+        }
+        if (v.status === 'available') {
+          assertTransition(volumeId, 'available', 'attaching');
+          assertTransition(volumeId, 'attaching', 'attached');
+          await updateVolume(trx, volumeId, 'available', { status: 'attached', statusReason: null }, at);
+        } else if (v.status !== 'attached') {
+          throw new PollyError('INVALID_STATE', `volume ${volumeId} is ${v.status}; only available or attached volumes can be attached`, { status: v.status });
+        }
+        const attachment: Attachment = {
+          id: newId('att'),
+          volumeId,
+          service,
+          node: node.id,
+          accessMode: input.accessMode,
+          readOnly,
+          fencingToken: await nextFencingToken(trx, volumeId),
+          status: 'live',
+          leaseExpiresAt: this.#leaseUntil(now),
+          createdAt: at,
+          endedAt: null,
+        };
+        await insertAttachment(trx, attachment);
+        await this.#ctx.events.record(
+          trx,
+          {
+            type: 'attachment.created',
+            service,
+            objectId: attachment.id,
+            data: { volumeId, node: node.id, accessMode: attachment.accessMode, readOnly, fencingToken: attachment.fencingToken },
+          },
+          at,
+        );
+        return { attachment, fenced: conflicting };
+      })
+      .catch((err: unknown) => {
+        // A racing attach on another replica won the database's uniqueness check.
+        if (isUniqueViolation(err)) throw new PollyError('VOLUME_BUSY', `volume ${volumeId} was attached elsewhere meanwhile; retry`);
+        throw err;
+      });
+    fenced = result.fenced;
+    if (fenced.length > 0) this.#ctx.log.warn({ volumeId, fenced: fenced.map((f) => f.node), node: node.id }, 'fenced attachments whose lease expired');
+    this.#ctx.events.notify();
+    return result.attachment;
+  }
+
+  async #assertReachable(v: Volume, node: NodeRecord): Promise<void> {
+    const pool = await findPool(this.#ctx.store.db, v.pool);
+    if (!pool) return;
+    const nodes = pool.topology.nodes ?? [];
+    if (nodes.length > 0 && !nodes.includes(node.id)) {
+      throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is not reachable from node ${node.id} (nodes: ${nodes.join(', ')})`);
+    }
+    const zone = node.topology.zone;
+    if (pool.topology.zone !== undefined && zone !== undefined && pool.topology.zone !== zone) {
+      throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is in zone ${pool.topology.zone}; node ${node.id} is in zone ${zone}`);
+    }
+  }
+
+  /**
+   * Ends an attachment. Its owner (or the admin) may detach; `force` is the admin's: it fences the holder
+   * (the volume's fencing token moves on, so the node's agent drops its mount) whatever the volume's state.
+   * Detaching an attachment that already ended changes nothing.
+   */
+  async detach(identity: Identity, id: string, opts: { force?: boolean | undefined } = {}): Promise<void> {
+    if (opts.force && identity.kind !== 'admin') throw new PollyError('FORBIDDEN', 'force detach needs the admin token');
+    await this.#ctx.store.transaction(async (trx) => {
+      const a = await this.#visible(trx, identity, id);
+      if (a.status !== 'live') return;
+      await this.#lockVolume(trx, a.volumeId);
+      const at = this.#now().toISOString();
+      if (!(await endAttachment(trx, id, opts.force ? 'fenced' : 'ended', at))) return;
+      if (opts.force) await nextFencingToken(trx, a.volumeId);
+      const rest = await listLiveAttachments(trx, { volumeId: a.volumeId });
+      const v = await findVolume(trx, a.volumeId);
+      if (rest.length === 0 && v?.status === 'attached') {
+        assertTransition(v.id, 'attached', 'detaching');
+        assertTransition(v.id, 'detaching', 'available');
+        await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
+      }
+      await this.#ctx.events.record(
+        trx,
+        { type: opts.force ? 'attachment.fenced' : 'attachment.ended', service: a.service, objectId: id, data: { volumeId: a.volumeId, node: a.node, fencingToken: a.fencingToken } },
+        at,
+      );
+    });
+    this.#ctx.events.notify();
+  }
+
+  async #visible(ex: Executor, identity: Identity, id: string): Promise<Attachment> {
+    const a = await findAttachment(ex, id);
+    if (!a || (identity.kind === 'service' && a.service !== identity.service)) {
+      throw new PollyError('ATTACHMENT_NOT_FOUND', `attachment ${id} not found`);
+    }
+    return a;
+  }
+
+  get(identity: Identity, id: string): Promise<Attachment> {
+    return this.#visible(this.#ctx.store.db, identity, id);
+  }
+
+  /** Live attachments the caller holds (the admin: all), by node and/or volume. */
+  list(identity: Identity, filter: { node?: string | undefined; volumeId?: string | undefined } = {}): Promise<Attachment[]> {
+    return listLiveAttachments(this.#ctx.store.db, { ...filter, service: identity.kind === 'service' ? identity.service : undefined });
+  }
+
+  /** Registers a node (or updates its hostname and topology). Nodes are cluster-wide objects. */
+  async registerNode(_identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeRecord> {
+    assertValidName('node', input.id);
+    if (typeof input.hostname !== 'string' || input.hostname === '' || input.hostname.length > 253) {
+      throw new PollyError('VALIDATION_FAILED', 'hostname must be 1-253 characters');
+    }
+    const topology = input.topology ?? {};
+    assertValidLabels('topology', topology);
+    const at = this.#now().toISOString();
+    await this.#ctx.store.transaction(async (trx) => {
+      await upsertNode(trx, { id: input.id, hostname: input.hostname, topology }, at);
+      await this.#ctx.events.record(trx, { type: 'node.registered', service: null, objectId: input.id, data: { hostname: input.hostname, topology } }, at);
+    });
+    this.#ctx.events.notify();
+    const node = await findNode(this.#ctx.store.db, input.id);
+    if (!node) throw new PollyError('INTERNAL', `node ${input.id} vanished after registration`);
+    return node;
+  }
+
+  listNodes(_identity: Identity): Promise<NodeRecord[]> {
+    return listNodes(this.#ctx.store.db);
+  }
+
+  async getNode(_identity: Identity, id: string): Promise<NodeRecord> {
+    const node = await findNode(this.#ctx.store.db, id);
+    if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${id} is not registered`);
+    return node;
+  }
+
+  /**
+   * A node's heartbeat: renews the leases of its live attachments (a service's heartbeat renews that
+   * service's; the admin's, all) and answers the attachments the node should hold, with their tokens.
+   */
+  async heartbeat(identity: Identity, nodeId: string): Promise<HeartbeatResult> {
+    const scope = identity.kind === 'service' ? identity.service : undefined;
+    const now = this.#now();
+    const attachments = await this.#ctx.store.transaction(async (trx) => {
+      if (!(await touchNode(trx, nodeId, now.toISOString()))) throw new PollyError('NODE_NOT_FOUND', `node ${nodeId} is not registered`);
+      await renewLeases(trx, nodeId, scope, this.#leaseUntil(now));
+      return listLiveAttachments(trx, { node: nodeId, service: scope });
+    });
+    const items: NodeAttachment[] = [];
+    const profiles = new Map<string, { volumeMode: VolumeMode; fsType: string }>();
+    for (const a of attachments) {
+      const v = await findVolume(this.#ctx.store.db, a.volumeId);
+      if (!v) continue;
+      let p = profiles.get(v.profile);
+      if (!p) {
+        const profile = await findProfile(this.#ctx.store.db, v.profile);
+        p = { volumeMode: profile?.volumeMode ?? 'filesystem', fsType: profile?.fsType ?? 'ext4' };
+        profiles.set(v.profile, p);
+      }
+      items.push({
+        ...a,
+        volume: { name: v.name, service: v.service, pool: v.pool, backendId: v.backendId, sizeBytes: v.sizeBytes, volumeMode: p.volumeMode, fsType: p.fsType },
+      });
+    }
+    return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, attachments: items };
+  }
+}
