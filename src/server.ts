@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { startCsiServer, type CsiServerHandle } from './api/csi/csi-server.js';
 import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
 import { systemClock, type AppContext, type Clock } from './app/context.js';
 import { EventBus } from './app/event-bus.js';
@@ -32,6 +33,7 @@ export class PollyServer {
   /** Where the generated admin token was written, when it was. */
   readonly adminTokenFile: string | undefined;
   #timers: NodeJS.Timeout[] = [];
+  #csi: CsiServerHandle[] = [];
   #url = '';
   #stopped = false;
 
@@ -45,6 +47,11 @@ export class PollyServer {
 
   get url(): string {
     return this.#url;
+  }
+
+  /** The CSI endpoints served, as really listened on. */
+  get csiEndpoints(): string[] {
+    return this.#csi.map((c) => c.endpoint);
   }
 
   static async create(config: PollyConfig, opts: ServerOptions = {}): Promise<PollyServer> {
@@ -91,6 +98,7 @@ export class PollyServer {
     const scheme = this.config.tls ? 'https' : 'http';
     if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
     this.app.events.startPolling(2_000);
+    for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(
       setInterval(() => {
@@ -116,6 +124,7 @@ export class PollyServer {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.app.events.close();
+    await Promise.all(this.#csi.map((c) => c.stop()));
     await this.rest.close();
     await Promise.all([...this.app.ctx.drivers.values()].map((d) => d.close().catch(() => undefined)));
     await this.app.ctx.store.close();

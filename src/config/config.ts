@@ -22,6 +22,8 @@ export interface PollyConfig {
   reconcileIntervalSeconds: number;
   offerTtlSeconds: number;
   reservationTtlSeconds: number;
+  attachmentLeaseSeconds: number;
+  csi: Array<{ endpoint: string; service?: string | undefined }>;
   pools: PoolConfig[];
   profiles: ProfileConfig[];
   services: ServiceConfig[];
@@ -116,6 +118,8 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     reconcileIntervalSeconds: doc.reconcileIntervalSeconds ?? 30,
     offerTtlSeconds: doc.offerTtlSeconds ?? 300,
     reservationTtlSeconds: doc.reservationTtlSeconds ?? 60,
+    attachmentLeaseSeconds: doc.attachmentLeaseSeconds ?? 30,
+    csi: env.POLLY_CSI_ENDPOINT ? [{ endpoint: env.POLLY_CSI_ENDPOINT }] : (doc.csi ?? []),
     pools,
     profiles,
     services,

@@ -83,8 +83,22 @@ export const ConfigFileSchema = Type.Object(
     offerTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How long an accepted offer's reservation holds capacity and quota before it lapses (seconds). */
     reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** How long an attachment's lease lasts without a heartbeat from its node (seconds). */
+    attachmentLeaseSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How often the reconciler looks for unfinished intents (seconds). */
     reconcileIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** CSI endpoints (Identity + Controller) the server listens on, each optionally bound to one service. */
+    csi: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            endpoint: Type.String({ description: 'unix:///run/polly/csi.sock or tcp://127.0.0.1:9820' }),
+            service: Type.Optional(Name),
+          },
+          Strict,
+        ),
+      ),
+    ),
     pools: Type.Optional(Type.Array(PoolConfigSchema)),
     profiles: Type.Optional(Type.Array(ProfileConfigSchema)),
     services: Type.Optional(Type.Array(ServiceConfigSchema)),
