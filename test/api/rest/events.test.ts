@@ -1,6 +1,6 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, newService, startPolly, type TestPolly } from '../../helpers/polly.js';
+import { collectSse, type SseEvent } from '../../helpers/sse.js';
 
 let polly: TestPolly;
 let token: string;
@@ -15,45 +15,9 @@ afterAll(async () => {
   await polly?.stop();
 });
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: { type: string; service: string; objectId: string; seq: number };
-}
-
 /** Reads Server-Sent Events with a real HTTP client until `count` events arrived. */
-async function readEvents(path: string, bearer: string, count: number, act: () => Promise<void>, headers: Record<string, string> = {}): Promise<SseEvent[]> {
-  const controller = new AbortController();
-  const res = await request(`${polly.url}${path}`, {
-    headers: { authorization: `Bearer ${bearer}`, accept: 'text/event-stream', ...headers },
-    signal: controller.signal,
-  });
-  expect(res.statusCode).toBe(200);
-  expect(res.headers['content-type']).toContain('text/event-stream');
-  const events: SseEvent[] = [];
-  let buffer = '';
-  const done = (async () => {
-    for await (const chunk of res.body) {
-      buffer += chunk.toString();
-      let i;
-      while ((i = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const fields = Object.fromEntries(
-          block
-            .split('\n')
-            .filter((l) => !l.startsWith(':') && l.includes(': '))
-            .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
-        );
-        if (fields.data) events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
-        if (events.length >= count) return;
-      }
-    }
-  })();
-  await act();
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${events.length} events arrived`)), 10_000))]);
-  controller.abort();
-  return events;
+function readEvents(path: string, bearer: string, count: number, act: () => Promise<void>, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  return collectSse(`${polly.url}${path}`, bearer, count, act, { headers });
 }
 
 describe('GET /v1/events (Server-Sent Events)', () => {
