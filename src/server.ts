@@ -10,6 +10,7 @@ import type { PollyConfig } from './config/config.js';
 import { PollyError } from './core/errors.js';
 import type { StorageDriver } from './core/ports/driver.js';
 import { createDriver } from './drivers/registry.js';
+import { LeaderLock } from './store/leader-lock.js';
 import { listPools } from './store/repos/pools.js';
 import { redactUrl, Store } from './store/store.js';
 import { VERSION } from './version.js';
@@ -34,6 +35,7 @@ export class PollyServer {
   readonly adminTokenFile: string | undefined;
   #timers: NodeJS.Timeout[] = [];
   #csi: CsiServerHandle[] = [];
+  readonly #leader: LeaderLock;
   #url = '';
   #stopped = false;
 
@@ -43,6 +45,12 @@ export class PollyServer {
     this.rest = rest;
     this.log = log;
     this.adminTokenFile = adminTokenFile;
+    this.#leader = new LeaderLock(app.ctx.store.url, app.ctx.store.dialect);
+  }
+
+  /** Whether this replica runs the background loops (always, on SQLite). */
+  isLeader(): Promise<boolean> {
+    return this.#leader.isLeader();
   }
 
   get url(): string {
@@ -99,21 +107,19 @@ export class PollyServer {
     if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
     this.app.events.startPolling(2_000);
     for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
+    // Background loops run on the leader only (any replica serves requests). Each loop is also safe if two
+    // replicas overlap for a moment: every state change they make is a compare-and-set.
+    const lead = (what: string, fn: () => Promise<unknown>) => async () => {
+      if (!(await this.#leader.isLeader())) return;
+      await fn().catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
+    };
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(
-      setInterval(() => {
-        void this.app.reconciler.run(60_000).catch((err: unknown) => this.log.warn({ err }, 'reconcile pass failed'));
-        void this.app.idempotency.expire().catch((err: unknown) => this.log.warn({ err }, 'idempotency expiry failed'));
-      }, every),
-    );
-    // Offers and reservations lapse on time; a short tick keeps the stream close to the TTLs.
-    this.#timers.push(
-      setInterval(() => {
-        void this.app.offers.expire().catch((err: unknown) => this.log.warn({ err }, 'offer expiry failed'));
-      }, 1_000),
-      setInterval(() => {
-        void this.app.offers.refreshAll().catch((err: unknown) => this.log.warn({ err }, 'offer refresh failed'));
-      }, 10_000),
+      setInterval(lead('reconcile pass', () => this.app.reconciler.run(60_000)), every),
+      setInterval(lead('idempotency expiry', () => this.app.idempotency.expire()), every),
+      // Offers and reservations lapse on time; a short tick keeps the stream close to the TTLs.
+      setInterval(lead('offer expiry', () => this.app.offers.expire()), 1_000),
+      setInterval(lead('offer refresh', () => this.app.offers.refreshAll()), 10_000),
     );
     for (const t of this.#timers) t.unref();
     this.log.info({ url: this.#url, store: redactUrl(this.app.ctx.store.url), pools: [...this.app.ctx.drivers.keys()] }, 'polly listening');
@@ -125,6 +131,7 @@ export class PollyServer {
     for (const t of this.#timers) clearInterval(t);
     this.app.events.close();
     await Promise.all(this.#csi.map((c) => c.stop()));
+    await this.#leader.close();
     await this.rest.close();
     await Promise.all([...this.app.ctx.drivers.values()].map((d) => d.close().catch(() => undefined)));
     await this.app.ctx.store.close();
