@@ -1,5 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { startEmbeddedAgent } from './agent/embedded.js';
+import type { RunningAgent } from './agent/run.js';
 import { startCsiServer, type CsiServerHandle } from './api/csi/csi-server.js';
 import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
 import { systemClock, type AppContext, type Clock } from './app/context.js';
@@ -35,6 +37,7 @@ export class PollyServer {
   readonly adminTokenFile: string | undefined;
   #timers: NodeJS.Timeout[] = [];
   #csi: CsiServerHandle[] = [];
+  #agent: RunningAgent | undefined;
   readonly #leader: LeaderLock;
   #url = '';
   #stopped = false;
@@ -107,6 +110,7 @@ export class PollyServer {
     if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
     this.app.events.startPolling(2_000);
     for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
+    this.#agent = await startEmbeddedAgent(this.config, this);
     // Background loops run on the leader only (any replica serves requests). Each loop is also safe if two
     // replicas overlap for a moment: every state change they make is a compare-and-set.
     const lead = (what: string, fn: () => Promise<unknown>) => async () => {
@@ -130,6 +134,7 @@ export class PollyServer {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.app.events.close();
+    await this.#agent?.stop();
     await Promise.all(this.#csi.map((c) => c.stop()));
     await this.#leader.close();
     await this.rest.close();

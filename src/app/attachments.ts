@@ -10,6 +10,7 @@ import {
   isExclusive,
   listLiveAttachments,
   nextFencingToken,
+  renewLease,
   renewLeases,
   type Attachment,
 } from '../store/repos/attachments.js';
@@ -125,7 +126,10 @@ export class AttachmentUseCases {
               { attachment: mine.id, accessMode: mine.accessMode, readOnly: mine.readOnly },
             );
           }
-          return { attachment: mine, fenced: [] as Attachment[] };
+          // A repeat is also a sign of life from that node: its lease starts over.
+          const leaseExpiresAt = this.#leaseUntil(now);
+          await renewLease(trx, mine.id, leaseExpiresAt);
+          return { attachment: { ...mine, leaseExpiresAt }, fenced: [] as Attachment[] };
         }
         const conflicting = live.filter((a) => isExclusive(input.accessMode) || isExclusive(a.accessMode));
         const holding = conflicting.filter((a) => a.leaseExpiresAt > at);

@@ -23,6 +23,7 @@ export interface PollyConfig {
   offerTtlSeconds: number;
   reservationTtlSeconds: number;
   attachmentLeaseSeconds: number;
+  agent: NonNullable<ConfigFile['agent']>;
   csi: Array<{ endpoint: string; service?: string | undefined }>;
   pools: PoolConfig[];
   profiles: ProfileConfig[];
@@ -119,6 +120,7 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     offerTtlSeconds: doc.offerTtlSeconds ?? 300,
     reservationTtlSeconds: doc.reservationTtlSeconds ?? 60,
     attachmentLeaseSeconds: doc.attachmentLeaseSeconds ?? 30,
+    agent: doc.agent ?? {},
     csi: env.POLLY_CSI_ENDPOINT ? [{ endpoint: env.POLLY_CSI_ENDPOINT }] : (doc.csi ?? []),
     pools,
     profiles,

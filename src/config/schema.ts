@@ -85,6 +85,22 @@ export const ConfigFileSchema = Type.Object(
     reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How long an attachment's lease lasts without a heartbeat from its node (seconds). */
     attachmentLeaseSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** The agent `polly server` embeds for its own host (off unless `enabled`). */
+    agent: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          nodeId: Type.Optional(Type.String({ minLength: 1 })),
+          topology: Type.Optional(Labels),
+          stateDir: Type.Optional(Type.String()),
+          /** A service token the agent acts with (default: the admin token). */
+          token: Type.Optional(Type.String({ minLength: 16 })),
+          csiSocket: Type.Optional(Type.String()),
+          dockerSocket: Type.Optional(Type.String()),
+        },
+        Strict,
+      ),
+    ),
     /** How often the reconciler looks for unfinished intents (seconds). */
     reconcileIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** CSI endpoints (Identity + Controller) the server listens on, each optionally bound to one service. */

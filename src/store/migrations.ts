@@ -191,6 +191,43 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.createIndex('volume_shares_service').on('volume_shares').columns(['service', 'volume_id']).execute();
       },
     },
+    '0003-attachments': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('nodes')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('hostname', 'text', (c) => c.notNull())
+          .addColumn('topology', 'text', (c) => c.notNull())
+          .addColumn('last_heartbeat_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('volume_fencing')
+          .addColumn('volume_id', 'text', (c) => c.primaryKey())
+          .addColumn('token', 'bigint', (c) => c.notNull())
+          .execute();
+        // exclusive_key holds the volume id while a RWO/RWOP attachment is live, live_key volume|node|service
+        // while any is: unique indexes make "one live RWO attachment" the database's rule (NULLs never clash).
+        await db.schema
+          .createTable('attachments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('volume_id', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('node', 'text', (c) => c.notNull().references('nodes.id'))
+          .addColumn('access_mode', 'text', (c) => c.notNull())
+          .addColumn('read_only', 'integer', (c) => c.notNull())
+          .addColumn('fencing_token', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('exclusive_key', 'text', (c) => c.unique())
+          .addColumn('live_key', 'text', (c) => c.unique())
+          .addColumn('lease_expires_at', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text')
+          .execute();
+        await db.schema.createIndex('attachments_volume_status').on('attachments').columns(['volume_id', 'status']).execute();
+        await db.schema.createIndex('attachments_node_status').on('attachments').columns(['node', 'status']).execute();
+      },
+    },
   };
 }
 

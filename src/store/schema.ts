@@ -20,6 +20,42 @@ export interface Database {
   offers: OffersTable;
   reservations: ReservationsTable;
   volume_shares: VolumeSharesTable;
+  nodes: NodesTable;
+  attachments: AttachmentsTable;
+  volume_fencing: VolumeFencingTable;
+}
+
+/** Hosts running an agent (0003-attachments). */
+export interface NodesTable {
+  id: string;
+  hostname: string;
+  /** JSON labels, e.g. {"zone": "z1"}. */
+  topology: string;
+  last_heartbeat_at: string | null;
+  created_at: string;
+}
+
+/** Volume × node leases. `exclusive_key` (volume id while a RWO/RWOP attachment is live) and `live_key` are unique. */
+export interface AttachmentsTable {
+  id: string;
+  volume_id: string;
+  service: string;
+  node: string;
+  access_mode: string;
+  read_only: number;
+  fencing_token: number;
+  status: 'live' | 'ended' | 'fenced';
+  exclusive_key: string | null;
+  live_key: string | null;
+  lease_expires_at: string;
+  created_at: string;
+  ended_at: string | null;
+}
+
+/** The last fencing token handed out per volume; only ever grows. */
+export interface VolumeFencingTable {
+  volume_id: string;
+  token: number;
 }
 
 export interface ServiceQuotasTable {

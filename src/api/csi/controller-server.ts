@@ -6,6 +6,7 @@ import type { Snapshot } from '../../core/types.js';
 import { inconsistentReason, parseCapabilities, parseCapability, unsupportedReason } from './capabilities.js';
 import type { CallerResolver } from './caller.js';
 import { byName, toCsiSnapshot, toCsiVolume } from './convert.js';
+import { controllerPublish, controllerUnpublish } from './controller-publish.js';
 import { createVolume, parseCreateVolume, profileOf } from './create-volume.js';
 import { aborted, alreadyExists, CsiError, invalidArgument, outOfRange, unary, unimplemented } from './errors.js';
 import { pollyNameFor } from './names.js';
@@ -20,9 +21,10 @@ import {
 } from './requests.js';
 import { poolInZones, profileAllows, ZONE_KEY } from './topology.js';
 
-/** What the controller offers, declared once. Attachments (PUBLISH_UNPUBLISH_VOLUME) come later. */
+/** What the controller offers, declared once. */
 const CONTROLLER_CAPABILITIES: csi.ControllerRpcType[] = [
   'CREATE_DELETE_VOLUME',
+  'PUBLISH_UNPUBLISH_VOLUME',
   'CREATE_DELETE_SNAPSHOT',
   'LIST_SNAPSHOTS',
   'LIST_VOLUMES',
@@ -236,8 +238,8 @@ export function controllerServer(app: PollyApp, log: Logger, callers: CallerReso
   return {
     CreateVolume: unary(log, 'CreateVolume', (req: csi.CreateVolumeRequest, call) => c.createVolume(req, call.metadata)),
     DeleteVolume: unary(log, 'DeleteVolume', (req: csi.DeleteVolumeRequest, call) => c.deleteVolume(req, call.metadata)),
-    ControllerPublishVolume: unary(log, 'ControllerPublishVolume', notYet('ControllerPublishVolume: Polly does not attach volumes over CSI yet (no PUBLISH_UNPUBLISH_VOLUME)')),
-    ControllerUnpublishVolume: unary(log, 'ControllerUnpublishVolume', notYet('ControllerUnpublishVolume: Polly does not attach volumes over CSI yet (no PUBLISH_UNPUBLISH_VOLUME)')),
+    ControllerPublishVolume: unary(log, 'ControllerPublishVolume', (req: csi.ControllerPublishVolumeRequest, call) => controllerPublish(app, callers, req, call.metadata)),
+    ControllerUnpublishVolume: unary(log, 'ControllerUnpublishVolume', (req: csi.ControllerUnpublishVolumeRequest, call) => controllerUnpublish(app, callers, req, call.metadata)),
     ValidateVolumeCapabilities: unary(log, 'ValidateVolumeCapabilities', (req: csi.ValidateVolumeCapabilitiesRequest, call) =>
       c.validateVolumeCapabilities(req, call.metadata),
     ),

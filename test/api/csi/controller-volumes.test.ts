@@ -311,11 +311,11 @@ describe('capabilities and what is not there yet', () => {
   it('ControllerGetCapabilities lists exactly what is implemented', async () => {
     const res = await h.client.controller<csi.ControllerGetCapabilitiesResponse>('ControllerGetCapabilities');
     expect(res.capabilities.map((c) => c.rpc?.type).sort()).toEqual(
-      ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_SNAPSHOTS', 'LIST_VOLUMES'].sort(),
+      ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'PUBLISH_UNPUBLISH_VOLUME'].sort(),
     );
   });
 
-  for (const method of ['ControllerPublishVolume', 'ControllerUnpublishVolume', 'ControllerModifyVolume']) {
+  for (const method of ['ControllerModifyVolume']) {
     it(`${method} is UNIMPLEMENTED, with a message`, async () => {
       const err = await expectCode(h.client.controller(method, { volume_id: 'vol-x', node_id: 'n1', secrets: secrets(token) }), status.UNIMPLEMENTED);
       expect(err.details).toContain(method);

@@ -1,0 +1,382 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Attachment, HeartbeatResult, NodeAttachment } from '../app/attachments.js';
+import { PollyError } from '../core/errors.js';
+import type { AccessMode, StorageDriver, VolumeMode } from '../core/ports/driver.js';
+import type { Pool } from '../core/types.js';
+import { createDriver } from '../drivers/registry.js';
+import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
+import { ServerClient } from './server-client.js';
+
+export interface AgentOptions {
+  /** The Polly server's REST URL. */
+  serverUrl: string;
+  /** A service token (the agent acts for that service) or the admin token. */
+  token: string;
+  nodeId: string;
+  hostname: string;
+  /** Topology labels of this node, e.g. `{zone: "z1"}`. */
+  topology: Record<string, string>;
+  /** The agent's own directory: its state file and the staging and mount directories it creates. */
+  stateDir: string;
+  /** Polly's data directory, for drivers that keep private state. */
+  dataDir: string;
+  /** Seconds between heartbeats (default: a third of the server's lease). */
+  heartbeatSeconds?: number | undefined;
+  log: Logger;
+  /** Injectable time, for tests of the local lease. */
+  now?: () => number;
+}
+
+/** One publication of a held volume: a target path (a directory, or a file for block volumes). */
+interface Target {
+  readOnly: boolean;
+}
+
+/** A volume this node holds under an attachment; persisted so a restarted agent can restore or release it. */
+export interface HeldVolume {
+  attachmentId: string;
+  volumeId: string;
+  name: string;
+  pool: string;
+  backendId: string;
+  fencingToken: number;
+  accessMode: AccessMode;
+  readOnly: boolean;
+  volumeMode: VolumeMode;
+  fsType: string;
+  sizeBytes: number;
+  stagingPath: string;
+  targets: Record<string, Target>;
+}
+
+interface AgentState {
+  held: HeldVolume[];
+}
+
+/**
+ * The node agent: registers its node, heartbeats, and holds on this host exactly the volumes whose
+ * attachments are live with the fencing token it staged them under. An attachment that ended or was
+ * fenced (its token is no longer current) is unpublished and unstaged; when heartbeats fail for longer
+ * than the lease, the agent assumes it was fenced and lets go of everything. At start it reconciles:
+ * node resources (mounts, loop devices) no attachment justifies are released, justified ones restored.
+ */
+export class NodeAgent {
+  readonly #opts: AgentOptions;
+  readonly #client: ServerClient;
+  readonly #drivers = new Map<string, StorageDriver>();
+  readonly #held = new Map<string, HeldVolume>();
+  readonly #mutex = new KeyedMutex();
+  /** Attachments a CO unstaged here (CSI NodeUnstage) that must not be staged again while they stay live. */
+  readonly #unstaged = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #leaseSeconds = 30;
+  #lastHeartbeat = 0;
+  #syncing: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(opts: AgentOptions) {
+    this.#opts = opts;
+    this.#client = new ServerClient(opts.serverUrl, opts.token);
+  }
+
+  get nodeId(): string {
+    return this.#opts.nodeId;
+  }
+
+  get client(): ServerClient {
+    return this.#client;
+  }
+
+  get stagingRoot(): string {
+    return join(this.#opts.stateDir, 'staging');
+  }
+
+  get mountRoot(): string {
+    return join(this.#opts.stateDir, 'mounts');
+  }
+
+  #now(): number {
+    return this.#opts.now ? this.#opts.now() : Date.now();
+  }
+
+  /** What this node holds right now (a copy). */
+  held(): HeldVolume[] {
+    return [...this.#held.values()].map((h) => ({ ...h, targets: { ...h.targets } }));
+  }
+
+  /** Registers the node, builds the pools' drivers, reconciles with the server, and starts heartbeating. */
+  async start(): Promise<void> {
+    await mkdir(this.#opts.stateDir, { recursive: true });
+    await this.#client.call('POST', '/v1/nodes', { id: this.#opts.nodeId, hostname: this.#opts.hostname, topology: this.#opts.topology });
+    await this.refreshPools();
+    await this.#loadState();
+    // A volume that cannot be restored is logged (and retried at every heartbeat), not fatal to the agent.
+    await this.sync({ restore: true }).catch((err: unknown) => this.#opts.log.error({ err }, 'agent start: reconciliation incomplete'));
+    const every = (this.#opts.heartbeatSeconds ?? Math.max(1, Math.floor(this.#leaseSeconds / 3))) * 1000;
+    this.#timer = setInterval(() => {
+      void this.sync().catch((err: unknown) => this.#opts.log.warn({ err }, 'agent heartbeat failed'));
+    }, every);
+    this.#timer.unref();
+  }
+
+  /** Stops heartbeating and closes drivers. Mounts stay: a restarted agent restores or releases them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#syncing?.catch(() => undefined);
+    await Promise.all([...this.#drivers.values()].map((d) => d.close().catch(() => undefined)));
+    this.#drivers.clear();
+    await this.#client.close().catch(() => undefined);
+  }
+
+  /** Builds a driver for every pool the server declares (and that this agent has not built yet). */
+  async refreshPools(): Promise<void> {
+    const { items } = await this.#client.call<{ items: Pool[] }>('GET', '/v1/pools');
+    for (const pool of items) {
+      if (this.#drivers.has(pool.name)) continue;
+      try {
+        const driver = createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: this.#opts.dataDir });
+        await driver.init();
+        this.#drivers.set(pool.name, driver);
+      } catch (err) {
+        this.#opts.log.warn({ err, pool: pool.name }, 'pool not usable on this node');
+      }
+    }
+  }
+
+  async driver(pool: string): Promise<StorageDriver> {
+    if (!this.#drivers.has(pool)) await this.refreshPools();
+    const d = this.#drivers.get(pool);
+    if (!d) throw new PollyError('UNAVAILABLE', `pool ${pool} is not usable on node ${this.#opts.nodeId}`);
+    return d;
+  }
+
+  /** One heartbeat and the reconciliation it implies; concurrent callers share one pass. */
+  sync(opts: { restore?: boolean } = {}): Promise<void> {
+    if (this.#syncing) return this.#syncing;
+    this.#syncing = this.#sync(opts.restore ?? false).finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  async #sync(restore: boolean): Promise<void> {
+    if (this.#stopped) return;
+    let hb: HeartbeatResult;
+    try {
+      hb = await this.#client.call<HeartbeatResult>('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/heartbeat`);
+    } catch (err) {
+      // Without a heartbeat the leases lapse: once they have, another node may have been granted the
+      // volumes, so this node must not keep writing to them.
+      if (this.#lastHeartbeat > 0 && this.#now() - this.#lastHeartbeat > this.#leaseSeconds * 1000) {
+        this.#opts.log.error({ err }, 'no heartbeat for longer than the lease: releasing every volume of this node');
+        for (const h of [...this.#held.values()]) await this.#release(h, 'lease lapsed');
+      }
+      throw err;
+    }
+    this.#lastHeartbeat = this.#now();
+    this.#leaseSeconds = hb.leaseSeconds;
+    const live = new Map(hb.attachments.map((a) => [a.id, a]));
+    // Stale first: a held volume whose attachment ended, or whose token is not the attachment's.
+    // One volume that cannot be handled must not keep the others from being fenced or restored.
+    const failures: unknown[] = [];
+    const attempt = async (what: string, volumeId: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(err);
+        this.#opts.log.error({ err, volumeId }, `agent could not ${what} a volume`);
+      }
+    };
+    for (const h of [...this.#held.values()]) {
+      const a = live.get(h.attachmentId);
+      if (!a || a.fencingToken !== h.fencingToken) {
+        await attempt('release', h.volumeId, () => this.#release(h, a ? 'fencing token changed' : 'attachment ended or fenced'));
+      }
+    }
+    for (const id of this.#unstaged) if (!live.has(id)) this.#unstaged.delete(id);
+    for (const a of hb.attachments) {
+      if (this.#unstaged.has(a.id)) continue;
+      const h = this.#held.get(a.volumeId);
+      if (!h) await attempt('stage', a.volumeId, () => this.#take(a));
+      else if (restore) await attempt('restore', h.volumeId, () => this.#restore(h));
+    }
+    await attempt('release orphaned resources of', '*', () => this.#releaseOrphans());
+    if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, `${failures.length} volumes could not be reconciled`);
+  }
+
+  /** Stages a volume of a live attachment this node does not hold yet. */
+  async #take(a: NodeAttachment): Promise<HeldVolume> {
+    return this.#mutex.run(a.volumeId, async () => {
+      const existing = this.#held.get(a.volumeId);
+      if (existing && existing.attachmentId === a.id) return existing;
+      const h: HeldVolume = {
+        attachmentId: a.id,
+        volumeId: a.volumeId,
+        name: a.volume.name,
+        pool: a.volume.pool,
+        backendId: a.volume.backendId,
+        fencingToken: a.fencingToken,
+        accessMode: a.accessMode,
+        readOnly: a.readOnly,
+        volumeMode: a.volume.volumeMode,
+        fsType: a.volume.fsType,
+        sizeBytes: a.volume.sizeBytes,
+        stagingPath: join(this.stagingRoot, a.volumeId),
+        targets: {},
+      };
+      const driver = await this.driver(h.pool);
+      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      this.#held.set(h.volumeId, h);
+      await this.#saveState();
+      this.#opts.log.info({ volumeId: h.volumeId, attachment: h.attachmentId, fencingToken: h.fencingToken }, 'staged');
+      return h;
+    });
+  }
+
+  /** Re-stages a held volume and re-publishes its targets (after a restart or reboot); all idempotent. */
+  async #restore(h: HeldVolume): Promise<void> {
+    await this.#mutex.run(h.volumeId, async () => {
+      const driver = await this.driver(h.pool);
+      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      for (const [target, t] of Object.entries(h.targets)) {
+        await driver.node.publish({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, targetPath: target, volumeMode: h.volumeMode, readOnly: t.readOnly });
+      }
+    });
+  }
+
+  /** Unpublishes every target of a held volume and unstages it. */
+  async #release(h: HeldVolume, reason: string): Promise<void> {
+    await this.#mutex.run(h.volumeId, async () => {
+      if (this.#held.get(h.volumeId) !== h) return;
+      const driver = await this.driver(h.pool);
+      for (const target of Object.keys(h.targets)) {
+        await driver.node.unpublish({ backendId: h.backendId, volumeId: h.volumeId, targetPath: target });
+        delete h.targets[target];
+      }
+      await driver.node.unstage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath });
+      this.#held.delete(h.volumeId);
+      await this.#saveState();
+      this.#opts.log.warn({ volumeId: h.volumeId, attachment: h.attachmentId, fencingToken: h.fencingToken, reason }, 'released volume');
+    });
+  }
+
+  /** Releases node resources (mounts, loop devices) of backend objects this node does not hold. */
+  async #releaseOrphans(): Promise<void> {
+    for (const [pool, driver] of this.#drivers) {
+      const justified = new Set([...this.#held.values()].filter((h) => h.pool === pool).map((h) => h.backendId));
+      const resources = await driver.node.listNodeResources();
+      for (const backendId of new Set(resources.map((r) => r.backendId))) {
+        if (justified.has(backendId)) continue;
+        this.#opts.log.warn({ pool, backendId, resources: resources.filter((r) => r.backendId === backendId).map((r) => r.description) }, 'releasing node resources no attachment justifies');
+        await driver.node.releaseNodeResources(backendId);
+      }
+    }
+  }
+
+  /**
+   * Attaches a volume to this node (the server decides: VOLUME_BUSY when another node holds it) and
+   * stages it here. Idempotent.
+   */
+  async attach(volumeId: string, accessMode: AccessMode, readOnly?: boolean): Promise<HeldVolume> {
+    const a = await this.#client.call<Attachment>('POST', `/v1/volumes/${encodeURIComponent(volumeId)}/attachments`, {
+      node: this.#opts.nodeId,
+      accessMode,
+      ...(readOnly !== undefined ? { readOnly } : {}),
+    });
+    return this.ensureStaged(a.id, volumeId);
+  }
+
+  /** The held volume of a live attachment, staging it first when this node does not hold it yet. */
+  async ensureStaged(attachmentId: string, volumeId: string): Promise<HeldVolume> {
+    this.#unstaged.delete(attachmentId);
+    const h = this.#held.get(volumeId);
+    if (h && h.attachmentId === attachmentId) return h;
+    if (h) await this.#release(h, 'superseded by a newer attachment');
+    const hb = await this.#client.call<HeartbeatResult>('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/heartbeat`);
+    this.#lastHeartbeat = this.#now();
+    const a = hb.attachments.find((x) => x.id === attachmentId);
+    if (!a) throw new PollyError('INVALID_STATE', `attachment ${attachmentId} of volume ${volumeId} is not live on node ${this.#opts.nodeId}`);
+    return this.#take(a);
+  }
+
+  /** Publishes a held volume at `target` (idempotent). */
+  async publish(volumeId: string, target: string, readOnly: boolean): Promise<void> {
+    await this.#mutex.run(volumeId, async () => {
+      const h = this.#held.get(volumeId);
+      if (!h) throw new PollyError('INVALID_STATE', `volume ${volumeId} is not attached to node ${this.#opts.nodeId}`);
+      if (h.readOnly && !readOnly) throw new PollyError('FORBIDDEN', `volume ${volumeId} is attached read-only to node ${this.#opts.nodeId}`);
+      const driver = await this.driver(h.pool);
+      await driver.node.publish({ backendId: h.backendId, volumeId, stagingPath: h.stagingPath, targetPath: target, volumeMode: h.volumeMode, readOnly });
+      h.targets[target] = { readOnly };
+      await this.#saveState();
+    });
+  }
+
+  /** Unpublishes `target` of a volume (idempotent; not an error when it is not published). */
+  async unpublish(volumeId: string, target: string): Promise<void> {
+    await this.#mutex.run(volumeId, async () => {
+      const h = this.#held.get(volumeId);
+      if (!h) return;
+      const driver = await this.driver(h.pool);
+      await driver.node.unpublish({ backendId: h.backendId, volumeId, targetPath: target });
+      delete h.targets[target];
+      await this.#saveState();
+    });
+  }
+
+  /** Unpublishes and unstages a held volume, leaving its attachment to the CO (CSI NodeUnstage). */
+  async unstage(volumeId: string): Promise<void> {
+    const h = this.#held.get(volumeId);
+    if (!h) return;
+    this.#unstaged.add(h.attachmentId);
+    await this.#release(h, 'unstaged');
+  }
+
+  /** This node's live attachment of a volume, as the server sees it (for the caller's service). */
+  async liveAttachment(volumeId: string): Promise<Attachment | undefined> {
+    const q = `node=${encodeURIComponent(this.#opts.nodeId)}&volume=${encodeURIComponent(volumeId)}`;
+    const { items } = await this.#client.call<{ items: Attachment[] }>('GET', `/v1/attachments?${q}`);
+    return items[0];
+  }
+
+  get topology(): Record<string, string> {
+    return { ...this.#opts.topology };
+  }
+
+  /** Unstages a held volume and ends its attachment on the server. */
+  async detach(volumeId: string): Promise<void> {
+    const h = this.#held.get(volumeId);
+    if (!h) return;
+    await this.#release(h, 'detached');
+    await this.#client.call('DELETE', `/v1/attachments/${encodeURIComponent(h.attachmentId)}`);
+  }
+
+  heldVolume(volumeId: string): HeldVolume | undefined {
+    return this.#held.get(volumeId);
+  }
+
+  get #stateFile(): string {
+    return join(this.#opts.stateDir, 'agent-state.json');
+  }
+
+  async #loadState(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.#stateFile, 'utf8');
+    } catch {
+      return;
+    }
+    const state = JSON.parse(text) as AgentState;
+    for (const h of state.held) this.#held.set(h.volumeId, h);
+  }
+
+  async #saveState(): Promise<void> {
+    const state: AgentState = { held: [...this.#held.values()] };
+    const tmp = `${this.#stateFile}.tmp`;
+    await writeFile(tmp, JSON.stringify(state, null, 2));
+    await rename(tmp, this.#stateFile);
+  }
+}

@@ -1,0 +1,42 @@
+import { startCsiNodeServer } from '../api/csi/node-server.js';
+import { startDockerPlugin } from '../api/docker/volume-plugin.js';
+import { NodeAgent, type AgentOptions } from './agent.js';
+
+export interface RunAgentOptions extends AgentOptions {
+  /** Serve the CSI Node service on this unix socket. */
+  csiSocket?: string | undefined;
+  /** Serve the Docker VolumeDriver plugin on this unix socket. */
+  dockerSocket?: string | undefined;
+}
+
+export interface RunningAgent {
+  agent: NodeAgent;
+  stop(): Promise<void>;
+}
+
+/** Starts an agent and the frontends it serves on this host. */
+export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
+  const agent = new NodeAgent(opts);
+  await agent.start();
+  const stops: Array<() => Promise<void>> = [() => agent.stop()];
+  try {
+    if (opts.csiSocket) {
+      const endpoint = opts.csiSocket.includes('://') ? opts.csiSocket : `unix://${opts.csiSocket}`;
+      const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log });
+      stops.push(() => csi.stop());
+    }
+    if (opts.dockerSocket) {
+      const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, log: opts.log });
+      stops.push(() => docker.stop());
+    }
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    agent,
+    async stop() {
+      for (const stop of stops.reverse()) await stop().catch((err: unknown) => opts.log.warn({ err }, 'agent stop step failed'));
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { Agent, request } from 'undici';
+import { ERROR_CATALOG, PollyError, type ErrorCode } from '../core/errors.js';
+
+/** The agent's REST v1 client: JSON in and out, a bearer token, server errors re-raised as PollyErrors. */
+export class ServerClient {
+  readonly #url: string;
+  readonly #token: string;
+  /** Its own connection pool, closed with the agent (so a stopping server is not kept waiting by idle sockets). */
+  readonly #dispatcher = new Agent({ keepAliveTimeout: 10_000 });
+
+  constructor(url: string, token: string) {
+    this.#url = url.replace(/\/+$/, '');
+    this.#token = token;
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    let res;
+    try {
+      res = await request(`${this.#url}${path}`, {
+        method,
+        dispatcher: this.#dispatcher,
+        headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+      });
+    } catch (err) {
+      throw new PollyError('UNAVAILABLE', `polly server ${this.#url}: ${(err as Error).message}`);
+    }
+    const text = await res.body.text();
+    const parsed: unknown = text === '' ? null : JSON.parse(text);
+    if (res.statusCode >= 400) {
+      const e = (parsed as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)?.error;
+      const code = (e?.code && Object.hasOwn(ERROR_CATALOG, e.code) ? e.code : 'INTERNAL') as ErrorCode;
+      throw new PollyError(code, e?.message ?? `polly server answered ${res.statusCode}`, e?.details);
+    }
+    return parsed as T;
+  }
+}

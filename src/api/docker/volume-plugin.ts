@@ -1,0 +1,254 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { NodeAgent } from '../../agent/agent.js';
+import { isPollyError, PollyError } from '../../core/errors.js';
+import type { Page, Profile, Volume } from '../../core/types.js';
+import { parseSize } from '../../cli/sizes.js';
+
+export const DEFAULT_DOCKER_SOCKET = '/run/docker/plugins/polly.sock';
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+const DEFAULT_SIZE = 2 ** 30;
+
+type Body = Record<string, unknown>;
+
+const KNOWN_CALLS = new Set(
+  ['Plugin.Activate', 'VolumeDriver.Capabilities', 'VolumeDriver.Create', 'VolumeDriver.Remove', 'VolumeDriver.Mount', 'VolumeDriver.Unmount', 'VolumeDriver.Path', 'VolumeDriver.Get', 'VolumeDriver.List'].map((c) => `/${c}`),
+);
+
+export interface DockerPluginOptions {
+  /** Unix socket path (default {@link DEFAULT_DOCKER_SOCKET}). */
+  socket?: string | undefined;
+  log: Logger;
+}
+
+export interface DockerPluginHandle {
+  socket: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Docker's legacy VolumeDriver plugin protocol over the node agent. Volumes are the agent's service's,
+ * addressed by name; Mount attaches (RWO) + stages + publishes the volume on this node under the agent's
+ * mount directory, reference-counted by the caller's mount ID; the last Unmount unpublishes, unstages and
+ * detaches, so another host can have it. Errors go in `Err`.
+ */
+export class DockerVolumePlugin {
+  readonly #agent: NodeAgent;
+  readonly #log: Logger;
+  /** Volume name → mount IDs holding it on this node. */
+  readonly #mounts = new Map<string, Set<string>>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(agent: NodeAgent, log: Logger) {
+    this.#agent = agent;
+    this.#log = log;
+  }
+
+  /** One request at a time: Mount/Unmount reference counts and attach/detach must not interleave. */
+  handle(path: string, body: Body): Promise<Body> {
+    const run = this.#queue.then(() => this.#dispatch(path, body));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #dispatch(path: string, body: Body): Promise<Body> {
+    const name = typeof body.Name === 'string' ? body.Name : '';
+    switch (path) {
+      case '/Plugin.Activate':
+        return { Implements: ['VolumeDriver'] };
+      case '/VolumeDriver.Capabilities':
+        return { Capabilities: { Scope: 'global' } };
+      case '/VolumeDriver.Create':
+        await this.#create(requireName(name), (body.Opts ?? {}) as Record<string, string>);
+        return { Err: '' };
+      case '/VolumeDriver.Remove': {
+        const v = await this.#require(requireName(name));
+        if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} is mounted on this node`);
+        await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
+        return { Err: '' };
+      }
+      case '/VolumeDriver.Mount':
+        return { Mountpoint: await this.#mount(requireName(name), typeof body.ID === 'string' ? body.ID : ''), Err: '' };
+      case '/VolumeDriver.Unmount':
+        await this.#unmount(requireName(name), typeof body.ID === 'string' ? body.ID : '');
+        return { Err: '' };
+      case '/VolumeDriver.Path': {
+        const v = await this.#require(requireName(name));
+        return { Mountpoint: this.#mountpoint(v), Err: '' };
+      }
+      case '/VolumeDriver.Get': {
+        const v = await this.#require(requireName(name));
+        return { Volume: this.#view(v), Err: '' };
+      }
+      case '/VolumeDriver.List':
+        return { Volumes: (await this.#all()).map((v) => this.#view(v)), Err: '' };
+      default:
+        throw new PollyError('NOT_FOUND', `unknown plugin call ${path}`);
+    }
+  }
+
+  /** Mounted here: by a Mount this process saw, or (after an agent restart) a target the agent restored. */
+  #mountpoint(v: Volume): string {
+    const target = join(this.#agent.mountRoot, v.id);
+    return this.#mounts.has(v.name) || this.#agent.heldVolume(v.id)?.targets[target] !== undefined ? target : '';
+  }
+
+  #view(v: Volume): Body {
+    return { Name: v.name, Mountpoint: this.#mountpoint(v), Status: { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status } };
+  }
+
+  async #all(): Promise<Volume[]> {
+    const out: Volume[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = `/v1/volumes?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page: Page<Volume> = await this.#agent.client.call<Page<Volume>>('GET', q);
+      out.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  async #find(name: string): Promise<Volume | undefined> {
+    return (await this.#all()).find((v) => v.name === name);
+  }
+
+  async #require(name: string): Promise<Volume> {
+    const v = await this.#find(name);
+    if (!v) throw new PollyError('VOLUME_NOT_FOUND', `no such volume: ${name}`);
+    return v;
+  }
+
+  async #create(name: string, opts: Record<string, string>): Promise<void> {
+    const known = new Set(['size', 'profile', 'fsType']);
+    const unknown = Object.keys(opts).filter((k) => !known.has(k));
+    if (unknown.length > 0) throw new PollyError('VALIDATION_FAILED', `unknown option(s) ${unknown.join(', ')} (known: size, profile, fsType)`);
+    let sizeBytes = DEFAULT_SIZE;
+    if (opts.size !== undefined) {
+      try {
+        sizeBytes = parseSize(opts.size);
+      } catch (err) {
+        throw new PollyError('VALIDATION_FAILED', `size: ${(err as Error).message}`);
+      }
+    }
+    const profileName = opts.profile ?? 'default';
+    if (opts.fsType !== undefined) {
+      const { items } = await this.#agent.client.call<{ items: Profile[] }>('GET', '/v1/profiles');
+      const profile = items.find((p) => p.name === profileName);
+      if (!profile) throw new PollyError('PROFILE_NOT_FOUND', `profile ${profileName} not found`);
+      if (profile.volumeMode !== 'filesystem' || profile.fsType !== opts.fsType) {
+        throw new PollyError('VALIDATION_FAILED', `profile ${profileName} makes ${profile.volumeMode === 'block' ? 'raw block volumes' : `${profile.fsType} volumes`}, not ${opts.fsType}; choose a profile with fsType ${opts.fsType}`);
+      }
+    }
+    const existing = await this.#find(name);
+    if (existing) {
+      if (opts.size !== undefined && existing.sizeBytes !== sizeBytes) {
+        throw new PollyError('VOLUME_NAME_TAKEN', `volume ${name} exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
+      }
+      return;
+    }
+    await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
+  }
+
+  async #mount(name: string, id: string): Promise<string> {
+    const v = await this.#require(name);
+    const target = join(this.#agent.mountRoot, v.id);
+    const ids = this.#mounts.get(name);
+    if (ids) {
+      ids.add(id);
+      return target;
+    }
+    if (this.#mountpoint(v) !== '') {
+      this.#mounts.set(name, new Set([id]));
+      return target;
+    }
+    await this.#agent.attach(v.id, 'RWO');
+    try {
+      await this.#agent.publish(v.id, target, false);
+    } catch (err) {
+      await this.#agent.detach(v.id).catch((e: unknown) => this.#log.warn({ err: e }, 'detach after a failed mount failed'));
+      throw err;
+    }
+    this.#mounts.set(name, new Set([id]));
+    return target;
+  }
+
+  async #unmount(name: string, id: string): Promise<void> {
+    const ids = this.#mounts.get(name);
+    if (ids) {
+      ids.delete(id);
+      if (ids.size > 0) return;
+      this.#mounts.delete(name);
+    }
+    const v = await this.#require(name);
+    // Without a count (the agent restarted), a mount the agent restored is released by the first Unmount.
+    if (!ids && this.#mountpoint(v) === '') return;
+    await this.#agent.unpublish(v.id, join(this.#agent.mountRoot, v.id));
+    await this.#agent.detach(v.id);
+  }
+}
+
+function requireName(name: string): string {
+  if (name === '') throw new PollyError('VALIDATION_FAILED', 'Name is required');
+  return name;
+}
+
+async function readBody(req: IncomingMessage): Promise<Body> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  const parsed: unknown = JSON.parse(text);
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Body) : {};
+}
+
+/** Serves the plugin on a unix socket; dockerd discovers `/run/docker/plugins/<name>.sock` by itself. */
+export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOptions): Promise<DockerPluginHandle> {
+  const socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
+  const log = opts.log.child({ frontend: 'docker', socket });
+  const plugin = new DockerVolumePlugin(agent, log);
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, body: Body) => {
+      res.writeHead(status, { 'content-type': CONTENT_TYPE });
+      res.end(JSON.stringify(body));
+    };
+    void (async () => {
+      let body: Body;
+      try {
+        body = await readBody(req);
+      } catch {
+        return send(400, { Err: 'request body is not valid JSON' });
+      }
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      try {
+        send(200, await plugin.handle(path, body));
+      } catch (err) {
+        const message = isPollyError(err) ? err.message : `internal error: ${(err as Error).message}`;
+        if (!isPollyError(err)) log.error({ err, path }, 'docker plugin call failed');
+        const reply: Body = { Err: message };
+        if (path === '/VolumeDriver.Get') reply.Volume = null;
+        if (path === '/VolumeDriver.Mount' || path === '/VolumeDriver.Path') reply.Mountpoint = '';
+        // Docker reads `Err` from any answer; an unknown call is a 404 like any HTTP server's.
+        send(KNOWN_CALLS.has(path) ? 200 : 404, reply);
+      }
+    })();
+  });
+  await mkdir(dirname(socket), { recursive: true });
+  const existing = await lstat(socket).catch(() => undefined);
+  if (existing && !existing.isSocket()) throw new PollyError('VALIDATION_FAILED', `docker plugin socket ${socket} exists and is not a socket`);
+  if (existing) await unlink(socket);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  log.info('docker volume plugin listening');
+  return {
+    socket,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await unlink(socket).catch(() => undefined);
+    },
+  };
+}

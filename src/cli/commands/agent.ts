@@ -1,0 +1,70 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { checkUrl, resolveToken } from '../context.js';
+import { UsageError } from '../errors.js';
+import { note, print } from '../output.js';
+
+function parseTopology(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new UsageError(`--topology: ${JSON.stringify(pair)} is not key=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('Run the node agent for this host: registers the node, heartbeats, holds its volumes\' mounts')
+    .addOption(new Option('--node <id>', 'node id').env('POLLY_NODE_ID').default(hostname()))
+    .addOption(new Option('--zone <zone>', 'topology zone of this node').env('POLLY_NODE_ZONE'))
+    .addOption(new Option('--topology <key=value...>', 'more topology labels').default([]))
+    .addOption(new Option('--state-dir <dir>', 'the agent\'s own directory (state, staging, mounts)').env('POLLY_AGENT_STATE_DIR').default('/var/lib/polly/agent'))
+    .addOption(new Option('--data-dir <dir>', 'Polly data directory for drivers\' private state').env('POLLY_DATA_DIR').default('./data'))
+    .addOption(new Option('--csi-socket <path>', 'serve the CSI Node service on this unix socket').env('POLLY_CSI_NODE_SOCKET'))
+    .addOption(new Option('--docker-socket <path>', 'serve the Docker VolumeDriver plugin on this unix socket').env('POLLY_DOCKER_SOCKET'))
+    .addOption(new Option('--heartbeat <seconds>', 'seconds between heartbeats (default: a third of the lease)').argParser((v) => Number(v)))
+    .action(
+      async (
+        opts: { node: string; zone?: string; topology: string[]; stateDir: string; dataDir: string; csiSocket?: string; dockerSocket?: string; heartbeat?: number },
+        cmd: Command,
+      ) => {
+        const globals = cmd.optsWithGlobals<{ url: string; token?: string }>();
+        const token = resolveToken(globals.token);
+        if (!token) throw new UsageError('the agent needs a token (--token or POLLY_TOKEN)');
+        const topology = parseTopology(opts.topology);
+        if (opts.zone) topology.zone = opts.zone;
+        const { pino } = await import('pino');
+        const { runAgent } = await import('../../agent/run.js');
+        const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-agent' } });
+        const running = await runAgent({
+          serverUrl: checkUrl(globals.url),
+          token,
+          nodeId: opts.node,
+          hostname: hostname(),
+          topology,
+          stateDir: resolve(opts.stateDir),
+          dataDir: resolve(opts.dataDir),
+          heartbeatSeconds: opts.heartbeat,
+          csiSocket: opts.csiSocket,
+          dockerSocket: opts.dockerSocket,
+          log,
+        });
+        print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
+        const shutdown = () => {
+          running.stop().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              note(`polly agent: stop failed: ${(err as Error).message}`);
+              process.exit(1);
+            },
+          );
+        };
+        process.on('SIGINT', shutdown);
+        process.on('SIGTERM', shutdown);
+      },
+    );
+}

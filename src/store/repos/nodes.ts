@@ -1,0 +1,48 @@
+import type { Labels } from '../../core/types.js';
+import type { Selectable } from 'kysely';
+import type { NodesTable } from '../schema.js';
+import type { Executor } from '../store.js';
+
+export interface NodeRecord {
+  id: string;
+  hostname: string;
+  /** Topology labels, e.g. `{zone: "z1"}`. */
+  topology: Labels;
+  lastHeartbeatAt: string | null;
+  createdAt: string;
+}
+
+function rowToNode(row: Selectable<NodesTable>): NodeRecord {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    topology: JSON.parse(row.topology) as Labels,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    createdAt: row.created_at,
+  };
+}
+
+export async function findNode(ex: Executor, id: string): Promise<NodeRecord | undefined> {
+  const row = await ex.selectFrom('nodes').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? rowToNode(row) : undefined;
+}
+
+export async function listNodes(ex: Executor): Promise<NodeRecord[]> {
+  const rows = await ex.selectFrom('nodes').selectAll().orderBy('id').execute();
+  return rows.map(rowToNode);
+}
+
+/** Registers a node or updates its hostname and topology (an agent re-registers at every start). */
+export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostname' | 'topology'>, at: string): Promise<void> {
+  const topology = JSON.stringify(n.topology);
+  await ex
+    .insertInto('nodes')
+    .values({ id: n.id, hostname: n.hostname, topology, last_heartbeat_at: at, created_at: at })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ hostname: n.hostname, topology, last_heartbeat_at: at }))
+    .execute();
+}
+
+export async function touchNode(ex: Executor, id: string, at: string): Promise<boolean> {
+  const res = await ex.updateTable('nodes').set({ last_heartbeat_at: at }).where('id', '=', id).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}

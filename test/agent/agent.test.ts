@@ -1,0 +1,189 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeAgent } from '../../src/agent/agent.js';
+import { isMountPoint } from '../../src/drivers/system/mounts.js';
+import { Cleanup, tempDir } from '../helpers/loopfs.js';
+import { newService, startPolly, type TestPolly } from '../helpers/polly.js';
+
+const log = pino({ level: 'silent' });
+const cleanup = new Cleanup();
+let polly: TestPolly;
+let token: string;
+let work: string;
+let poolPath: string;
+
+function agentFor(nodeId: string, stateDir: string): NodeAgent {
+  return new NodeAgent({
+    serverUrl: polly.url,
+    token,
+    nodeId,
+    hostname: `${nodeId}.test`,
+    topology: { zone: 'z1' },
+    stateDir,
+    dataDir: polly.dataDir,
+    heartbeatSeconds: 3600,
+    log,
+  });
+}
+
+async function newVolume(name: string): Promise<{ id: string; backendId: string }> {
+  const res = await polly.call('POST', '/v1/volumes', { token, body: { name, sizeBytes: 1 << 20 } });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, backendId: res.body.id };
+}
+
+beforeAll(async () => {
+  work = await tempDir(cleanup);
+  poolPath = join(work, 'pool');
+  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: poolPath }] });
+  cleanup.add(() => polly.stop());
+  token = await newService(polly, 'agents');
+  // Registered after the server: mounts under the agents' directories go first.
+  work = await tempDir(cleanup);
+});
+afterAll(async () => {
+  await cleanup.run();
+});
+
+describe('node agent on a local pool (real bind mounts)', () => {
+  it('registers, attaches, stages and publishes; the data lands in the volume', async () => {
+    const agent = agentFor('agent-a', join(work, 'a'));
+    await agent.start();
+    try {
+      const nodes = await polly.call('GET', '/v1/nodes', { token });
+      expect(nodes.body.items.map((n: { id: string }) => n.id)).toContain('agent-a');
+      const v = await newVolume('data-1');
+      const held = await agent.attach(v.id, 'RWO');
+      expect(held.fencingToken).toBeGreaterThan(0);
+      const target = join(work, 'targets', 'c1');
+      await agent.publish(v.id, target, false);
+      expect(await isMountPoint(target)).toBe(true);
+      await writeFile(join(target, 'hello'), 'hi');
+      expect(await readFile(join(poolPath, 'volumes', v.backendId, 'hello'), 'utf8')).toBe('hi');
+      // Idempotent.
+      await agent.publish(v.id, target, false);
+      await agent.unpublish(v.id, target);
+      expect(await isMountPoint(target)).toBe(false);
+      await agent.detach(v.id);
+      expect((await polly.call('GET', `/v1/volumes/${v.id}`, { token })).body.status).toBe('available');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('drops the mount once its attachment is fenced (stale token)', async () => {
+    const agent = agentFor('agent-f', join(work, 'f'));
+    await agent.start();
+    try {
+      const v = await newVolume('fenced-1');
+      const held = await agent.attach(v.id, 'RWO');
+      const target = join(work, 'targets', 'fenced');
+      await agent.publish(v.id, target, false);
+      expect(await isMountPoint(target)).toBe(true);
+      // The admin fences the holder; another node then takes the volume.
+      expect((await polly.call('DELETE', `/v1/attachments/${held.attachmentId}?force=true`)).status).toBe(204);
+      await polly.call('POST', '/v1/nodes', { body: { id: 'other', hostname: 'other.test' } });
+      const other = await polly.call('POST', `/v1/volumes/${v.id}/attachments`, { token, body: { node: 'other', accessMode: 'RWO' } });
+      expect(other.status).toBe(201);
+      expect(other.body.fencingToken).toBeGreaterThan(held.fencingToken);
+      await agent.sync();
+      expect(await isMountPoint(target)).toBe(false);
+      expect(agent.held()).toEqual([]);
+      await polly.call('DELETE', `/v1/attachments/${other.body.id}`, { token });
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('on restart restores justified mounts and releases the ones no attachment justifies', async () => {
+    const stateDir = join(work, 'r');
+    const first = agentFor('agent-r', stateDir);
+    await first.start();
+    const kept = await newVolume('kept-1');
+    const orphan = await newVolume('orphan-1');
+    const keptTarget = join(work, 'targets', 'kept');
+    const orphanTarget = join(work, 'targets', 'orphan');
+    try {
+      await first.attach(kept.id, 'RWO');
+      await first.publish(kept.id, keptTarget, false);
+      await first.attach(orphan.id, 'RWO');
+      await first.publish(orphan.id, orphanTarget, true);
+    } finally {
+      await first.stop();
+    }
+    // While the agent is down: the orphan's attachment is ended elsewhere (its mount stays behind), and
+    // the kept volume's mount is lost (a reboot).
+    const orphanAtt = (await polly.call('GET', `/v1/attachments?volume=${orphan.id}`, { token })).body.items[0];
+    expect((await polly.call('DELETE', `/v1/attachments/${orphanAtt.id}?force=true`)).status).toBe(204);
+    const { unmountAll } = await import('../../src/drivers/system/mounts.js');
+    await unmountAll(keptTarget);
+    expect(await isMountPoint(keptTarget)).toBe(false);
+    expect(await isMountPoint(orphanTarget)).toBe(true);
+
+    const second = agentFor('agent-r', stateDir);
+    await second.start();
+    try {
+      expect(await isMountPoint(keptTarget)).toBe(true);
+      expect(await isMountPoint(orphanTarget)).toBe(false);
+      expect(second.held().map((h) => h.volumeId)).toEqual([kept.id]);
+      await second.unpublish(kept.id, keptTarget);
+      await second.detach(kept.id);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('lets go of its mounts when heartbeats fail for longer than the lease', async () => {
+    let now = Date.now();
+    const agent = new NodeAgent({
+      serverUrl: polly.url,
+      token,
+      nodeId: 'agent-l',
+      hostname: 'agent-l.test',
+      topology: {},
+      stateDir: join(work, 'l'),
+      dataDir: polly.dataDir,
+      heartbeatSeconds: 3600,
+      log,
+      now: () => now,
+    });
+    await agent.start();
+    const v = await newVolume('lapse-1');
+    const target = join(work, 'targets', 'lapse');
+    try {
+      await agent.attach(v.id, 'RWO');
+      await agent.publish(v.id, target, false);
+      // The node loses the server: a heartbeat fails but the lease still runs — keep the mount.
+      const client = agent.client as unknown as { call: unknown };
+      const realCall = client.call;
+      client.call = async () => {
+        throw new Error('network down');
+      };
+      now += 10_000;
+      await expect(agent.sync()).rejects.toThrow('network down');
+      expect(await isMountPoint(target)).toBe(true);
+      now += 25_000; // past the 30 s lease since the last good heartbeat
+      await expect(agent.sync()).rejects.toThrow('network down');
+      expect(await isMountPoint(target)).toBe(false);
+      expect(agent.held()).toEqual([]);
+      client.call = realCall;
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('a bind mount of a pool volume left by nobody is released at start', async () => {
+    const v = await newVolume('stray-1');
+    const stray = join(work, 'targets', 'stray');
+    await mkdir(stray, { recursive: true });
+    const { bindMount } = await import('../../src/drivers/system/mounts.js');
+    await bindMount(join(poolPath, 'volumes', v.backendId), stray, { readOnly: false });
+    expect(await isMountPoint(stray)).toBe(true);
+    const agent = agentFor('agent-s', join(work, 's'));
+    await agent.start();
+    await agent.stop();
+    expect(await isMountPoint(stray)).toBe(false);
+  });
+});

@@ -1,0 +1,167 @@
+import { request as httpRequest } from 'node:http';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgent, type RunningAgent } from '../../../src/agent/run.js';
+import { isMountPoint } from '../../../src/drivers/system/mounts.js';
+import { Cleanup, tempDir } from '../../helpers/loopfs.js';
+import { newService, startPolly, type TestPolly } from '../../helpers/polly.js';
+
+const cleanup = new Cleanup();
+let polly: TestPolly;
+let token: string;
+let otherToken: string;
+let work: string;
+let socket: string;
+let running: RunningAgent;
+
+/** Raw HTTP on the unix socket, as dockerd sends it: POST, JSON body, no Content-Type. */
+function plugin(path: string, body?: unknown, raw?: string): Promise<{ status: number; contentType: string | undefined; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const payload = raw ?? (body === undefined ? '' : JSON.stringify(body));
+    const req = httpRequest({ socketPath: socket, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function agentOptions() {
+  return {
+    serverUrl: polly.url,
+    token,
+    nodeId: 'docker-1',
+    hostname: 'docker-1.test',
+    topology: {},
+    stateDir: join(work, 'agent'),
+    dataDir: polly.dataDir,
+    heartbeatSeconds: 3600,
+    log: pino({ level: 'silent' }),
+  };
+}
+
+beforeAll(async () => {
+  const poolDir = await tempDir(cleanup);
+  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool') }], profiles: [{ name: 'xfs', fsType: 'xfs' }] });
+  cleanup.add(() => polly.stop());
+  token = await newService(polly, 'swarm');
+  otherToken = await newService(polly, 'elsewhere');
+  work = await tempDir(cleanup);
+  socket = join(work, 'plugins', 'polly.sock');
+  running = await runAgent({ ...agentOptions(), dockerSocket: socket });
+  cleanup.add(() => running.stop());
+});
+afterAll(async () => {
+  await cleanup.run();
+});
+
+describe('Docker VolumeDriver plugin over a unix socket', () => {
+  it('Activate and Capabilities (global scope), with an empty body and the plugin content type', async () => {
+    const act = await plugin('/Plugin.Activate');
+    expect(act.body).toEqual({ Implements: ['VolumeDriver'] });
+    expect(act.contentType).toBe('application/vnd.docker.plugins.v1.2+json');
+    expect((await plugin('/VolumeDriver.Capabilities', undefined, '{}')).body).toEqual({ Capabilities: { Scope: 'global' } });
+  });
+
+  it('Create with size and profile; Get, List and Path; Create again is fine', async () => {
+    expect((await plugin('/VolumeDriver.Create', { Name: 'hello', Opts: { size: '64MiB' } })).body).toEqual({ Err: '' });
+    expect((await plugin('/VolumeDriver.Create', { Name: 'hello', Opts: { size: '64MiB' } })).body).toEqual({ Err: '' });
+    expect((await plugin('/VolumeDriver.Create', { Name: 'hello', Opts: { size: '128MiB' } })).body.Err).toContain('exists');
+    const volumes = (await polly.call('GET', '/v1/volumes', { token })).body.items;
+    expect(volumes).toEqual([expect.objectContaining({ name: 'hello', sizeBytes: 64 * 2 ** 20, service: 'swarm' })]);
+    const got = await plugin('/VolumeDriver.Get', { Name: 'hello' });
+    expect(got.body).toMatchObject({ Err: '', Volume: { Name: 'hello', Mountpoint: '' } });
+    expect((await plugin('/VolumeDriver.Path', { Name: 'hello' })).body).toEqual({ Mountpoint: '', Err: '' });
+    expect((await plugin('/VolumeDriver.List', {})).body).toMatchObject({ Err: '', Volumes: [{ Name: 'hello' }] });
+  });
+
+  it('Create refuses bad options with a clear Err', async () => {
+    expect((await plugin('/VolumeDriver.Create', { Name: 'bad', Opts: { size: 'lots' } })).body.Err).toContain('size');
+    expect((await plugin('/VolumeDriver.Create', { Name: 'bad', Opts: { colour: 'red' } })).body.Err).toContain('colour');
+    expect((await plugin('/VolumeDriver.Create', { Name: 'bad', Opts: { fsType: 'btrfs' } })).body.Err).toContain('btrfs');
+    expect((await plugin('/VolumeDriver.Create', { Name: 'xfs-one', Opts: { fsType: 'xfs', profile: 'xfs', size: '1MiB' } })).body.Err).toBe('');
+    expect((await plugin('/VolumeDriver.Create', { Opts: {} })).body.Err).toContain('Name');
+    expect((await plugin('/VolumeDriver.Create', undefined, '{not json')).body.Err).toContain('JSON');
+  });
+
+  it('Get of an unknown name answers a null Volume with an Err', async () => {
+    const res = await plugin('/VolumeDriver.Get', { Name: 'ghost' });
+    expect(res.status).toBe(200);
+    expect(res.body.Volume).toBeNull();
+    expect(res.body.Err).toContain('ghost');
+  });
+
+  it('only the agent service\'s volumes are listed', async () => {
+    await polly.call('POST', '/v1/volumes', { token: otherToken, body: { name: 'theirs', sizeBytes: 1000 } });
+    const names = ((await plugin('/VolumeDriver.List')).body.Volumes as Array<{ Name: string }>).map((v) => v.Name);
+    expect(names).not.toContain('theirs');
+    expect((await plugin('/VolumeDriver.Get', { Name: 'theirs' })).body.Volume).toBeNull();
+  });
+
+  it('Mount is reference-counted by ID; the last Unmount removes the mountpoint and detaches', async () => {
+    const m1 = await plugin('/VolumeDriver.Mount', { Name: 'hello', ID: 'c1' });
+    expect(m1.body.Err).toBe('');
+    const mountpoint = m1.body.Mountpoint as string;
+    expect(await isMountPoint(mountpoint)).toBe(true);
+    await writeFile(join(mountpoint, 'hello'), 'hi\n');
+    const m2 = await plugin('/VolumeDriver.Mount', { Name: 'hello', ID: 'c2' });
+    expect(m2.body.Mountpoint).toBe(mountpoint);
+    expect((await plugin('/VolumeDriver.Path', { Name: 'hello' })).body.Mountpoint).toBe(mountpoint);
+    expect((await plugin('/VolumeDriver.Get', { Name: 'hello' })).body.Volume).toMatchObject({ Mountpoint: mountpoint });
+    const attached = await polly.call('GET', '/v1/attachments?node=docker-1', { token });
+    expect(attached.body.items).toHaveLength(1);
+    // Removing a mounted volume is refused.
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body.Err).toContain('mounted');
+
+    expect((await plugin('/VolumeDriver.Unmount', { Name: 'hello', ID: 'c1' })).body.Err).toBe('');
+    expect(await isMountPoint(mountpoint)).toBe(true);
+    expect((await plugin('/VolumeDriver.Unmount', { Name: 'hello', ID: 'c2' })).body.Err).toBe('');
+    expect(await isMountPoint(mountpoint)).toBe(false);
+    expect((await polly.call('GET', '/v1/attachments?node=docker-1', { token })).body.items).toHaveLength(0);
+    // The data stays in the volume: mount it again.
+    const again = await plugin('/VolumeDriver.Mount', { Name: 'hello', ID: 'c3' });
+    expect(await readFile(join(again.body.Mountpoint as string, 'hello'), 'utf8')).toBe('hi\n');
+    await plugin('/VolumeDriver.Unmount', { Name: 'hello', ID: 'c3' });
+  });
+
+  it('Mount of a volume another node holds fails with Err naming the node', async () => {
+    await plugin('/VolumeDriver.Create', { Name: 'busy', Opts: { size: '1MiB' } });
+    const v = (await polly.call('GET', '/v1/volumes', { token })).body.items.find((x: { name: string }) => x.name === 'busy');
+    await polly.call('POST', '/v1/nodes', { token, body: { id: 'docker-2', hostname: 'docker-2.test' } });
+    const held = await polly.call('POST', `/v1/volumes/${v.id}/attachments`, { token, body: { node: 'docker-2', accessMode: 'RWO' } });
+    expect(held.status).toBe(201);
+    const res = await plugin('/VolumeDriver.Mount', { Name: 'busy', ID: 'c9' });
+    expect(res.body.Err).toContain('docker-2');
+    expect(res.body.Mountpoint).toBe('');
+    await polly.call('DELETE', `/v1/attachments/${held.body.id}`, { token });
+  });
+
+  it('a mount survives an agent restart, and the next Unmount releases it', async () => {
+    const m = await plugin('/VolumeDriver.Mount', { Name: 'hello', ID: 'r1' });
+    const mountpoint = m.body.Mountpoint as string;
+    await running.stop();
+    running = await runAgent({ ...agentOptions(), dockerSocket: socket });
+    expect(await isMountPoint(mountpoint)).toBe(true);
+    expect((await plugin('/VolumeDriver.Path', { Name: 'hello' })).body.Mountpoint).toBe(mountpoint);
+    expect((await plugin('/VolumeDriver.Unmount', { Name: 'hello', ID: 'r1' })).body.Err).toBe('');
+    expect(await isMountPoint(mountpoint)).toBe(false);
+    expect((await polly.call('GET', '/v1/attachments?node=docker-1', { token })).body.items).toHaveLength(0);
+  });
+
+  it('Remove deletes; Remove of an unknown name is an Err', async () => {
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body).toEqual({ Err: '' });
+    expect((await plugin('/VolumeDriver.Get', { Name: 'hello' })).body.Volume).toBeNull();
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body.Err).toContain('hello');
+    expect((await plugin('/VolumeDriver.Nope', {})).status).toBe(404);
+  });
+});
