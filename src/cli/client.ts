@@ -4,7 +4,7 @@ import { ApiError, ConnectionError } from './errors.js';
 import type { Page } from './types.js';
 
 export type Query = Record<string, string | number | boolean | string[] | undefined>;
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface CallOptions {
   query?: Query | undefined;
@@ -41,6 +41,10 @@ export class PollyClient {
 
   post<T>(path: string, body: unknown = {}, headers?: Record<string, string>): Promise<T> {
     return this.call<T>('POST', path, { body, headers });
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PUT', path, { body });
   }
 
   patch<T>(path: string, body: unknown): Promise<T> {

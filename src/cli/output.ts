@@ -82,6 +82,25 @@ export function formatAge(iso: string, now: number = Date.now()): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
+/** How long until: `in 42s`, `in 5m`, or `expired`. */
+export function formatUntil(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '-';
+  if (t <= now) return 'expired';
+  return `in ${formatAge(new Date(now).toISOString(), t)}`;
+}
+
+/**
+ * `used` of `total` as a fixed-width ASCII bar and a percentage: `[#######...]  70%`. The bar is full
+ * past 100% (over-subscribed pools); the percentage is not capped. `-` without a total.
+ */
+export function capacityBar(used: number, total: number, width = 10): string {
+  if (!(total > 0) || !Number.isFinite(used)) return `[${'.'.repeat(width)}]    -`;
+  const ratio = Math.max(0, used / total);
+  const filled = Math.min(width, Math.round(ratio * width));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${`${Math.round(ratio * 100)}%`.padStart(4)}`;
+}
+
 /** Prints a block of text to stdout. */
 export function print(text: string): void {
   if (text !== '') process.stdout.write(`${text}\n`);

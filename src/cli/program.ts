@@ -1,7 +1,13 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAgent } from './commands/agent.js';
 import { registerEvents } from './commands/events.js';
+import { registerOffer } from './commands/offer.js';
+import { registerPlacement } from './commands/placement.js';
 import { registerPool } from './commands/pool.js';
+import { registerProfile } from './commands/profile.js';
+import { registerQuota } from './commands/quota.js';
+import { registerReservation } from './commands/reservation.js';
 import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -25,10 +31,16 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`polly: ${text.replace(/^error: /, '')}`) });
 
   registerServer(program);
+  registerAgent(program);
   registerVersion(program);
   registerService(program);
   registerPool(program);
+  registerProfile(program);
+  registerQuota(program);
   registerVolume(program);
+  registerOffer(program);
+  registerReservation(program);
+  registerPlacement(program);
   registerSnapshot(program);
   registerEvents(program);
   return program;

@@ -162,8 +162,8 @@ describe('pools and version', () => {
   it('lists pools with human sizes', async () => {
     const res = await polly(['pool', 'ls']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^NAME\s+DRIVER\s+STATE\s+TOTAL\s+FREE\s+ALLOCATED\s+VOLUMES$/m);
-    expect(res.stdout).toMatch(/^local\s+local\s+enabled\s+[\d.]+ [KMGTP]?i?B\s+[\d.]+ [KMGTP]?i?B\s+[\d.]+ [KMGTP]?i?B\s+\d+$/m);
+    expect(res.stdout).toMatch(/^NAME\s+DRIVER\s+STATE\s+TOTAL\s+FREE\s+ALLOCATED\s+VOLUMES\s+USAGE$/m);
+    expect(res.stdout).toMatch(/^local\s+local\s+enabled\s+[\d.]+ [KMGTP]?i?B\s+[\d.]+ [KMGTP]?i?B\s+[\d.]+ [KMGTP]?i?B\s+\d+\s+\[[#.]{10}\]\s+\d+%$/m);
     expect((await polly(['pool', 'get', 'local'])).stdout).toMatch(/Driver:\s+local/);
   });
 

@@ -45,8 +45,8 @@ describe('tables', () => {
 
   it('pool ls: capacity columns in binary units', () => {
     const out = renderList([pool], POOL_COLUMNS, 'table', false).split('\n');
-    expect(out[0]).toMatch(/^NAME\s+DRIVER\s+STATE\s+TOTAL\s+FREE\s+ALLOCATED\s+VOLUMES$/);
-    expect(out[1]).toMatch(/^local\s+local\s+enabled\s+100\.0 GiB\s+60\.0 GiB\s+10\.0 GiB\s+1$/);
+    expect(out[0]).toMatch(/^NAME\s+DRIVER\s+STATE\s+TOTAL\s+FREE\s+ALLOCATED\s+VOLUMES\s+USAGE$/);
+    expect(out[1]).toMatch(/^local\s+local\s+enabled\s+100\.0 GiB\s+60\.0 GiB\s+10\.0 GiB\s+1\s+\[#\.{9}\] {2}10%$/);
   });
 
   it('detail views are label: value lines', () => {

@@ -12,7 +12,7 @@ function displayPath(file: string): string {
 }
 
 function describeStore(dialect: string, url: string): string {
-  if (dialect === 'sqlite') return `sqlite ${url.replace(/^sqlite:(\/\/)?/, '')}`;
+  if (dialect === 'sqlite') return `sqlite ${displayPath(url.replace(/^sqlite:(\/\/)?/, ''))}`;
   return `${dialect} ${url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')}`;
 }
 

@@ -6,8 +6,10 @@ import { UsageError } from '../errors.js';
 import { formatAge, formatLabels, note, print, renderList, renderObject, type Column, type Field } from '../output.js';
 import { formatSize } from '../sizes.js';
 import type { Snapshot, Volume } from '../types.js';
+import { placementBody, withPlacementOptions, type PlacementOptions } from './placement.js';
 import { removeEach } from './remove.js';
 import { SNAPSHOT_FIELDS } from './snapshot.js';
+import { registerVolumeOwnership } from './volume-ownership.js';
 
 const STATUSES = ['creating', 'importing', 'available', 'attaching', 'attached', 'detaching', 'deleting', 'error'];
 
@@ -47,8 +49,9 @@ interface ListOptions {
   all?: boolean;
 }
 
-interface CreateOptions {
+interface CreateOptions extends PlacementOptions {
   size: number;
+  reservation?: string;
   pool?: string;
   profile?: string;
   service?: string;
@@ -91,9 +94,10 @@ export function registerVolume(program: Command): void {
       print(renderObject(await client.get<Volume>(`/v1/volumes/${seg(id)}`), VOLUME_FIELDS, format));
     });
 
-  volume
-    .command('create')
-    .description('Create a volume (placed by profile and capacity)')
+  withPlacementOptions(
+    volume
+      .command('create')
+      .description('Create a volume (placed by profile and capacity)')
     .argument('<name>', 'volume name, unique per service')
     .requiredOption('--size <size>', 'size, e.g. 10GiB, 512MiB, 100GB', sizeArg)
     .option('--pool <pool>', 'pool to use (default: chosen by the scheduler)')
@@ -104,7 +108,8 @@ export function registerVolume(program: Command): void {
     .option('--from-snapshot <id>', 'restore from this snapshot')
     .option('--from-volume <id>', 'clone this volume')
     .option('--idempotency-key <key>', 'retry-safe key: a repeat returns the first result')
-    .action(async (name: string, opts: CreateOptions, cmd: Command) => {
+    .option('--reservation <id>', 'use this reservation (from polly offer accept): its pool and capacity'),
+  ).action(async (name: string, opts: CreateOptions, cmd: Command) => {
       const { client, format } = contextOf(cmd);
       const body = {
         name,
@@ -116,6 +121,8 @@ export function registerVolume(program: Command): void {
         fields: opts.field ? parseKeyValues(opts.field, 'field') : undefined,
         fromSnapshot: opts.fromSnapshot,
         fromVolume: opts.fromVolume,
+        reservation: opts.reservation,
+        ...placementBody(opts),
       };
       const headers = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
       print(renderObject(await client.post<Volume>('/v1/volumes', body, headers), VOLUME_FIELDS, format));
@@ -166,6 +173,8 @@ export function registerVolume(program: Command): void {
       const { client, format } = contextOf(cmd);
       print(renderObject(await client.post<Volume>(`/v1/volumes/${seg(id)}/expand`, { sizeBytes: opts.size }), VOLUME_FIELDS, format));
     });
+
+  registerVolumeOwnership(volume);
 }
 
 function parseKeyValuesAsUsage(pairs: string[]): Record<string, string> {
