@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { PollyApp } from './app/polly-app.js';
 import { profileFromSpec } from './app/profiles.js';
 import { generateToken } from './app/tokens.js';
-import type { PollyConfig } from './config/config.js';
+import { poolParameters, type PollyConfig } from './config/config.js';
 import type { Store } from './store/store.js';
 import { upsertPool, upsertProfile } from './store/repos/pools.js';
 import { nowIso } from './store/store.js';
@@ -15,7 +15,7 @@ export async function syncDeclaredObjects(store: Store, config: PollyConfig): Pr
   const at = nowIso();
   await store.transaction(async (trx) => {
     for (const p of config.pools) {
-      const parameters = { ...(p.parameters ?? {}), ...(p.path !== undefined ? { path: p.path } : {}) };
+      const parameters = poolParameters(p);
       await upsertPool(trx, {
         name: p.name,
         driver: p.driver,

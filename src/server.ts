@@ -8,7 +8,7 @@ import { systemClock, type AppContext, type Clock } from './app/context.js';
 import { EventBus } from './app/event-bus.js';
 import { PollyApp } from './app/polly-app.js';
 import { ensureAdminToken, ensureDeclaredServices, syncDeclaredObjects } from './bootstrap.js';
-import type { PollyConfig } from './config/config.js';
+import { poolParameters, type PollyConfig } from './config/config.js';
 import { PollyError } from './core/errors.js';
 import type { StorageDriver } from './core/ports/driver.js';
 import { createDriver } from './drivers/registry.js';
@@ -72,18 +72,35 @@ export class PollyServer {
     const drivers = new Map<string, StorageDriver>();
     const events = new EventBus(store);
     try {
-      await syncDeclaredObjects(store, config);
       const makeDriver = (pool: { name: string; driver: string; parameters: Record<string, string> }) =>
         createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir });
-      for (const pool of await listPools(store.db)) {
+      const initDriver = async (pool: { name: string; driver: string; parameters: Record<string, string> }) => {
         const driver = makeDriver(pool);
         try {
           await driver.init();
         } catch (err) {
-          const reason = err instanceof PollyError ? err.message : (err as Error).message;
+          await driver.close().catch(() => undefined);
+          const reason = (err as Error).message;
           throw new PollyError('VALIDATION_FAILED', reason.includes(pool.name) ? reason : `pool ${pool.name}: ${reason}`);
         }
-        drivers.set(pool.name, driver);
+        return driver;
+      };
+      // Pools the configuration declares are checked before they are written: a bad one stops the start,
+      // naming the pool, and leaves nothing behind that would block the next start once it is fixed.
+      for (const p of config.pools) {
+        const parameters = poolParameters(p);
+        drivers.set(p.name, await initDriver({ name: p.name, driver: p.driver, parameters }));
+      }
+      await syncDeclaredObjects(store, config);
+      // Pools added at run time (REST) whose backend fails now do not stop the server: the others are
+      // served, and that pool's driver is loaded again on first use, failing there with the reason.
+      for (const pool of await listPools(store.db)) {
+        if (drivers.has(pool.name)) continue;
+        try {
+          drivers.set(pool.name, await initDriver(pool));
+        } catch (err) {
+          log.error({ err, pool: pool.name }, 'pool backend unusable; its volumes are unavailable until it is fixed');
+        }
       }
       const ctx: AppContext = { store, drivers, events, clock: opts.clock ?? systemClock, log, config, makeDriver };
       const app = new PollyApp(ctx);

@@ -1,3 +1,4 @@
+import { poolParameters } from '../config/config.js';
 import { PollyError } from '../core/errors.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { Identity, Labels, Pool, PoolState, Topology } from '../core/types.js';
@@ -49,7 +50,7 @@ export class PoolAdminUseCases {
     assertValidName('pool', spec.name);
     checkNumbers(spec);
     if (await findPool(this.#ctx.store.db, spec.name)) throw new PollyError('POOL_EXISTS', `pool ${spec.name} already exists`);
-    const parameters = { ...(spec.parameters ?? {}), ...(spec.path !== undefined ? { path: spec.path } : {}) };
+    const parameters = poolParameters(spec);
     const driver = this.#ctx.makeDriver({ name: spec.name, driver: spec.driver, parameters });
     try {
       await driver.init();

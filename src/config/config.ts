@@ -145,3 +145,8 @@ function assertUnique(source: string, key: string, names: string[]): void {
     seen.add(n);
   }
 }
+
+/** A pool's driver parameters, with the `path` shorthand folded in. */
+export function poolParameters(p: { path?: string | undefined; parameters?: Record<string, string> | undefined }): Record<string, string> {
+  return { ...(p.parameters ?? {}), ...(p.path !== undefined ? { path: p.path } : {}) };
+}
