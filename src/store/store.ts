@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { PollyError } from '../core/errors.js';
+import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -28,10 +29,14 @@ export class Store {
   readonly dialect: StoreDialect;
   readonly url: string;
 
+  /** SQLite only: transactions of one event-loop turn share a COMMIT (see GroupCommitter). */
+  readonly #group: GroupCommitter | undefined;
+
   private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string) {
     this.db = db;
     this.dialect = dialect;
     this.url = url;
+    this.#group = dialect === 'sqlite' ? new GroupCommitter(db) : undefined;
   }
 
   static async open(options: StoreOptions): Promise<Store> {
@@ -93,7 +98,7 @@ export class Store {
 
   /** Runs `fn` in one transaction; everything it wrote is committed together or not at all. */
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn);
+    return this.#group ? this.#group.run(fn) : this.db.transaction().execute(fn);
   }
 
   /** Row-lock clause for read-modify-write on PostgreSQL; SQLite serialises writers and has no such clause. */
