@@ -8,17 +8,8 @@ import type { DriverCapabilities } from '../src/core/ports/driver.js';
 import type { Labels, Pool, Profile } from '../src/core/types.js';
 import { NO_VOLUMES, createScheduler, toCandidate } from '../src/scheduler/index.js';
 import type { PlacementRequest, PoolCandidate } from '../src/scheduler/index.js';
+import type { BenchRow } from './harness.js';
 
-export interface BenchRow {
-  name: string;
-  polly: number;
-  reference: number | null;
-  ratio: number | null;
-  goal: string;
-  unit: string;
-  pass: boolean | null;
-  params: Record<string, unknown>;
-}
 
 const GIB = 1024 ** 3;
 const ZONES = ['z0', 'z1', 'z2', 'z3', 'z4', 'z5', 'z6', 'z7'];
