@@ -253,8 +253,13 @@ export class AttachmentUseCases {
     return listLiveAttachments(this.#ctx.store.db, { ...filter, service: identity.kind === 'service' ? identity.service : undefined });
   }
 
-  /** Registers a node (or updates its hostname and topology). Nodes are cluster-wide objects. */
-  async registerNode(_identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeRecord> {
+  /**
+   * Registers a node (or updates its hostname and topology). Nodes are cluster-wide: agents of several
+   * services may share a host and register the same node id. Its topology decides where volumes may be
+   * attached, so only the service that registered the node first (or the admin) may change it; another
+   * service may re-register it only as it is.
+   */
+  async registerNode(identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeRecord> {
     assertValidName('node', input.id);
     if (typeof input.hostname !== 'string' || input.hostname === '' || input.hostname.length > 253) {
       throw new PollyError('VALIDATION_FAILED', 'hostname must be 1-253 characters');
@@ -262,8 +267,14 @@ export class AttachmentUseCases {
     const topology = input.topology ?? {};
     assertValidLabels('topology', topology);
     const at = this.#now().toISOString();
+    const caller = identity.kind === 'admin' ? '*admin' : identity.service;
     await this.#ctx.store.transaction(async (trx) => {
-      await upsertNode(trx, { id: input.id, hostname: input.hostname, topology }, at);
+      const existing = await findNode(trx, input.id);
+      const owner = existing?.registeredBy ?? null;
+      if (existing && identity.kind === 'service' && owner !== null && owner !== caller && !sameLabels(existing.topology, topology)) {
+        throw new PollyError('FORBIDDEN', `node ${input.id} was registered by another service with topology ${JSON.stringify(existing.topology)}; only it or the admin may change the topology`);
+      }
+      await upsertNode(trx, { id: input.id, hostname: input.hostname, topology, registeredBy: owner ?? caller }, at);
       await this.#ctx.events.record(trx, { type: 'node.registered', service: null, objectId: input.id, data: { hostname: input.hostname, topology } }, at);
     });
     this.#ctx.events.notify();
@@ -312,4 +323,9 @@ export class AttachmentUseCases {
     }
     return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, attachments: items };
   }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

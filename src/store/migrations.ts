@@ -228,6 +228,11 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.createIndex('attachments_node_status').on('attachments').columns(['node', 'status']).execute();
       },
     },
+    '0004-node-owner': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('nodes').addColumn('registered_by', 'text').execute();
+      },
+    },
   };
 }
 

@@ -31,6 +31,8 @@ export interface NodesTable {
   hostname: string;
   /** JSON labels, e.g. {"zone": "z1"}. */
   topology: string;
+  /** Who registered the node first: a service name, or `*admin` (0004-node-owner); null for older rows. */
+  registered_by: string | null;
   last_heartbeat_at: string | null;
   created_at: string;
 }

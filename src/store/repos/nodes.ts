@@ -8,6 +8,8 @@ export interface NodeRecord {
   hostname: string;
   /** Topology labels, e.g. `{zone: "z1"}`. */
   topology: Labels;
+  /** Who registered it first: a service name, or `*admin`; null for nodes from before this was kept. */
+  registeredBy: string | null;
   lastHeartbeatAt: string | null;
   createdAt: string;
 }
@@ -17,6 +19,7 @@ function rowToNode(row: Selectable<NodesTable>): NodeRecord {
     id: row.id,
     hostname: row.hostname,
     topology: JSON.parse(row.topology) as Labels,
+    registeredBy: row.registered_by,
     lastHeartbeatAt: row.last_heartbeat_at,
     createdAt: row.created_at,
   };
@@ -33,11 +36,11 @@ export async function listNodes(ex: Executor): Promise<NodeRecord[]> {
 }
 
 /** Registers a node or updates its hostname and topology (an agent re-registers at every start). */
-export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostname' | 'topology'>, at: string): Promise<void> {
+export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostname' | 'topology' | 'registeredBy'>, at: string): Promise<void> {
   const topology = JSON.stringify(n.topology);
   await ex
     .insertInto('nodes')
-    .values({ id: n.id, hostname: n.hostname, topology, last_heartbeat_at: at, created_at: at })
+    .values({ id: n.id, hostname: n.hostname, topology, registered_by: n.registeredBy, last_heartbeat_at: at, created_at: at })
     .onConflict((oc) => oc.column('id').doUpdateSet({ hostname: n.hostname, topology, last_heartbeat_at: at }))
     .execute();
 }
