@@ -5,7 +5,7 @@
  * 1 when one failed to run, 2 on a usage error.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { dataPathBenchmark } from './data-path.js';
 import {
   assertRowShape,
@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   const summary =
     `${count((e) => e.pass === true)} pass, ${count((e) => e.pass === false)} fail, ` +
     `${count((e) => e.skipped !== undefined)} skipped, ${count((e) => e.pass === null && e.skipped === undefined)} informational; ` +
-    `${opts.quick ? 'quick' : 'full'} run took ${totalSeconds.toFixed(1)} s; results in ${file}`;
+    `${opts.quick ? 'quick' : 'full'} run took ${totalSeconds.toFixed(1)} s; results in ${relative(process.cwd(), file) || file}`;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ entries, durationSeconds: totalSeconds }, null, 2)}\n`);
   } else {
