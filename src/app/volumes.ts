@@ -195,7 +195,6 @@ export class VolumeUseCases {
     if (pinnedPool !== undefined && !(await findPool(db, pinnedPool))) {
       throw new PollyError('POOL_NOT_FOUND', `pool ${pinnedPool} not found`);
     }
-    if (!reservation) await this.#quotas.check(db, service, { volumes: 1, bytes: input.sizeBytes, profile: profile.name });
     // A reservation already holds the capacity: placement is fixed and only checks the pool still suits.
     const poolName = reservation
       ? reservation.pool
