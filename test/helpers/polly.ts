@@ -54,8 +54,20 @@ export async function startPolly(
     },
     env: {},
   });
-  const server = await PollyServer.create(config, { logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
-  await server.start();
+  let server: PollyServer;
+  try {
+    server = await PollyServer.create(config, { logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true }); // a server that never started leaves nothing behind
+    throw err;
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const url = server.url;
   const call: TestPolly['call'] = async (method, path, opts = {}) => {
     const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
