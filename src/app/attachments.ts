@@ -74,9 +74,7 @@ export class AttachmentUseCases {
 
   /** Serialises attach/detach of one volume: a row lock on PostgreSQL (SQLite serialises writers). */
   async #lockVolume(trx: Transaction<Database>, volumeId: string): Promise<void> {
-    if (this.#ctx.store.supportsForUpdate) {
-      await trx.selectFrom('volumes').select('id').where('id', '=', volumeId).forUpdate().execute();
-    }
+    await this.#ctx.store.lockVolume(trx, volumeId);
   }
 
   /** Attaches a volume to a node, or returns the caller's live attachment of it there (idempotent). */

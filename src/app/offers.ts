@@ -166,14 +166,10 @@ export class OfferUseCases {
       expiresAt: this.#later(this.#ctx.config.reservationTtlSeconds),
     };
     await this.#ctx.store.transaction(async (trx) => {
-      if (this.#ctx.store.supportsForUpdate) {
-        await trx.selectFrom('services').select('name').where('name', '=', offer.service).forUpdate().execute();
-      }
-      let q = trx.selectFrom('pools').selectAll().where('name', '=', offer.pool);
-      if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
-      const pool = await q.executeTakeFirst();
+      await this.#ctx.store.lockService(trx, offer.service);
+      const pool = await this.#ctx.store.lockPool(trx, offer.pool);
       if (!pool || pool.state !== 'enabled') throw new PollyError('OFFER_CLOSED', `offer ${id}: pool ${offer.pool} no longer takes volumes`);
-      const limit = provisionLimit({ overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) }, capacity.totalBytes);
+      const limit = provisionLimit(pool, capacity.totalBytes);
       if (Number(pool.allocated_bytes) + sizeBytes > limit) throw new PollyError('NO_CAPACITY', `pool ${offer.pool}: ${sizeBytes} bytes no longer fit`);
       await this.#quotas.check(trx, offer.service, { bytes: sizeBytes, profile: offer.profile });
       if (!(await updateOffer(trx, offer.id, 'open', { status: 'accepted' }))) throw new PollyError('OFFER_CLOSED', `offer ${id} was taken meanwhile`);

@@ -2,7 +2,8 @@ import { PollyError } from '../core/errors.js';
 import type { AccessMode } from '../core/ports/driver.js';
 import type { Labels, Profile } from '../core/types.js';
 import { createScheduler, NO_VOLUMES, schedulableBytes, toCandidate, type Explanation, type PlacementRequest, type PoolCandidate } from '../scheduler/index.js';
-import { listPools, type PoolRecord } from '../store/repos/pools.js';
+import { listPools } from '../store/repos/pools.js';
+import type { PoolRow } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 import type { PoolUseCases } from './pools.js';
 
@@ -24,8 +25,8 @@ export interface PlacementNeeds {
  * reserved share. Checked again inside the create transaction (against the pool row's allocated bytes) so
  * that racing creates cannot both take the last bytes, whatever the scheduler saw a moment earlier.
  */
-export function provisionLimit(pool: Pick<PoolRecord, 'overSubscriptionRatio' | 'reservedPercent'>, totalBytes: number): number {
-  return Math.floor(totalBytes * pool.overSubscriptionRatio * (1 - pool.reservedPercent / 100));
+export function provisionLimit(pool: Pick<PoolRow, 'over_subscription_ratio' | 'reserved_percent'>, totalBytes: number): number {
+  return Math.floor(totalBytes * Number(pool.over_subscription_ratio) * (1 - Number(pool.reserved_percent) / 100));
 }
 
 /**

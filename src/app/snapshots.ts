@@ -83,9 +83,7 @@ export class SnapshotUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        if (this.#ctx.store.supportsForUpdate) {
-          await trx.selectFrom('services').select('name').where('name', '=', snap.service).forUpdate().execute();
-        }
+        await this.#ctx.store.lockService(trx, snap.service);
         await this.#quotas.check(trx, snap.service, { snapshots: 1 });
         await insertSnapshot(trx, snap);
         await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);

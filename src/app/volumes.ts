@@ -243,12 +243,9 @@ export class VolumeUseCases {
       await this.#ctx.store.transaction(async (trx) => {
         // Lock order: service, then pool. On PostgreSQL the row locks serialise racing creates of one
         // service (quota) and of one pool (capacity); SQLite serialises all writers anyway.
-        if (this.#ctx.store.supportsForUpdate) {
-          await trx.selectFrom('services').select('name').where('name', '=', service).forUpdate().execute();
-        }
-        let q = trx.selectFrom('pools').selectAll().where('name', '=', poolName);
-        if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
-        const pool = await q.executeTakeFirstOrThrow();
+        await this.#ctx.store.lockService(trx, service);
+        const pool = await this.#ctx.store.lockPool(trx, poolName);
+        if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${poolName} not found`);
         if (reservation) {
           // The reservation's hold becomes the volume's charge, in the same transaction.
           if (!(await closeReservation(trx, reservation, 'consumed', id))) {
@@ -256,10 +253,7 @@ export class VolumeUseCases {
           }
         } else {
           await this.#quotas.check(trx, service, { volumes: 1, bytes: volume.sizeBytes, profile: profile.name });
-          const limit = provisionLimit(
-            { overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) },
-            capacity.totalBytes,
-          );
+          const limit = provisionLimit(pool, capacity.totalBytes);
           if (Number(pool.allocated_bytes) + volume.sizeBytes > limit) {
             throw new PollyError(
               'NO_CAPACITY',
@@ -428,10 +422,9 @@ export class VolumeUseCases {
     const grow = sizeBytes - v.sizeBytes;
     // Charge the growth first (capacity is checked like a create), then grow the backend.
     await this.#ctx.store.transaction(async (trx) => {
-      let q = trx.selectFrom('pools').selectAll().where('name', '=', v.pool);
-      if (this.#ctx.store.supportsForUpdate) q = q.forUpdate();
-      const pool = await q.executeTakeFirstOrThrow();
-      const limit = provisionLimit({ overSubscriptionRatio: Number(pool.over_subscription_ratio), reservedPercent: Number(pool.reserved_percent) }, capacity.totalBytes);
+      const pool = await this.#ctx.store.lockPool(trx, v.pool);
+      if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${v.pool} not found`);
+      const limit = provisionLimit(pool, capacity.totalBytes);
       if (Number(pool.allocated_bytes) + grow > limit) throw new PollyError('NO_CAPACITY', `pool ${v.pool}: ${grow} more bytes do not fit`);
       await this.#quotas.check(trx, v.service, { bytes: grow, profile: v.profile });
       const at = nowIso();

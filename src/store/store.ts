@@ -6,7 +6,7 @@ import pg from 'pg';
 import { PollyError } from '../core/errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
-import type { Database } from './schema.js';
+import type { Database, PoolRow } from './schema.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -101,9 +101,26 @@ export class Store {
     return this.#group ? this.#group.run(fn) : this.db.transaction().execute(fn);
   }
 
-  /** Row-lock clause for read-modify-write on PostgreSQL; SQLite serialises writers and has no such clause. */
-  get supportsForUpdate(): boolean {
-    return this.dialect === 'postgres';
+  /*
+   * Row locks for read-modify-write. On PostgreSQL they hold the row until the transaction ends, so that
+   * racing transactions on one service, pool or volume queue up; SQLite serialises writers anyway and has
+   * no such clause.
+   */
+
+  /** Locks a service's row (quota checks) until the transaction ends. */
+  async lockService(trx: Transaction<Database>, name: string): Promise<void> {
+    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
+  }
+
+  /** Locks a volume's row (attach/detach) until the transaction ends. */
+  async lockVolume(trx: Transaction<Database>, id: string): Promise<void> {
+    if (this.dialect === 'postgres') await trx.selectFrom('volumes').select('id').where('id', '=', id).forUpdate().execute();
+  }
+
+  /** Reads a pool's row (capacity checks), locked until the transaction ends; undefined when there is none. */
+  lockPool(trx: Transaction<Database>, name: string): Promise<PoolRow | undefined> {
+    const q = trx.selectFrom('pools').selectAll().where('name', '=', name);
+    return (this.dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
   }
 
   async ping(): Promise<void> {
