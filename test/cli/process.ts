@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /** Runs the real `polly` binary as a child process, for the CLI's end-to-end tests. */
 
-export const POLLY_BIN = fileURLToPath(new URL('../../bin/polly.js', import.meta.url));
+export const POLLY_BIN = fileURLToPath(new URL('../../scripts/polly-src.js', import.meta.url));
 
 export interface RunResult {
   code: number | null;

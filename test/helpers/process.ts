@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const POLLY_BIN = fileURLToPath(new URL('../../bin/polly.js', import.meta.url));
+export const POLLY_BIN = fileURLToPath(new URL('../../scripts/polly-src.js', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
