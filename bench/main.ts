@@ -22,6 +22,7 @@ import { runPlacementBench } from './placement.js';
 import { postgresBenchmark } from './postgres.js';
 import { scaleBenchmark } from './scale.js';
 import { snapshotCostBenchmark } from './snapshot-cost.js';
+import { startupBenchmark } from './startup.js';
 import { throughputBenchmark } from './throughput.js';
 
 const placementBenchmark: Benchmark = {
@@ -39,6 +40,7 @@ export const BENCHMARKS: Benchmark[] = [
   mountTimeBenchmark,
   snapshotCostBenchmark,
   postgresBenchmark,
+  startupBenchmark,
 ];
 
 interface Options {

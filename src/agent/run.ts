@@ -1,4 +1,3 @@
-import { startCsiNodeServer } from '../api/csi/node-server.js';
 import { startDockerPlugin } from '../api/docker/volume-plugin.js';
 import { NodeAgent, type AgentOptions } from './agent.js';
 
@@ -22,6 +21,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   try {
     if (opts.csiSocket) {
       const endpoint = opts.csiSocket.includes('://') ? opts.csiSocket : `unix://${opts.csiSocket}`;
+      // gRPC and the CSI protocol load only when a CSI socket is asked for: a Docker-only agent starts faster.
+      const { startCsiNodeServer } = await import('../api/csi/node-server.js');
       const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log });
       stops.push(() => csi.stop());
     }

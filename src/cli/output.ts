@@ -1,6 +1,14 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableConstructor from 'cli-table3';
 import pc from 'picocolors';
-import { stringify as toYaml } from 'yaml';
+import type { stringify as YamlStringify } from 'yaml';
+
+// cli-table3 and yaml are loaded on first use, not at start: most commands print one of the formats only,
+// and `polly version` / `polly agent` / `polly server` start faster without them (bench: start-up rows).
+const requireLazily = createRequire(import.meta.url);
+const Table = (...args: ConstructorParameters<typeof TableConstructor>) =>
+  new (requireLazily('cli-table3') as typeof TableConstructor)(...args);
+const toYaml = (data: unknown): string => (requireLazily('yaml') as { stringify: typeof YamlStringify }).stringify(data);
 
 export const FORMATS = ['table', 'json', 'yaml'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -24,7 +32,7 @@ export function useColor(stream: { isTTY?: boolean } = process.stdout, env: Node
 /** A borderless, compact table: columns separated by two spaces, headers bold on a terminal. */
 export function table(head: string[], rows: string[][], color = useColor()): string {
   const c = pc.createColors(color);
-  const t = new Table({
+  const t = Table({
     head: head.map((h) => c.bold(h)),
     chars: {
       top: '', 'top-mid': '', 'top-left': '', 'top-right': '',

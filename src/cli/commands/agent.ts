@@ -54,6 +54,10 @@ export function registerAgent(program: Command): void {
           log,
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
+        // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
+        // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
+        if (opts.dockerSocket) print(`Docker volume plugin listening on ${opts.dockerSocket} (driver-server.started)`);
+        if (opts.csiSocket) print(`CSI Node service listening on ${opts.csiSocket}`);
         const shutdown = () => {
           running.stop().then(
             () => process.exit(0),

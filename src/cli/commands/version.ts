@@ -1,19 +1,40 @@
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { contextOf } from '../context.js';
 import { print, serialize } from '../output.js';
 import { VERSION } from '../../version.js';
 
-/** The server's version from /openapi.json (no token needed), or undefined when it cannot be had. */
+/** GET `url` → its JSON body when it answers 200 (node:http: the one request of this command needs no more). */
+async function getJson(url: string): Promise<Record<string, unknown> | undefined> {
+  const { get } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: 3_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? (JSON.parse(body) as Record<string, unknown>) : undefined);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} in 3 s`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The server's version from `/healthz` (no token needed; a small answer — older servers carry it only in
+ * /openapi.json), or undefined when it cannot be had.
+ */
 async function serverVersion(baseUrl: string): Promise<string | undefined> {
   try {
-    const res = await request(`${baseUrl}/openapi.json`, { headersTimeout: 3_000, bodyTimeout: 3_000 });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return undefined;
-    }
-    const doc = (await res.body.json()) as { info?: { version?: unknown } };
-    return typeof doc.info?.version === 'string' ? doc.info.version : undefined;
+    const health = await getJson(`${baseUrl}/healthz`);
+    if (typeof health?.version === 'string') return health.version;
+    const info = (await getJson(`${baseUrl}/openapi.json`))?.info as { version?: unknown } | undefined;
+    return typeof info?.version === 'string' ? info.version : undefined;
   } catch {
     return undefined;
   }

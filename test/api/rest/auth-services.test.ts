@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newService, startPolly, type TestPolly } from '../../helpers/polly.js';
+import { VERSION } from '../../../src/version.js';
 
 let polly: TestPolly;
 beforeAll(async () => {
@@ -32,7 +33,7 @@ describe('authentication', () => {
   });
 
   it('serves health, readiness, metrics and the OpenAPI document without a token', async () => {
-    expect((await polly.call('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
+    expect((await polly.call('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok', version: VERSION });
     const ready = await polly.call('GET', '/readyz', { token: null });
     expect(ready.status).toBe(200);
     expect(ready.body.store).toBe('sqlite');

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
+import { VERSION } from '../../../version.js';
 import { errorBody } from '../errors.js';
 
 export function healthRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
   return async (r) => {
-    /** Liveness: the process serves HTTP. */
-    r.get('/healthz', { schema: { tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
+    /** Liveness: the process serves HTTP; also the server's version (what `polly version` shows). */
+    r.get('/healthz', { schema: { tags: ['health'], security: [] } }, async () => ({ status: 'ok', version: VERSION }));
     /** Readiness: the store answers. */
     r.get('/readyz', { schema: { tags: ['health'], security: [] } }, async (_req, reply) => {
       try {
