@@ -7,6 +7,7 @@ import type { AccessMode, StorageDriver, VolumeMode } from '../core/ports/driver
 import type { Pool } from '../core/types.js';
 import { createDriver } from '../drivers/registry.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
+import { isMountPoint, unmountAll } from '../drivers/system/mounts.js';
 import { ServerClient } from './server-client.js';
 
 export interface AgentOptions {
@@ -207,8 +208,11 @@ export class NodeAgent {
     if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, `${failures.length} volumes could not be reconciled`);
   }
 
-  /** Stages a volume of a live attachment this node does not hold yet. */
-  async #take(a: NodeAttachment): Promise<HeldVolume> {
+  /**
+   * Stages a volume of a live attachment this node does not hold yet, at `stagingPath` (a CSI CO's
+   * staging_target_path) or under the agent's own staging root.
+   */
+  async #take(a: NodeAttachment, stagingPath?: string): Promise<HeldVolume> {
     return this.#mutex.run(a.volumeId, async () => {
       const existing = this.#held.get(a.volumeId);
       if (existing && existing.attachmentId === a.id) return existing;
@@ -224,7 +228,7 @@ export class NodeAgent {
         volumeMode: a.volume.volumeMode,
         fsType: a.volume.fsType,
         sizeBytes: a.volume.sizeBytes,
-        stagingPath: join(this.stagingRoot, a.volumeId),
+        stagingPath: stagingPath ?? join(this.stagingRoot, a.volumeId),
         targets: {},
       };
       const driver = await this.driver(h.pool);
@@ -289,17 +293,52 @@ export class NodeAgent {
     return this.ensureStaged(a.id, volumeId);
   }
 
-  /** The held volume of a live attachment, staging it first when this node does not hold it yet. */
-  async ensureStaged(attachmentId: string, volumeId: string): Promise<HeldVolume> {
-    this.#unstaged.delete(attachmentId);
+  /**
+   * The held volume of a live attachment, staging it first when this node does not hold it yet.
+   * `opts.stagingPath` stages it there (CSI's staging_target_path): a volume the agent staged on its own
+   * (a heartbeat saw the attachment first) and that has no publication yet is moved there.
+   * `opts.check` validates the request against the volume (its mode, …) before anything is touched.
+   */
+  async ensureStaged(
+    attachmentId: string,
+    volumeId: string,
+    opts: { stagingPath?: string | undefined; check?: ((volume: { volumeMode: VolumeMode }) => void) | undefined } = {},
+  ): Promise<HeldVolume> {
     const h = this.#held.get(volumeId);
-    if (h && h.attachmentId === attachmentId) return h;
-    if (h) await this.#release(h, 'superseded by a newer attachment');
+    if (h && h.attachmentId === attachmentId) {
+      opts.check?.(h);
+      this.#unstaged.delete(attachmentId);
+      if (opts.stagingPath === undefined || opts.stagingPath === h.stagingPath) return h;
+      return this.#moveStaging(h, opts.stagingPath);
+    }
     const hb = await this.#client.call<HeartbeatResult>('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/heartbeat`);
     this.#lastHeartbeat = this.#now();
     const a = hb.attachments.find((x) => x.id === attachmentId);
     if (!a) throw new PollyError('INVALID_STATE', `attachment ${attachmentId} of volume ${volumeId} is not live on node ${this.#opts.nodeId}`);
-    return this.#take(a);
+    opts.check?.(a.volume);
+    this.#unstaged.delete(attachmentId);
+    if (h) await this.#release(h, 'superseded by a newer attachment');
+    return this.#take(a, opts.stagingPath);
+  }
+
+  /** Re-stages a held volume at another staging path; refused while it is published (its mounts hang off the old one). */
+  async #moveStaging(h: HeldVolume, stagingPath: string): Promise<HeldVolume> {
+    return this.#mutex.run(h.volumeId, async () => {
+      if (h.stagingPath === stagingPath) return h;
+      const published = Object.keys(h.targets);
+      if (published.length > 0) {
+        throw new PollyError('INVALID_STATE', `volume ${h.name} (${h.volumeId}) is staged at ${h.stagingPath} and published at ${published[0]}; it cannot be staged at ${stagingPath} too`);
+      }
+      // Staged at the new path first (the backend stays attached: a loop device is reused), then the old
+      // staging mount, if the driver made one, is let go; the volume is never unstaged in between.
+      const driver = await this.driver(h.pool);
+      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      const old = h.stagingPath;
+      h.stagingPath = stagingPath;
+      await this.#saveState();
+      if (await isMountPoint(old)) await unmountAll(old);
+      return h;
+    });
   }
 
   /** Publishes a held volume at `target` (idempotent). */
@@ -380,3 +419,4 @@ export class NodeAgent {
     await rename(tmp, this.#stateFile);
   }
 }
+

@@ -8,6 +8,12 @@ import type * as csi from './proto.js';
 /** The plugin name COs key on (Kubernetes' CSIDriver object, the kubelet's plugin registry). */
 export const PLUGIN_NAME = 'polly.csi.dev';
 
+/** What Polly's CSI plugin offers; the controller's and the node's Identity answer the same set. */
+export const PLUGIN_CAPABILITIES: csi.GetPluginCapabilitiesResponse['capabilities'] = [
+  { service: { type: 'CONTROLLER_SERVICE' } },
+  { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } },
+];
+
 /** CSI Identity: who the plugin is, what it offers, whether it is ready. Needs no caller identity. */
 export function identityServer(app: PollyApp, log: Logger): UntypedServiceImplementation {
   return {
@@ -18,7 +24,7 @@ export function identityServer(app: PollyApp, log: Logger): UntypedServiceImplem
     })),
 
     GetPluginCapabilities: unary(log, 'GetPluginCapabilities', async (): Promise<csi.GetPluginCapabilitiesResponse> => ({
-      capabilities: [{ service: { type: 'CONTROLLER_SERVICE' } }, { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } }],
+      capabilities: PLUGIN_CAPABILITIES,
     })),
 
     // Ready means the store answers: without it no call can succeed. Not ready is an answer, not an error,

@@ -11,10 +11,10 @@ import { parseCapability } from './capabilities.js';
 import { PUBLISH_CONTEXT } from './controller-publish.js';
 import { parseEndpoint } from './csi-server.js';
 import { CsiError, invalidArgument, unary } from './errors.js';
-import { PLUGIN_NAME } from './identity-server.js';
+import { PLUGIN_CAPABILITIES, PLUGIN_NAME } from './identity-server.js';
 import { csiService, type CapacityRange, type StringMap, type VolumeCapability } from './proto.js';
 import { parseCapacityRange, requireField } from './requests.js';
-import { ZONE_KEY } from './topology.js';
+import { nodeSegments } from './topology.js';
 
 /** CSI Node messages (csi.proto), as the loader presents them. */
 interface NodeStageRequest {
@@ -57,7 +57,7 @@ const notFound = (message: string): CsiError => new CsiError(status.NOT_FOUND, m
 export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImplementation {
   const held = (volumeId: string) => agent.heldVolume(volumeId);
 
-  async function checkMode(volumeId: string, cap: VolumeCapability | null, mode: 'filesystem' | 'block'): Promise<void> {
+  function checkMode(volumeId: string, cap: VolumeCapability | null, mode: 'filesystem' | 'block'): void {
     if (cap === null) throw invalidArgument('volume_capability is required');
     const wanted = parseCapability(cap, 'volume_capability');
     if (wanted.volumeMode !== mode) {
@@ -68,7 +68,7 @@ export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImpleme
   return {
     NodeStageVolume: unary(log, 'NodeStageVolume', async (req: NodeStageRequest) => {
       const volumeId = requireField(req.volume_id, 'volume_id');
-      requireField(req.staging_target_path, 'staging_target_path');
+      const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
       if (req.volume_capability === null) throw invalidArgument('volume_capability is required');
       parseCapability(req.volume_capability, 'volume_capability');
       let attachmentId = req.publish_context[PUBLISH_CONTEXT.attachment];
@@ -80,11 +80,15 @@ export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImpleme
         }
         attachmentId = live.id;
       }
-      const h = await agent.ensureStaged(attachmentId, volumeId).catch((err: unknown) => {
-        if (isPollyError(err) && err.code === 'INVALID_STATE') throw failedPrecondition(err.message);
-        throw err;
-      });
-      await checkMode(volumeId, req.volume_capability, h.volumeMode);
+      // The capability is checked against the volume before anything is staged; the volume is staged at
+      // the CO's staging_target_path (where NodePublish will look for it).
+      const capability = req.volume_capability;
+      await agent
+        .ensureStaged(attachmentId, volumeId, { stagingPath, check: (volume) => checkMode(volumeId, capability, volume.volumeMode) })
+        .catch((err: unknown) => {
+          if (isPollyError(err) && err.code === 'INVALID_STATE') throw failedPrecondition(err.message);
+          throw err;
+        });
       return {};
     }),
 
@@ -103,7 +107,7 @@ export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImpleme
       const cap = parseCapability(req.volume_capability, 'volume_capability');
       const h = held(volumeId);
       if (!h) throw failedPrecondition(`volume ${volumeId} is not staged on node ${agent.nodeId} (NodeStageVolume first)`);
-      await checkMode(volumeId, req.volume_capability, h.volumeMode);
+      checkMode(volumeId, req.volume_capability, h.volumeMode);
       const readOnly = req.readonly || h.readOnly || cap.csiMode === 'SINGLE_NODE_READER_ONLY' || cap.csiMode === 'MULTI_NODE_READER_ONLY';
       if (h.accessMode === 'RWOP') {
         const others = Object.keys(h.targets).filter((t) => t !== target);
@@ -154,10 +158,13 @@ export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImpleme
       capabilities: (['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME'] as const).map((type) => ({ rpc: { type } })),
     })),
 
-    NodeGetInfo: unary(log, 'NodeGetInfo', async () => {
-      const zone = agent.topology.zone;
-      return { node_id: agent.nodeId, max_volumes_per_node: 0, accessible_topology: zone ? { segments: { [ZONE_KEY]: zone } } : null };
-    }),
+    // Always a topology (the plugin advertises VOLUME_ACCESSIBILITY_CONSTRAINTS): the node's own segment,
+    // and its zone when it has one.
+    NodeGetInfo: unary(log, 'NodeGetInfo', async () => ({
+      node_id: agent.nodeId,
+      max_volumes_per_node: 0,
+      accessible_topology: { segments: nodeSegments(agent.nodeId, agent.topology.zone) },
+    })),
   };
 }
 
@@ -165,7 +172,8 @@ export function nodeServer(agent: NodeAgent, log: Logger): UntypedServiceImpleme
 function nodeIdentity(log: Logger): UntypedServiceImplementation {
   return {
     GetPluginInfo: unary(log, 'GetPluginInfo', async () => ({ name: PLUGIN_NAME, vendor_version: VERSION, manifest: {} })),
-    GetPluginCapabilities: unary(log, 'GetPluginCapabilities', async () => ({ capabilities: [{ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } }] })),
+    // The same set as the controller's Identity: the spec wants every instance of a plugin to answer alike.
+    GetPluginCapabilities: unary(log, 'GetPluginCapabilities', async () => ({ capabilities: PLUGIN_CAPABILITIES })),
     Probe: unary(log, 'Probe', async () => ({ ready: { value: true } })),
   };
 }

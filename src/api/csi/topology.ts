@@ -2,8 +2,15 @@ import type { PoolView } from '../../app/pools.js';
 import type { Profile } from '../../core/types.js';
 import type { Topology, TopologyRequirement } from './proto.js';
 
-/** The one topology segment Polly understands: a pool's `topology.zone`. */
+/** A pool's (and a node's) `topology.zone`. */
 export const ZONE_KEY = 'topology.polly.csi.dev/zone';
+/** A node's id: every node reports it (NodeGetInfo), so a node-local pool's volumes can name their node. */
+export const NODE_KEY = 'topology.polly.csi.dev/node';
+
+/** The segments a node reports in NodeGetInfo: always its id, and its zone when it has one. */
+export function nodeSegments(nodeId: string, zone: string | undefined): Record<string, string> {
+  return { [NODE_KEY]: nodeId, ...(zone ? { [ZONE_KEY]: zone } : {}) };
+}
 
 /**
  * The zones a CreateVolume accepts, from its accessibility requirements. Only {@link ZONE_KEY} segments

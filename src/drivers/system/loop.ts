@@ -51,7 +51,12 @@ export async function attachLoop(file: string, opts: { readOnly: boolean }): Pro
   const args = ['--find', '--show'];
   if (opts.readOnly) args.push('--read-only');
   const { stdout } = await run('losetup', [...args, file]);
-  return stdout.trim();
+  const device = stdout.trim();
+  // A free loop device keeps a read-only flag someone set on it earlier (`blockdev --setro`, e.g. a
+  // self-fence of the volume it backed then); losetup then silently attaches read-only. A writable
+  // attachment clears it: the flag belonged to the device's previous volume, not to this one.
+  if (!opts.readOnly && (await run('blockdev', ['--getro', device])).stdout.trim() === '1') await run('blockdev', ['--setrw', device]);
+  return device;
 }
 
 /** Makes the loop device pick up a new size of its backing file. */

@@ -41,7 +41,7 @@ beforeAll(async () => {
     dataDir: h.polly.dataDir,
     heartbeatSeconds: 3600,
     csiSocket: join(work, 'node.sock'),
-    log: pino({ level: 'silent' }),
+    log: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
   };
 });
 afterAll(async () => {
@@ -99,6 +99,30 @@ describe('CSI Node on a loopblock pool (loop devices, ext4, raw block)', () => {
       await node.call('Node', 'NodeUnstageVolume', { volume_id: volumeId, staging_target_path: stageReq.staging_target_path });
       expect(await loopDevicesFor(join(poolPath, 'volumes', `${volumeId}.img`))).toEqual([]);
       await h.client.controller('ControllerUnpublishVolume', { volume_id: volumeId, node_id: 'lb-node', secrets: secrets(token) });
+    });
+  });
+
+  it('NodeStage checks the capability before it touches anything, and stages at staging_target_path', async () => {
+    await withAgent(async (agent, node) => {
+      // Published after the agent started, so that only NodeStage can stage it.
+      const raw = await createAndPublish('raw-check', BLOCK_RWO, 'raw');
+      const rawImage = join(poolPath, 'volumes', `${raw.volumeId}.img`);
+      const rawReq = { volume_id: raw.volumeId, publish_context: raw.publishContext, staging_target_path: join(work, 'st-raw-check'), volume_capability: MOUNT_RWO };
+      await expectCode(node.call('Node', 'NodeStageVolume', rawReq), status.INVALID_ARGUMENT);
+      expect(await loopDevicesFor(rawImage)).toEqual([]);
+      expect(agent.agent.heldVolume(raw.volumeId)).toBeUndefined();
+
+      const fs = await createAndPublish('fs-at-path', MOUNT_RWO);
+      const stagingPath = join(work, 'st-fs-at-path');
+      await mkdir(stagingPath, { recursive: true });
+      const fsReq = { volume_id: fs.volumeId, publish_context: fs.publishContext, staging_target_path: stagingPath, volume_capability: MOUNT_RWO };
+      await node.call('Node', 'NodeStageVolume', fsReq);
+      expect(await isMountPoint(stagingPath)).toBe(true);
+      expect(agent.agent.heldVolume(fs.volumeId)?.stagingPath).toBe(stagingPath);
+      await node.call('Node', 'NodeStageVolume', fsReq);
+      await node.call('Node', 'NodeUnstageVolume', { volume_id: fs.volumeId, staging_target_path: stagingPath });
+      expect(await isMountPoint(stagingPath)).toBe(false);
+      for (const v of [raw, fs]) await h.client.controller('ControllerUnpublishVolume', { volume_id: v.volumeId, node_id: 'lb-node', secrets: secrets(token) });
     });
   });
 

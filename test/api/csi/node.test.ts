@@ -61,9 +61,14 @@ describe('CSI Node on the agent, with ControllerPublish mapped to attachments', 
   it('Identity, NodeGetInfo (with the zone) and NodeGetCapabilities', async () => {
     const info = await node.call<csi.GetPluginInfoResponse>('Identity', 'GetPluginInfo', {});
     expect(info.name).toBe('polly.csi.dev');
+    // Every instance of the plugin answers the same capabilities (CSI spec): the node's as the controller's.
+    const nodeCaps = await node.call<csi.GetPluginCapabilitiesResponse>('Identity', 'GetPluginCapabilities', {});
+    const controllerCaps = await h.client.call<csi.GetPluginCapabilitiesResponse>('Identity', 'GetPluginCapabilities', {});
+    expect(nodeCaps.capabilities).toEqual(controllerCaps.capabilities);
+    expect(nodeCaps.capabilities.map((c) => c.service?.type)).toContain('CONTROLLER_SERVICE');
     const ni = await nodeCall<{ node_id: string; accessible_topology: { segments: Record<string, string> } }>('NodeGetInfo');
     expect(ni.node_id).toBe('worker-1');
-    expect(ni.accessible_topology.segments).toEqual({ 'topology.polly.csi.dev/zone': 'z1' });
+    expect(ni.accessible_topology.segments).toEqual({ 'topology.polly.csi.dev/zone': 'z1', 'topology.polly.csi.dev/node': 'worker-1' });
     const caps = await nodeCall<{ capabilities: Array<{ rpc: { type: string } }> }>('NodeGetCapabilities');
     expect(caps.capabilities.map((c) => c.rpc.type).sort()).toEqual(['EXPAND_VOLUME', 'GET_VOLUME_STATS', 'STAGE_UNSTAGE_VOLUME']);
   });
