@@ -11,6 +11,7 @@ import { Reconciler } from './reconciler.js';
 import { ServiceUseCases } from './services.js';
 import { SnapshotUseCases } from './snapshots.js';
 import { VolumeOwnershipUseCases } from './volume-ownership.js';
+import { VolumeProfileUseCases } from './volume-profile.js';
 import { VolumeUseCases } from './volumes.js';
 
 /** Every use case, wired once. Frontends hold this and nothing below it. */
@@ -24,6 +25,7 @@ export class PollyApp {
   readonly profiles: ProfileUseCases;
   readonly poolAdmin: PoolAdminUseCases;
   readonly ownership: VolumeOwnershipUseCases;
+  readonly volumeProfiles: VolumeProfileUseCases;
   readonly placement: Placement;
   readonly snapshots: SnapshotUseCases;
   readonly idempotency: IdempotencyUseCases;
@@ -41,6 +43,7 @@ export class PollyApp {
     this.profiles = new ProfileUseCases(ctx);
     this.poolAdmin = new PoolAdminUseCases(ctx, this.pools);
     this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas);
+    this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools);
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
     this.idempotency = new IdempotencyUseCases(ctx);
     this.reconciler = new Reconciler(ctx, this.volumes, this.snapshots);

@@ -8,13 +8,14 @@ import type { CallerResolver } from './caller.js';
 import { byName, toCsiSnapshot, toCsiVolume } from './convert.js';
 import { controllerPublish, controllerUnpublish } from './controller-publish.js';
 import { createVolume, parseCreateVolume, profileOf } from './create-volume.js';
-import { aborted, alreadyExists, CsiError, invalidArgument, outOfRange, unary, unimplemented } from './errors.js';
+import { aborted, alreadyExists, CsiError, invalidArgument, outOfRange, unary } from './errors.js';
 import { pollyNameFor } from './names.js';
 import type * as csi from './proto.js';
 import {
   checkSnapshotParameters,
   parseCapacityRange,
   parseMaxEntries,
+  parseMutableParameters,
   parseVolumeParameters,
   readPage,
   requireField,
@@ -32,6 +33,8 @@ const CONTROLLER_CAPABILITIES: csi.ControllerRpcType[] = [
   'CLONE_VOLUME',
   'EXPAND_VOLUME',
   'GET_VOLUME',
+  'PUBLISH_READONLY',
+  'MODIFY_VOLUME',
 ];
 
 /**
@@ -64,6 +67,23 @@ export class CsiController {
       throw aborted(`volume ${id} is ${v.status}: an operation on it is pending; retry`);
     }
     await this.#app.volumes.remove(caller, id).catch(notFoundAs(undefined));
+    return {};
+  }
+
+  /**
+   * Changes a volume's mutable parameters in place (Kubernetes' VolumeAttributesClass): `profile` moves it
+   * to another profile that fits it where it lies. NOT_FOUND for a missing volume; INVALID_ARGUMENT for a
+   * key Polly cannot change or a profile that does not fit. Idempotent.
+   */
+  async modifyVolume(req: csi.ControllerModifyVolumeRequest, md: Metadata): Promise<csi.EmptyResponse> {
+    const id = requireField(req.volume_id, 'volume_id');
+    const mutable = parseMutableParameters(req.mutable_parameters);
+    const caller = await this.#callers.resolve(req.secrets, md);
+    const v = await this.#app.volumes.get(caller, id);
+    if (mutable.profile !== undefined) {
+      await profileOf(this.#app, caller, mutable.profile);
+      await this.#app.volumeProfiles.changeProfile(caller, v.id, mutable.profile);
+    }
     return {};
   }
 
@@ -232,9 +252,6 @@ function notFoundAs<T>(value: T): (err: unknown) => T {
 
 export function controllerServer(app: PollyApp, log: Logger, callers: CallerResolver): UntypedServiceImplementation {
   const c = new CsiController(app, callers);
-  const notYet = (what: string) => async (): Promise<never> => {
-    throw unimplemented(what);
-  };
   return {
     CreateVolume: unary(log, 'CreateVolume', (req: csi.CreateVolumeRequest, call) => c.createVolume(req, call.metadata)),
     DeleteVolume: unary(log, 'DeleteVolume', (req: csi.DeleteVolumeRequest, call) => c.deleteVolume(req, call.metadata)),
@@ -251,11 +268,7 @@ export function controllerServer(app: PollyApp, log: Logger, callers: CallerReso
     ListSnapshots: unary(log, 'ListSnapshots', (req: csi.ListSnapshotsRequest, call) => c.listSnapshots(req, call.metadata)),
     GetSnapshot: unary(log, 'GetSnapshot', (req: csi.GetSnapshotRequest, call) => c.getSnapshot(req, call.metadata)),
     ControllerExpandVolume: unary(log, 'ControllerExpandVolume', (req: csi.ControllerExpandVolumeRequest, call) => c.expandVolume(req, call.metadata)),
+    ControllerModifyVolume: unary(log, 'ControllerModifyVolume', (req: csi.ControllerModifyVolumeRequest, call) => c.modifyVolume(req, call.metadata)),
     ControllerGetVolume: unary(log, 'ControllerGetVolume', (req: csi.ControllerGetVolumeRequest, call) => c.controllerGetVolume(req, call.metadata)),
-    ControllerModifyVolume: unary(
-      log,
-      'ControllerModifyVolume',
-      notYet('ControllerModifyVolume: Polly has no mutable volume parameters yet (no MODIFY_VOLUME)'),
-    ),
   };
 }

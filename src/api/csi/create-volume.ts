@@ -13,6 +13,7 @@ import {
   chooseSize,
   parseCapacityRange,
   parseContentSource,
+  parseMutableParameters,
   parseVolumeParameters,
   requireField,
   sameSource,
@@ -42,15 +43,16 @@ export function parseCreateVolume(req: csi.CreateVolumeRequest): CreateVolumeArg
   const wanted = parseCapabilities(req.volume_capabilities, 'volume_capabilities');
   const inconsistent = inconsistentReason(wanted);
   if (inconsistent !== undefined) throw invalidArgument(inconsistent);
-  if (Object.keys(req.mutable_parameters).length > 0) {
-    throw invalidArgument('mutable_parameters are not supported (the plugin does not offer MODIFY_VOLUME)');
-  }
+  // A VolumeAttributesClass's mutable parameters apply from the start; its profile wins over the
+  // StorageClass's (as the class a volume is modified to later would).
+  const mutable = parseMutableParameters(req.mutable_parameters);
+  const params = parseVolumeParameters(req.parameters);
   return {
     csiName,
     name: pollyNameFor(csiName),
     range: parseCapacityRange(req.capacity_range),
     wanted,
-    params: parseVolumeParameters(req.parameters),
+    params: mutable.profile !== undefined ? { ...params, profile: mutable.profile } : params,
     source: parseContentSource(req.volume_content_source),
     zones: zoneRequirement(req.accessibility_requirements),
   };

@@ -43,6 +43,28 @@ export function parseVolumeParameters(params: StringMap, field = 'parameters'): 
   return out;
 }
 
+/** The keys of mutable_parameters (a Kubernetes VolumeAttributesClass) Polly can change on a volume in place. */
+export const MUTABLE_PARAMETER_KEYS = ['profile'] as const;
+
+export interface MutableParameters {
+  /** Move the volume to this profile (its QoS, media, quotas…), where it lies. */
+  profile: string | undefined;
+}
+
+/**
+ * mutable_parameters of CreateVolume and ControllerModifyVolume: `profile` (the profile carries the QoS
+ * and the other per-class settings). Anything else is INVALID_ARGUMENT, as the spec asks for a parameter
+ * the plugin cannot change.
+ */
+export function parseMutableParameters(params: StringMap, field = 'mutable_parameters'): MutableParameters {
+  const out: MutableParameters = { profile: undefined };
+  for (const [key, value] of Object.entries(params)) {
+    if (key === 'profile') out.profile = requireField(value, `${field}.profile`);
+    else throw invalidArgument(`${field}: ${JSON.stringify(key)} cannot be changed; Polly's mutable parameters are ${MUTABLE_PARAMETER_KEYS.join(', ')}`);
+  }
+  return out;
+}
+
 /** Snapshot parameters: Polly has none yet; only the Kubernetes sidecars' own keys are accepted. */
 export function checkSnapshotParameters(params: StringMap): void {
   const unknown = Object.keys(params).filter((k) => !k.startsWith(KUBERNETES_PREFIX));

@@ -18,7 +18,12 @@ beforeAll(async () => {
       { name: 'mem', driver: 'fake' },
       { name: 'disk', driver: 'local', path: join(dataDir, 'disk') },
     ],
-    profiles: [{ name: 'raw', volumeMode: 'block' }],
+    profiles: [
+      { name: 'raw', volumeMode: 'block' },
+      { name: 'fast', qos: { iops: 500 } },
+      { name: 'small', maxBytes: 2 * MiB },
+      { name: 'mem-only', pools: ['mem'] },
+    ],
   }));
   token = await newService(h.polly, 'k8s');
 });
@@ -83,7 +88,7 @@ describe('CreateVolume', () => {
     ['a block profile on a directory pool', () => ({ name: 'blk2', volume_capabilities: [BLOCK_RWO], parameters: { pool: 'disk', profile: 'raw' } }), 'no block volumes'],
     ['a filesystem the pool cannot make', () => ({ name: 'btrfs', volume_capabilities: [mountCap('SINGLE_NODE_WRITER', 'btrfs')], parameters: { pool: 'mem' } }), 'cannot format btrfs'],
     ['a filesystem other than the profile’s', () => ({ name: 'xfs', volume_capabilities: [mountCap('SINGLE_NODE_WRITER', 'xfs')], parameters: { pool: 'mem' } }), 'formats volumes as ext4'],
-    ['mutable parameters', () => ({ name: 'mut', mutable_parameters: { iops: '100' } }), 'mutable_parameters'],
+    ['an unknown mutable parameter', () => ({ name: 'mut', mutable_parameters: { iops: '100' } }), 'mutable_parameters: "iops" cannot be changed'],
     ['an invalid label', () => ({ name: 'badlabel', parameters: { 'labels.-bad': 'x' } }), 'labels'],
   ];
   for (const [what, req, message] of invalid) {
@@ -307,18 +312,62 @@ describe('GetCapacity', () => {
   });
 });
 
-describe('capabilities and what is not there yet', () => {
+describe('capabilities', () => {
   it('ControllerGetCapabilities lists exactly what is implemented', async () => {
     const res = await h.client.controller<csi.ControllerGetCapabilitiesResponse>('ControllerGetCapabilities');
     expect(res.capabilities.map((c) => c.rpc?.type).sort()).toEqual(
-      ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'PUBLISH_UNPUBLISH_VOLUME'].sort(),
+      [
+        'CLONE_VOLUME',
+        'CREATE_DELETE_SNAPSHOT',
+        'CREATE_DELETE_VOLUME',
+        'EXPAND_VOLUME',
+        'GET_CAPACITY',
+        'GET_VOLUME',
+        'LIST_SNAPSHOTS',
+        'LIST_VOLUMES',
+        'MODIFY_VOLUME',
+        'PUBLISH_READONLY',
+        'PUBLISH_UNPUBLISH_VOLUME',
+      ].sort(),
     );
   });
+});
 
-  for (const method of ['ControllerModifyVolume']) {
-    it(`${method} is UNIMPLEMENTED, with a message`, async () => {
-      const err = await expectCode(h.client.controller(method, { volume_id: 'vol-x', node_id: 'n1', secrets: secrets(token) }), status.UNIMPLEMENTED);
-      expect(err.details).toContain(method);
-    });
-  }
+describe('ControllerModifyVolume (mutable parameters: profile)', () => {
+  const modify = (volumeId: string, mutable: Record<string, string>) =>
+    h.client.controller('ControllerModifyVolume', { volume_id: volumeId, mutable_parameters: mutable, secrets: secrets(token) });
+  const usageOf = async (profile: string) => (await app().quotas.get(ADMIN, 'k8s')).usage.profileBytes[profile] ?? 0;
+
+  it('moves a volume to another profile in place, with its usage; again is a no-op', async () => {
+    const v = await newVolume('mod-fast', 4 * MiB);
+    const before = await usageOf('default');
+    await modify(v.volume_id, { profile: 'fast' });
+    const stored = await app().volumes.get(ADMIN, v.volume_id);
+    expect(stored.profile).toBe('fast');
+    expect(stored.pool).toBe('mem');
+    expect(await usageOf('fast')).toBe(4 * MiB);
+    expect(await usageOf('default')).toBe(before - 4 * MiB);
+    await modify(v.volume_id, { profile: 'fast' });
+    expect(await usageOf('fast')).toBe(4 * MiB);
+  });
+
+  it('CreateVolume applies the mutable profile (a VolumeAttributesClass) from the start', async () => {
+    const res = await createVolume({ name: 'mod-vac', capacity_range: { required_bytes: MiB, limit_bytes: 0 }, parameters: { pool: 'mem' }, mutable_parameters: { profile: 'fast' } });
+    expect((await app().volumes.get(ADMIN, res.volume!.volume_id)).profile).toBe('fast');
+  });
+
+  it('refuses what it cannot change, what does not fit, and a missing volume', async () => {
+    const v = await newVolume('mod-refused', 4 * MiB, { pool: 'disk' });
+    const unknown = await expectCode(modify(v.volume_id, { iops: '100' }), status.INVALID_ARGUMENT);
+    expect(unknown.details).toContain('"iops" cannot be changed');
+    // QoS on a pool whose driver has none, a size the profile does not allow, a pool it excludes, another mode.
+    expect((await expectCode(modify(v.volume_id, { profile: 'fast' }), status.INVALID_ARGUMENT)).details).toContain('QoS');
+    expect((await expectCode(modify(v.volume_id, { profile: 'small' }), status.INVALID_ARGUMENT)).details).toContain('outside');
+    expect((await expectCode(modify(v.volume_id, { profile: 'mem-only' }), status.INVALID_ARGUMENT)).details).toContain('does not allow pool disk');
+    expect((await expectCode(modify(v.volume_id, { profile: 'raw' }), status.INVALID_ARGUMENT)).details).toContain('block');
+    expect((await expectCode(modify(v.volume_id, { profile: 'gold' }), status.INVALID_ARGUMENT)).details).toContain('profile');
+    expect((await app().volumes.get(ADMIN, v.volume_id)).profile).toBe('default');
+    await expectCode(modify('vol-missing', { profile: 'fast' }), status.NOT_FOUND);
+    await expectCode(modify('', { profile: 'fast' }), status.INVALID_ARGUMENT);
+  });
 });
