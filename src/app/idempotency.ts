@@ -11,6 +11,50 @@ import {
 import { isUniqueViolation, nowIso } from '../store/store.js';
 import type { AppContext } from './context.js';
 
+/** Deepest nesting a fingerprinted request may have (bodies are bounded tighter before they are parsed). */
+export const MAX_FINGERPRINT_DEPTH = 64;
+
+/**
+ * A hash of a request's parts that is the same for the same request: object keys are taken in sorted
+ * order, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are one request. Walks the value with an explicit stack,
+ * never recursion, and refuses values nested deeper than {@link MAX_FINGERPRINT_DEPTH}: no request can
+ * overflow the call stack here.
+ */
+export function requestFingerprint(parts: unknown[]): string {
+  const hash = createHash('sha256');
+  // Each entry is a value to write at a depth, or a literal token (`,` `]` `}` or a key) to emit.
+  const stack: ({ value: unknown; depth: number } | { token: string })[] = [{ value: parts, depth: 0 }];
+  while (stack.length > 0) {
+    const item = stack.pop() as { value: unknown; depth: number } | { token: string };
+    if ('token' in item) {
+      hash.update(item.token);
+      continue;
+    }
+    const { value, depth } = item;
+    if (value === null || typeof value !== 'object') {
+      hash.update(value === undefined ? 'null' : (JSON.stringify(value) ?? 'null'));
+      continue;
+    }
+    if (depth >= MAX_FINGERPRINT_DEPTH) {
+      throw new PollyError('VALIDATION_FAILED', `request nests deeper than ${MAX_FINGERPRINT_DEPTH} levels`);
+    }
+    const entries: [string | null, unknown][] = Array.isArray(value)
+      ? value.map((v) => [null, v])
+      : Object.keys(value)
+          .sort()
+          .map((k) => [k, (value as Record<string, unknown>)[k]]);
+    hash.update(Array.isArray(value) ? '[' : '{');
+    stack.push({ token: Array.isArray(value) ? ']' : '}' });
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, v] = entries[i] as [string | null, unknown];
+      stack.push({ value: v, depth: depth + 1 });
+      const prefix = `${i > 0 ? ',' : ''}${key === null ? '' : `${JSON.stringify(key)}:`}`;
+      if (prefix !== '') stack.push({ token: prefix });
+    }
+  }
+  return hash.digest('hex');
+}
+
 export interface StoredResponse {
   status: number;
   body: unknown;
@@ -28,8 +72,9 @@ export class IdempotencyUseCases {
     this.#ctx = ctx;
   }
 
+  /** See {@link requestFingerprint}. */
   static fingerprint(parts: unknown[]): string {
-    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+    return requestFingerprint(parts);
   }
 
   async run(identity: Identity, key: string, fingerprint: string, fn: () => Promise<StoredResponse>): Promise<StoredResponse & { replayed: boolean }> {
