@@ -11,6 +11,7 @@ import { Reconciler } from './reconciler.js';
 import { ServiceUseCases } from './services.js';
 import { SnapshotUseCases } from './snapshots.js';
 import { VolumeOwnershipUseCases } from './volume-ownership.js';
+import { VolumeRecovery } from './volume-recovery.js';
 import { VolumeUseCases } from './volumes.js';
 
 /** Every use case, wired once. Frontends hold this and nothing below it. */
@@ -19,6 +20,7 @@ export class PollyApp {
   readonly services: ServiceUseCases;
   readonly pools: PoolUseCases;
   readonly volumes: VolumeUseCases;
+  readonly volumeRecovery: VolumeRecovery;
   readonly quotas: QuotaUseCases;
   readonly offers: OfferUseCases;
   readonly profiles: ProfileUseCases;
@@ -42,8 +44,9 @@ export class PollyApp {
     this.poolAdmin = new PoolAdminUseCases(ctx, this.pools);
     this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas);
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
-    this.idempotency = new IdempotencyUseCases(ctx);
-    this.reconciler = new Reconciler(ctx, this.volumes, this.snapshots);
+    this.volumeRecovery = new VolumeRecovery(ctx, this.volumes);
+    this.idempotency = new IdempotencyUseCases(ctx, this.volumeRecovery);
+    this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots);
     this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
   }
 

@@ -85,6 +85,16 @@ export const ConfigFileSchema = Type.Object(
     reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How long an attachment's lease lasts without a heartbeat from its node (seconds). */
     attachmentLeaseSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** This replica's stable name among replicas sharing one PostgreSQL (default: hostname and data directory). */
+    replicaId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** How often every replica records that it is alive (seconds). */
+    replicaHeartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+    /** A replica silent this long is dead, and the leader finishes its interrupted intents (seconds). */
+    replicaTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 2, maximum: 3600 })),
+    /** How often an operation a transient backend failure left in `error` is retried before giving up. */
+    errorRetryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    /** Wait before the first retry of such an operation, doubled for each further retry (seconds). */
+    errorRetryBaseSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
     /** The agent `polly server` embeds for its own host (off unless `enabled`). */
     agent: Type.Optional(
       Type.Object(
