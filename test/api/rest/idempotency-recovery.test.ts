@@ -20,11 +20,6 @@ afterAll(async () => {
 const db = () => polly.server.app.ctx.store.db;
 const create = (name: string, key: string) =>
   polly.call('POST', '/v1/volumes', { token, body: { name, sizeBytes: 1000 }, headers: { 'idempotency-key': key } });
-/** Makes the rows of a volume and its key look like the replica that wrote them died (a kill -9). */
-async function orphan(key: string, volumeId?: string): Promise<void> {
-  await db().updateTable('idempotency_keys').set({ replica: 'dead-incarnation' }).where('key', '=', key).execute();
-  if (volumeId) await db().updateTable('volumes').set({ intent_owner: 'dead-incarnation' }).where('id', '=', volumeId).execute();
-}
 const volumeByName = async (name: string) => (await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items.find((v: { name: string }) => v.name === name);
 
 describe('a retry with the same Idempotency-Key learns what happened to its request', () => {
