@@ -67,6 +67,8 @@ export const ERROR_CATALOG = {
   IDEMPOTENCY_KEY_REUSED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
   IDEMPOTENCY_IN_PROGRESS: { httpStatus: 409, grpcCode: GrpcCode.ABORTED },
   NO_MATCHING_POOL: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  /** A profile change or create that no pool could ever serve (`?force=true` accepts it anyway). */
+  PROFILE_UNSATISFIABLE: { httpStatus: 422, grpcCode: GrpcCode.FAILED_PRECONDITION },
   UNSUPPORTED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
   PAYLOAD_TOO_LARGE: { httpStatus: 413, grpcCode: GrpcCode.INVALID_ARGUMENT },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, grpcCode: GrpcCode.INVALID_ARGUMENT },
