@@ -7,6 +7,7 @@ import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
 import { systemClock, type AppContext, type Clock } from './app/context.js';
 import { EventBus } from './app/event-bus.js';
 import { PollyApp } from './app/polly-app.js';
+import { Replica } from './app/replica.js';
 import { ensureAdminToken, ensureDeclaredServices, syncDeclaredObjects } from './bootstrap.js';
 import { poolParameters, type PollyConfig } from './config/config.js';
 import { PollyError } from './core/errors.js';
@@ -102,12 +103,17 @@ export class PollyServer {
           log.error({ err, pool: pool.name }, 'pool backend unusable; its volumes are unavailable until it is fixed');
         }
       }
-      const ctx: AppContext = { store, drivers, events, clock: opts.clock ?? systemClock, log, config, makeDriver };
+      const clock = opts.clock ?? systemClock;
+      const replica = new Replica(store, clock, config.replicaId, config.replicaTimeoutSeconds);
+      // Registering replaces this name's previous incarnation: what a crash of it left is orphaned now.
+      await replica.register();
+      const ctx: AppContext = { store, drivers, events, clock, log, config, makeDriver, replica };
       const app = new PollyApp(ctx);
       const adminTokenFile = await ensureAdminToken(app, config);
       await ensureDeclaredServices(app, config);
-      // With SQLite this process is the only writer, so every intent in the file is a crash's leftover.
-      await app.reconciler.run(store.dialect === 'sqlite' ? 0 : 60_000);
+      // Intents of dead owners (on SQLite: every intent in the file) are finished before serving, so a
+      // client retrying after the restart finds its operation done.
+      await app.reconciler.run();
       const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
       const rest = await buildRestApi(app, { logger: log, version: VERSION, https: tls });
       return new PollyServer(config, app, rest, log, adminTokenFile);
@@ -136,7 +142,10 @@ export class PollyServer {
     };
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(
-      setInterval(lead('reconcile pass', () => this.app.reconciler.run(60_000)), every),
+      setInterval(lead('reconcile pass', () => this.app.reconciler.run()), every),
+      // Every replica says it is alive; the leader also notices replicas that stopped saying so and
+      // finishes their intents right away instead of at the next pass.
+      setInterval(() => void this.#heartbeat(), this.config.replicaHeartbeatSeconds * 1000),
       setInterval(lead('idempotency expiry', () => this.app.idempotency.expire()), every),
       // Offers and reservations lapse on time; a short tick keeps the stream close to the TTLs.
       setInterval(lead('offer expiry', () => this.app.offers.expire()), 1_000),
@@ -144,6 +153,22 @@ export class PollyServer {
     );
     for (const t of this.#timers) t.unref();
     this.log.info({ url: this.#url, store: redactUrl(this.app.ctx.store.url), pools: [...this.app.ctx.drivers.keys()] }, 'polly listening');
+  }
+
+  async #heartbeat(): Promise<void> {
+    const replica = this.app.ctx.replica;
+    try {
+      const { renamed } = await replica.heartbeat();
+      if (renamed) this.log.error({ replica: replica.name }, 'another server started under this replica id; give every replica its own replicaId');
+      if (!(await this.#leader.isLeader())) return;
+      const dead = await replica.removeSilent();
+      if (dead.length > 0) {
+        this.log.warn({ replicas: dead }, 'replicas stopped heartbeating; finishing their interrupted operations');
+        await this.app.reconciler.run();
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'replica heartbeat failed');
+    }
   }
 
   async stop(): Promise<void> {
@@ -155,6 +180,8 @@ export class PollyServer {
     await Promise.all(this.#csi.map((c) => c.stop()));
     await this.#leader.close();
     await this.rest.close();
+    // Requests have finished: leaving lets the others take over anything left at once.
+    await this.app.ctx.replica.leave().catch(() => undefined);
     await Promise.all([...this.app.ctx.drivers.values()].map((d) => d.close().catch(() => undefined)));
     await this.app.ctx.store.close();
   }

@@ -3,6 +3,7 @@ import type { PollyConfig } from '../config/config.js';
 import type { StorageDriver } from '../core/ports/driver.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from './event-bus.js';
+import type { Replica } from './replica.js';
 
 /** What every use case needs: the store, one driver per pool, the event bus, a clock, a logger. */
 export interface AppContext {
@@ -12,6 +13,8 @@ export interface AppContext {
   clock: Clock;
   log: Logger;
   config: PollyConfig;
+  /** This process among the replicas sharing the store: the owner written on every intent. */
+  replica: Replica;
   /** Builds the driver for a pool (the composition root's registry), for pools added at run time. */
   makeDriver(pool: { name: string; driver: string; parameters: Record<string, string> }): StorageDriver;
 }

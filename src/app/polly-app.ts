@@ -12,6 +12,7 @@ import { ServiceUseCases } from './services.js';
 import { SnapshotUseCases } from './snapshots.js';
 import { VolumeOwnershipUseCases } from './volume-ownership.js';
 import { VolumeProfileUseCases } from './volume-profile.js';
+import { VolumeRecovery } from './volume-recovery.js';
 import { VolumeUseCases } from './volumes.js';
 
 /** Every use case, wired once. Frontends hold this and nothing below it. */
@@ -20,6 +21,7 @@ export class PollyApp {
   readonly services: ServiceUseCases;
   readonly pools: PoolUseCases;
   readonly volumes: VolumeUseCases;
+  readonly volumeRecovery: VolumeRecovery;
   readonly quotas: QuotaUseCases;
   readonly offers: OfferUseCases;
   readonly profiles: ProfileUseCases;
@@ -45,8 +47,9 @@ export class PollyApp {
     this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas);
     this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools);
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
-    this.idempotency = new IdempotencyUseCases(ctx);
-    this.reconciler = new Reconciler(ctx, this.volumes, this.snapshots);
+    this.volumeRecovery = new VolumeRecovery(ctx, this.volumes);
+    this.idempotency = new IdempotencyUseCases(ctx, this.volumeRecovery);
+    this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots);
     this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
   }
 

@@ -1,9 +1,10 @@
 import { PollyError } from '../core/errors.js';
 import { assertValidName } from '../core/names.js';
 import type { Identity, Profile } from '../core/types.js';
-import type { ProfileConfig } from '../config/schema.js';
-import { findProfile, listProfiles, upsertProfile } from '../store/repos/pools.js';
-import { nowIso } from '../store/store.js';
+import type { ProfileConfig, ProfilePatch } from '../config/schema.js';
+import { findProfile, listPools, listProfiles, upsertProfile } from '../store/repos/pools.js';
+import { nowIso, type Executor } from '../store/store.js';
+import { profileMisfit } from './profile-fit.js';
 import type { AppContext } from './context.js';
 import { requireAdmin } from './scope.js';
 
@@ -55,12 +56,25 @@ export class ProfileUseCases {
     return p;
   }
 
-  async create(identity: Identity, spec: ProfileConfig): Promise<Profile> {
+  /**
+   * Refuses a profile no pool could serve (every create with it would be NO_MATCHING_POOL) unless
+   * `force`: a profile may be made before the pools it is meant for.
+   */
+  async #assertSatisfiable(ex: Executor, profile: Profile, force: boolean): Promise<void> {
+    if (force) return;
+    const why = profileMisfit(profile, await listPools(ex), (pool) => this.#ctx.drivers.get(pool)?.capabilities.block);
+    if (why !== null) {
+      throw new PollyError('PROFILE_UNSATISFIABLE', `profile ${profile.name} could not be placed on any pool (${why}); fix it, or pass ?force=true to keep it anyway`);
+    }
+  }
+
+  async create(identity: Identity, spec: ProfileConfig, opts: { force?: boolean } = {}): Promise<Profile> {
     requireAdmin(identity, 'creating profiles');
     assertValidName('profile', spec.name);
     const profile = profileFromSpec(spec, nowIso());
     await this.#ctx.store.transaction(async (trx) => {
       if (await findProfile(trx, spec.name)) throw new PollyError('PROFILE_EXISTS', `profile ${spec.name} already exists`);
+      await this.#assertSatisfiable(trx, profile, opts.force === true);
       await upsertProfile(trx, profile);
       await this.#ctx.events.record(trx, { type: 'profile.created', service: null, objectId: profile.name, data: {} }, profile.createdAt);
     });
@@ -68,16 +82,23 @@ export class ProfileUseCases {
     return profile;
   }
 
-  /** Merges the given keys into the profile; volumes already placed keep their pool. */
-  async update(identity: Identity, name: string, patch: Omit<Partial<ProfileConfig>, 'name'>): Promise<Profile> {
+  /**
+   * Merges the given keys into the profile (`media: null` clears it); volumes already placed keep their
+   * pool. `name` and `createdAt` may be sent back as GET returned them, but not changed.
+   */
+  async update(identity: Identity, name: string, patch: ProfilePatch, opts: { force?: boolean } = {}): Promise<Profile> {
     requireAdmin(identity, 'changing profiles');
+    const { name: sentName, createdAt: sentCreatedAt, ...changes } = patch;
     const updated = await this.#ctx.store.transaction(async (trx) => {
       const current = await findProfile(trx, name);
       if (!current) throw new PollyError('PROFILE_NOT_FOUND', `profile ${name} not found`);
+      if (sentName !== undefined && sentName !== name) throw new PollyError('VALIDATION_FAILED', `body.name: a profile cannot be renamed (${name} → ${sentName})`);
+      if (sentCreatedAt !== undefined && sentCreatedAt !== current.createdAt) throw new PollyError('VALIDATION_FAILED', 'body.createdAt is read-only');
       const { createdAt, ...spec } = current;
-      const merged = profileFromSpec({ ...spec, media: spec.media ?? undefined, ...patch, name } as ProfileConfig, createdAt);
+      const merged = profileFromSpec({ ...spec, ...changes, name }, createdAt);
+      await this.#assertSatisfiable(trx, merged, opts.force === true);
       await upsertProfile(trx, merged);
-      await this.#ctx.events.record(trx, { type: 'profile.updated', service: null, objectId: name, data: { ...patch } }, nowIso());
+      await this.#ctx.events.record(trx, { type: 'profile.updated', service: null, objectId: name, data: { ...changes } }, nowIso());
       return merged;
     });
     this.#ctx.events.notify();

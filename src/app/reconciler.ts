@@ -1,99 +1,91 @@
-import type { CreateSource } from '../core/ports/driver.js';
-import type { Snapshot, Volume } from '../core/types.js';
-import { findProfile } from '../store/repos/pools.js';
-import { findSnapshot, listSnapshotsInStatus } from '../store/repos/snapshots.js';
-import { findVolume, listVolumesInStatus } from '../store/repos/volumes.js';
+import { listSnapshotStates } from '../store/repos/snapshots.js';
+import { listVolumeStates } from '../store/repos/volumes.js';
 import type { AppContext } from './context.js';
 import type { SnapshotUseCases } from './snapshots.js';
-import type { VolumeUseCases } from './volumes.js';
+import type { VolumeRecovery } from './volume-recovery.js';
 
 export interface ReconcileReport {
   volumesCreated: number;
   volumesDeleted: number;
   snapshotsCreated: number;
   snapshotsDeleted: number;
+  /** Failed operations retried (each counted once, whether the retry worked or not). */
+  retried: number;
   failed: number;
 }
 
+/** Intents without an owner were written before owners existed (0005); on PostgreSQL they wait this long. */
+const UNOWNED_GRACE_MS = 60_000;
+
 /**
- * Finishes what a crash interrupted. Every intent (`creating`, `deleting` rows) older than `graceMs` is
- * replayed through the same code path that started it; drivers are idempotent by id, so a replay of a
- * half-done step completes it, and a replay that fails rolls the intent back or parks it in `error`.
+ * Finishes what a crash interrupted and retries what a transient failure broke. An intent (a `creating`
+ * or `deleting` row) is taken over as soon as its owner is not alive — a previous run of this replica, or
+ * a replica whose heartbeat stopped — by a compare-and-set claim, then replayed through the same code
+ * path that started it (drivers are idempotent by id). A row in `error` whose recovery is due is retried
+ * the same way; each retry is counted and the status reason says what was tried.
  */
 export class Reconciler {
   readonly #ctx: AppContext;
-  readonly #volumes: VolumeUseCases;
+  readonly #volumes: VolumeRecovery;
   readonly #snapshots: SnapshotUseCases;
   #running: Promise<ReconcileReport> | undefined;
 
-  constructor(ctx: AppContext, volumes: VolumeUseCases, snapshots: SnapshotUseCases) {
+  constructor(ctx: AppContext, volumes: VolumeRecovery, snapshots: SnapshotUseCases) {
     this.#ctx = ctx;
     this.#volumes = volumes;
     this.#snapshots = snapshots;
   }
 
   /** Runs one pass; concurrent calls share the pass in progress. */
-  run(graceMs: number): Promise<ReconcileReport> {
-    this.#running ??= this.#pass(graceMs).finally(() => {
+  run(): Promise<ReconcileReport> {
+    this.#running ??= this.#pass().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #pass(graceMs: number): Promise<ReconcileReport> {
-    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, failed: 0 };
-    const cutoff = new Date(this.#ctx.clock.now().getTime() - graceMs).toISOString();
+  async #pass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, retried: 0, failed: 0 };
     const db = this.#ctx.store.db;
-    const stale = <T extends { updatedAt?: string; createdAt: string }>(x: T) => (x.updatedAt ?? x.createdAt) <= cutoff;
+    const now = this.#ctx.clock.now();
+    const live = await this.#ctx.replica.liveOwners();
+    const unownedCutoff = new Date(now.getTime() - (this.#ctx.store.dialect === 'sqlite' ? 0 : UNOWNED_GRACE_MS)).toISOString();
+    const orphaned = (owner: string | null, changedAt: string) => (owner === null ? changedAt <= unownedCutoff : !live(owner));
+    const due = (retryAt: string | null) => retryAt !== null && retryAt <= now.toISOString();
 
-    for (const v of (await listVolumesInStatus(db, ['creating'])).filter(stale)) {
-      await this.#attempt(report, 'volumesCreated', v.id, () => this.#replayCreate(v));
+    for (const s of await listVolumeStates(db, ['creating', 'deleting', 'error'])) {
+      const v = s.volume;
+      if (v.status === 'error') {
+        if (!due(s.recovery?.retryAt ?? null)) continue;
+        await this.#attempt(report, 'retried', v.id, () => this.#volumes.retryFailed(s));
+      } else if (orphaned(s.intentOwner, v.updatedAt)) {
+        await this.#attempt(report, v.status === 'creating' ? 'volumesCreated' : 'volumesDeleted', v.id, () => this.#volumes.takeOverIntent(s));
+      }
     }
-    for (const v of (await listVolumesInStatus(db, ['deleting'])).filter(stale)) {
-      await this.#attempt(report, 'volumesDeleted', v.id, () => this.#volumes.finishDelete(v));
+    for (const s of await listSnapshotStates(db, ['creating', 'deleting', 'error'])) {
+      const snap = s.snapshot;
+      if (snap.status === 'error') {
+        if (!due(s.recovery?.retryAt ?? null)) continue;
+        await this.#attempt(report, 'retried', snap.id, () => this.#snapshots.retryFailed(s));
+      } else if (orphaned(s.intentOwner, snap.createdAt)) {
+        await this.#attempt(report, snap.status === 'creating' ? 'snapshotsCreated' : 'snapshotsDeleted', snap.id, () => this.#snapshots.takeOverIntent(s));
+      }
     }
-    for (const s of (await listSnapshotsInStatus(db, ['creating'])).filter(stale)) {
-      await this.#attempt(report, 'snapshotsCreated', s.id, () => this.#replaySnapshot(s));
-    }
-    for (const s of (await listSnapshotsInStatus(db, ['deleting'])).filter(stale)) {
-      await this.#attempt(report, 'snapshotsDeleted', s.id, () => this.#snapshots.finishDelete(s));
-    }
-    const total = report.volumesCreated + report.volumesDeleted + report.snapshotsCreated + report.snapshotsDeleted + report.failed;
-    if (total > 0) this.#ctx.log.info({ report }, 'reconciler finished interrupted operations');
+    const total = Object.values(report).reduce((a, b) => a + b, 0);
+    if (total > 0) this.#ctx.log.info({ report }, 'reconciler finished interrupted or failed operations');
     return report;
   }
 
   async #attempt(report: ReconcileReport, counter: keyof ReconcileReport, id: string, fn: () => Promise<unknown>): Promise<void> {
     try {
-      await fn();
+      // A claim lost to another replica (undefined/false) is nobody's failure and counts for nothing.
+      const done = await fn();
+      if (done === false || done === undefined) return;
       report[counter]++;
     } catch (err) {
+      if (counter === 'retried') report.retried++;
       report.failed++;
-      this.#ctx.log.warn({ err, id }, 'reconciler could not finish an interrupted operation');
+      this.#ctx.log.warn({ err, id }, 'reconciler could not finish an operation');
     }
-  }
-
-  async #replayCreate(v: Volume): Promise<void> {
-    const db = this.#ctx.store.db;
-    const profile = await findProfile(db, v.profile);
-    let source: CreateSource | undefined;
-    if (v.source?.kind === 'snapshot') {
-      const snap = await findSnapshot(db, v.source.id);
-      if (snap) source = { kind: 'snapshot', backendId: snap.backendId };
-    } else if (v.source?.kind === 'volume') {
-      const src = await findVolume(db, v.source.id);
-      if (src) source = { kind: 'volume', backendId: src.backendId };
-    }
-    await this.#volumes.finishCreate(v, {
-      volumeMode: profile?.volumeMode ?? 'filesystem',
-      fsType: profile?.fsType ?? 'ext4',
-      parameters: profile?.parameters ?? {},
-      source,
-    });
-  }
-
-  async #replaySnapshot(s: Snapshot): Promise<void> {
-    const vol = await findVolume(this.#ctx.store.db, s.volumeId);
-    await this.#snapshots.finishCreate(s, vol?.backendId ?? s.volumeId);
   }
 }

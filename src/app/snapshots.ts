@@ -3,13 +3,18 @@ import { newId } from '../core/ids.js';
 import { assertValidName } from '../core/names.js';
 import type { Identity, Page, Snapshot } from '../core/types.js';
 import {
+  claimSnapshot,
   deleteSnapshotRow,
+  findSnapshotState,
   findSnapshot,
   findSnapshotByName,
   insertSnapshot,
   listSnapshots,
   updateSnapshot,
+  type SnapshotState,
 } from '../store/repos/snapshots.js';
+import { findVolume } from '../store/repos/volumes.js';
+import { nextRecovery, willRetry } from './recovery.js';
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
@@ -85,7 +90,7 @@ export class SnapshotUseCases {
       await this.#ctx.store.transaction(async (trx) => {
         await this.#ctx.store.lockService(trx, snap.service);
         await this.#quotas.check(trx, snap.service, { snapshots: 1 });
-        await insertSnapshot(trx, snap);
+        await insertSnapshot(trx, snap, this.#ctx.replica.incarnation);
         await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);
       });
     } catch (err) {
@@ -114,7 +119,7 @@ export class SnapshotUseCases {
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${snap.pool}: snapshot failed: ${(err as Error).message}`);
     }
     await this.#ctx.store.transaction(async (trx) => {
-      await updateSnapshot(trx, snap.id, 'creating', { status: 'ready', backendId: created.backendId, sizeBytes: created.sizeBytes });
+      await updateSnapshot(trx, snap.id, 'creating', { status: 'ready', backendId: created.backendId, sizeBytes: created.sizeBytes, intentOwner: null, recovery: null });
       await this.#ctx.events.record(trx, { type: 'snapshot.created', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: snap.volumeId } }, nowIso());
     });
     this.#ctx.events.notify();
@@ -136,7 +141,7 @@ export class SnapshotUseCases {
         .where('status', '=', 'creating')
         .executeTakeFirst();
       if (restoring) throw new PollyError('SNAPSHOT_BUSY', `snapshot ${id} is being restored into volume ${restoring.id}`);
-      await updateSnapshot(trx, id, s.status, { status: 'deleting' });
+      await updateSnapshot(trx, id, s.status, { status: 'deleting', intentOwner: this.#ctx.replica.incarnation, recovery: null });
       await this.#ctx.events.record(trx, { type: 'snapshot.deleting', service: s.service, objectId: id, data: {} }, nowIso());
       return s;
     });
@@ -144,13 +149,50 @@ export class SnapshotUseCases {
     await this.finishDelete(snap);
   }
 
+  /**
+   * Retries a snapshot delete a transient failure left in `error`, when its recovery still allows one;
+   * false when another replica claimed it first.
+   */
+  async retryFailed(state: SnapshotState): Promise<boolean> {
+    const { snapshot: s, recovery } = state;
+    if (s.status !== 'error' || !willRetry(recovery) || recovery === null) return false;
+    const claimed = await claimSnapshot(
+      this.#ctx.store.db,
+      s.id,
+      { status: 'error', intentOwner: state.intentOwner, retries: recovery.retries },
+      { status: 'deleting', intentOwner: this.#ctx.replica.incarnation, retries: recovery.retries + 1 },
+    );
+    if (claimed) await this.finishDelete({ ...s, status: 'deleting' });
+    return claimed;
+  }
+
+  /** Takes over a snapshot intent whose owner is dead and finishes it; false when another replica took it. */
+  async takeOverIntent(state: SnapshotState): Promise<boolean> {
+    const { snapshot: s } = state;
+    if (s.status !== 'creating' && s.status !== 'deleting') return false;
+    const me = this.#ctx.replica.incarnation;
+    if (!(await claimSnapshot(this.#ctx.store.db, s.id, { status: s.status, intentOwner: state.intentOwner }, { status: s.status, intentOwner: me }))) return false;
+    if (s.status === 'creating') {
+      const vol = await findVolume(this.#ctx.store.db, s.volumeId);
+      await this.finishCreate(s, vol?.backendId ?? s.volumeId);
+    } else {
+      await this.finishDelete(s);
+    }
+    return true;
+  }
+
   async finishDelete(snap: Snapshot): Promise<void> {
     try {
       await (await this.#pools.driver(snap.pool)).deleteSnapshot(snap.backendId || snap.id);
     } catch (err) {
       await this.#ctx.store.transaction(async (trx) => {
-        await updateSnapshot(trx, snap.id, 'deleting', { status: 'error', statusReason: `delete failed: ${(err as Error).message}` });
+        const prior = (await findSnapshotState(trx, snap.id))?.recovery ?? null;
+        const policy = { limit: this.#ctx.config.errorRetryLimit, baseSeconds: this.#ctx.config.errorRetryBaseSeconds };
+        const { recovery, reason } = nextRecovery(prior, 'delete', err, policy, this.#ctx.clock.now());
+        await updateSnapshot(trx, snap.id, 'deleting', { status: 'error', statusReason: reason, intentOwner: null, recovery });
+        await this.#ctx.events.record(trx, { type: 'snapshot.error', service: snap.service, objectId: snap.id, data: { reason, retries: recovery.retries, retryAt: recovery.retryAt } }, nowIso());
       });
+      this.#ctx.events.notify();
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${snap.pool}: snapshot delete failed: ${(err as Error).message}`);
     }
     await this.#ctx.store.transaction(async (trx) => {

@@ -9,6 +9,7 @@ import { findService } from '../store/repos/services.js';
 import { countSnapshotsOfVolume, findSnapshot } from '../store/repos/snapshots.js';
 import {
   deleteVolumeRow,
+  findVolumeState,
   findVolume,
   findVolumeByName,
   insertVolume,
@@ -17,6 +18,7 @@ import {
   updateVolume,
   type VolumeFilter,
 } from '../store/repos/volumes.js';
+import { nextRecovery } from './recovery.js';
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import { provisionLimit, type Placement } from './placement.js';
@@ -60,6 +62,16 @@ export interface ListVolumesInput extends Omit<VolumeFilter, 'service' | 'shared
   shared?: boolean | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
+}
+
+/**
+ * Called inside the transaction that commits an operation's intent, so that an idempotency record and
+ * the intent are written together: after a crash, the record says which volume its request made.
+ */
+export type IntentLink = (trx: Executor, intent: { kind: 'volume'; op: 'create' | 'delete'; id: string }) => Promise<void>;
+
+export interface IntentOptions {
+  link?: IntentLink | undefined;
 }
 
 export class VolumeUseCases {
@@ -120,19 +132,19 @@ export class VolumeUseCases {
    * committed before the backend is touched, and confirmed after; a crash in between leaves the intent for
    * the reconciler, and a backend failure rolls it back.
    */
-  async create(identity: Identity, input: CreateVolumeInput): Promise<Volume> {
+  async create(identity: Identity, input: CreateVolumeInput, opts: IntentOptions = {}): Promise<Volume> {
     // A create that lost a race for a pool's last bytes inside its transaction places again: the next
     // placement reads the allocation the winner committed and may find room elsewhere.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#createOnce(identity, input);
+        return await this.#createOnce(identity, input, opts);
       } catch (err) {
         if (!(err instanceof PollyError && err.code === 'NO_CAPACITY' && err.details?.lostRace === true) || attempt >= 5) throw err;
       }
     }
   }
 
-  async #createOnce(identity: Identity, input: CreateVolumeInput): Promise<Volume> {
+  async #createOnce(identity: Identity, input: CreateVolumeInput, opts: IntentOptions): Promise<Volume> {
     const service = actingService(identity, input.service);
     assertValidName('volume', input.name);
     assertValidLabels('labels', input.labels ?? {});
@@ -262,7 +274,8 @@ export class VolumeUseCases {
             );
           }
         }
-        await insertVolume(trx, volume);
+        await insertVolume(trx, volume, this.#ctx.replica.incarnation);
+        await opts.link?.(trx, { kind: 'volume', op: 'create', id });
         await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
       });
     } catch (err) {
@@ -309,12 +322,12 @@ export class VolumeUseCases {
     }
     const at = nowIso();
     await this.#ctx.store.transaction(async (trx) => {
-      await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId }, at);
+      await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at);
       await this.#ctx.events.record(trx, { type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
     });
     this.#ctx.events.notify();
     this.#pools.invalidate(volume.pool);
-    return { ...volume, status: 'available', backendId: created.backendId, updatedAt: at };
+    return { ...volume, status: 'available', statusReason: null, backendId: created.backendId, updatedAt: at };
   }
 
   async #rollbackCreate(volume: Volume, cause: unknown): Promise<void> {
@@ -325,17 +338,29 @@ export class VolumeUseCases {
       // The backend object may be half-made and undeletable right now: keep the record in `error` so an
       // operator (or the reconciler) can finish the delete; nothing is silently dropped.
       this.#ctx.log.error({ err, volumeId: volume.id }, 'rollback of a failed create could not delete the backend object');
-      await this.#ctx.store.transaction(async (trx) => {
-        const at = nowIso();
-        await updateVolume(trx, volume.id, 'creating', { status: 'error', statusReason: `create failed: ${(cause as Error).message}` }, at);
-        await this.#ctx.events.record(trx, { type: 'volume.error', service: volume.service, objectId: volume.id, data: { reason: (cause as Error).message } }, at);
-      });
+      await this.#recordFailure(volume, 'creating', 'create', cause);
       this.#ctx.events.notify();
       return;
     }
     await this.#ctx.store.transaction(async (trx) => {
       await deleteVolumeRow(trx, volume);
       await this.#ctx.events.record(trx, { type: 'volume.create_failed', service: volume.service, objectId: volume.id, data: { name: volume.name, reason: (cause as Error).message } }, nowIso());
+    });
+    this.#ctx.events.notify();
+  }
+
+  /**
+   * Parks a volume whose `op` failed in `error`, with the recovery the failure calls for (see
+   * recovery.ts): the reason names the failure, the retries made and the next one.
+   */
+  async #recordFailure(v: Volume, from: 'creating' | 'deleting', op: 'create' | 'delete', cause: unknown): Promise<void> {
+    await this.#ctx.store.transaction(async (trx) => {
+      const prior = (await findVolumeState(trx, v.id))?.recovery ?? null;
+      const policy = { limit: this.#ctx.config.errorRetryLimit, baseSeconds: this.#ctx.config.errorRetryBaseSeconds };
+      const { recovery, reason } = nextRecovery(prior, op, cause, policy, this.#ctx.clock.now());
+      const at = nowIso();
+      await updateVolume(trx, v.id, from, { status: 'error', statusReason: reason, intentOwner: null, recovery }, at);
+      await this.#ctx.events.record(trx, { type: 'volume.error', service: v.service, objectId: v.id, data: { reason, op, retries: recovery.retries, retryAt: recovery.retryAt } }, at);
     });
     this.#ctx.events.notify();
   }
@@ -361,7 +386,7 @@ export class VolumeUseCases {
    * Deletes a volume: the `deleting` intent is committed first, then the backend object is removed, then
    * the record. Refused while attached (VOLUME_BUSY) or while snapshots depend on it.
    */
-  async remove(identity: Identity, id: string): Promise<void> {
+  async remove(identity: Identity, id: string, opts: IntentOptions = {}): Promise<void> {
     const v = await this.#ctx.store.transaction(async (trx) => {
       const vol = await this.load(trx, identity, id);
       if (['attached', 'attaching', 'detaching'].includes(vol.status)) {
@@ -376,7 +401,8 @@ export class VolumeUseCases {
       }
       assertTransition(id, vol.status, 'deleting');
       const at = nowIso();
-      await updateVolume(trx, id, vol.status, { status: 'deleting', statusReason: null }, at);
+      await updateVolume(trx, id, vol.status, { status: 'deleting', statusReason: null, intentOwner: this.#ctx.replica.incarnation, recovery: null }, at);
+      await opts.link?.(trx, { kind: 'volume', op: 'delete', id });
       await this.#ctx.events.record(trx, { type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
       return vol;
     });
@@ -389,14 +415,8 @@ export class VolumeUseCases {
     try {
       await (await this.#pools.driver(v.pool)).delete(v.backendId || v.id);
     } catch (err) {
-      const reason = `delete failed: ${(err as Error).message}`;
-      await this.#ctx.store.transaction(async (trx) => {
-        const at = nowIso();
-        await updateVolume(trx, v.id, 'deleting', { status: 'error', statusReason: reason }, at);
-        await this.#ctx.events.record(trx, { type: 'volume.error', service: v.service, objectId: v.id, data: { reason } }, at);
-      });
-      this.#ctx.events.notify();
-      throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: ${reason}`);
+      await this.#recordFailure(v, 'deleting', 'delete', err);
+      throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: delete failed: ${(err as Error).message}`);
     }
     await this.#ctx.store.transaction(async (trx) => {
       await deleteVolumeRow(trx, v);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -23,6 +24,16 @@ export interface PollyConfig {
   offerTtlSeconds: number;
   reservationTtlSeconds: number;
   attachmentLeaseSeconds: number;
+  /** This replica's stable name: a restart under the same name takes over its own interrupted work at once. */
+  replicaId: string;
+  /** How often every replica records that it is alive (seconds). */
+  replicaHeartbeatSeconds: number;
+  /** A replica silent for this long is dead: the leader finishes what it left (seconds). */
+  replicaTimeoutSeconds: number;
+  /** How often an operation a transient backend failure left in `error` is retried, at most. */
+  errorRetryLimit: number;
+  /** Wait before the first retry of a failed operation; doubles with each retry (seconds). */
+  errorRetryBaseSeconds: number;
   agent: NonNullable<ConfigFile['agent']>;
   csi: Array<{ endpoint: string; service?: string | undefined }>;
   pools: PoolConfig[];
@@ -120,6 +131,11 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     offerTtlSeconds: doc.offerTtlSeconds ?? 300,
     reservationTtlSeconds: doc.reservationTtlSeconds ?? 60,
     attachmentLeaseSeconds: doc.attachmentLeaseSeconds ?? 30,
+    replicaId: env.POLLY_REPLICA_ID || doc.replicaId || `${hostname()}:${dataDir}`,
+    replicaHeartbeatSeconds: doc.replicaHeartbeatSeconds ?? 2,
+    replicaTimeoutSeconds: doc.replicaTimeoutSeconds ?? 10,
+    errorRetryLimit: doc.errorRetryLimit ?? 5,
+    errorRetryBaseSeconds: doc.errorRetryBaseSeconds ?? 10,
     agent: doc.agent ?? {},
     csi: env.POLLY_CSI_ENDPOINT ? [{ endpoint: env.POLLY_CSI_ENDPOINT }] : (doc.csi ?? []),
     pools,

@@ -2,14 +2,19 @@ import { Type, type Static } from 'typebox';
 import { NAME_PATTERN } from '../core/names.js';
 
 const Name = Type.String({ pattern: NAME_PATTERN });
-const Labels = Type.Record(Type.String(), Type.String());
+/** Bounds every list and map of the documents, so no request or file can be made arbitrarily large. */
+const MAX_ENTRIES = 64;
+const MAX_NAMES = 256;
+const MAX_BYTES = 2 ** 53;
+const Labels = Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: MAX_ENTRIES });
+const Parameters = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 }), { maxProperties: MAX_ENTRIES });
 const Strict = { additionalProperties: false } as const;
 
 export const TopologySchema = Type.Object(
   {
-    zone: Type.Optional(Type.String()),
-    region: Type.Optional(Type.String()),
-    nodes: Type.Optional(Type.Array(Type.String())),
+    zone: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    region: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    nodes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: MAX_NAMES })),
   },
   Strict,
 );
@@ -17,10 +22,10 @@ export const TopologySchema = Type.Object(
 export const PoolConfigSchema = Type.Object(
   {
     name: Name,
-    driver: Type.String(),
+    driver: Type.String({ minLength: 1, maxLength: 64 }),
     /** Shorthand for parameters.path, for path-based drivers. */
-    path: Type.Optional(Type.String()),
-    parameters: Type.Optional(Type.Record(Type.String(), Type.String())),
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    parameters: Type.Optional(Parameters),
     labels: Type.Optional(Labels),
     topology: Type.Optional(TopologySchema),
     state: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('draining'), Type.Literal('disabled')])),
@@ -32,37 +37,49 @@ export const PoolConfigSchema = Type.Object(
 
 const AccessModeSchema = Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')]);
 
-export const ProfileConfigSchema = Type.Object(
-  {
-    name: Name,
-    description: Type.Optional(Type.String()),
-    minBytes: Type.Optional(Type.Integer({ minimum: 0 })),
-    maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
-    volumeMode: Type.Optional(Type.Union([Type.Literal('filesystem'), Type.Literal('block')])),
-    fsType: Type.Optional(Type.String()),
-    media: Type.Optional(Type.String()),
-    qos: Type.Optional(
-      Type.Object(
-        { iops: Type.Optional(Type.Integer({ minimum: 1 })), bandwidthBytes: Type.Optional(Type.Integer({ minimum: 1 })) },
-        Strict,
-      ),
+/** The settable fields of a profile, each bounded; `media: null` means "any media" (what GET shows). */
+const profileFields = {
+  description: Type.Optional(Type.String({ maxLength: 1024 })),
+  minBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_BYTES })),
+  maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BYTES })),
+  volumeMode: Type.Optional(Type.Union([Type.Literal('filesystem'), Type.Literal('block')])),
+  fsType: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: 'ext4, xfs, btrfs, …' })),
+  media: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  qos: Type.Optional(
+    Type.Object(
+      {
+        iops: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+        bandwidthBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BYTES })),
+      },
+      Strict,
     ),
-    replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
-    accessModes: Type.Optional(Type.Array(AccessModeSchema)),
-    poolSelector: Type.Optional(Labels),
-    pools: Type.Optional(Type.Array(Name)),
-    parameters: Type.Optional(Type.Record(Type.String(), Type.String())),
-    services: Type.Optional(Type.Array(Name)),
-  },
+  ),
+  replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+  accessModes: Type.Optional(Type.Array(AccessModeSchema, { minItems: 1, maxItems: 4, uniqueItems: true })),
+  poolSelector: Type.Optional(Labels),
+  pools: Type.Optional(Type.Array(Name, { maxItems: MAX_NAMES, uniqueItems: true })),
+  parameters: Type.Optional(Parameters),
+  services: Type.Optional(Type.Array(Name, { maxItems: MAX_NAMES, uniqueItems: true })),
+};
+
+export const ProfileConfigSchema = Type.Object({ name: Name, ...profileFields }, Strict);
+
+/**
+ * A PATCH of a profile: as strict as a create, every field optional. `name` and `createdAt` are accepted
+ * so that what GET returned can be sent back (read-modify-write), and must then be unchanged.
+ */
+export const ProfilePatchSchema = Type.Object(
+  { name: Type.Optional(Name), createdAt: Type.Optional(Type.String({ maxLength: 64 })), ...profileFields },
   Strict,
 );
+export type ProfilePatch = Static<typeof ProfilePatchSchema>;
 
 export const ServiceConfigSchema = Type.Object(
   {
     name: Name,
     labels: Type.Optional(Labels),
     /** Tokens registered for the service at start (stored hashed); for agents and automation. */
-    tokens: Type.Optional(Type.Array(Type.String({ minLength: 16 }))),
+    tokens: Type.Optional(Type.Array(Type.String({ minLength: 16, maxLength: 512 }), { maxItems: MAX_ENTRIES })),
   },
   Strict,
 );
@@ -85,6 +102,16 @@ export const ConfigFileSchema = Type.Object(
     reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How long an attachment's lease lasts without a heartbeat from its node (seconds). */
     attachmentLeaseSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** This replica's stable name among replicas sharing one PostgreSQL (default: hostname and data directory). */
+    replicaId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** How often every replica records that it is alive (seconds). */
+    replicaHeartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+    /** A replica silent this long is dead, and the leader finishes its interrupted intents (seconds). */
+    replicaTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 2, maximum: 3600 })),
+    /** How often an operation a transient backend failure left in `error` is retried before giving up. */
+    errorRetryLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    /** Wait before the first retry of such an operation, doubled for each further retry (seconds). */
+    errorRetryBaseSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
     /** The agent `polly server` embeds for its own host (off unless `enabled`). */
     agent: Type.Optional(
       Type.Object(

@@ -30,12 +30,16 @@ interface CatalogEntry {
 
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  /** The HTTP request itself was malformed (refused by the HTTP parser). */
+  BAD_REQUEST: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
   INVALID_JSON: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
   INVALID_CURSOR: { httpStatus: 400, grpcCode: GrpcCode.ABORTED },
   UNAUTHENTICATED: { httpStatus: 401, grpcCode: GrpcCode.UNAUTHENTICATED },
   FORBIDDEN: { httpStatus: 403, grpcCode: GrpcCode.PERMISSION_DENIED },
   QUOTA_EXCEEDED: { httpStatus: 403, grpcCode: GrpcCode.RESOURCE_EXHAUSTED },
   NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
+  METHOD_NOT_ALLOWED: { httpStatus: 405, grpcCode: GrpcCode.UNIMPLEMENTED },
+  REQUEST_TIMEOUT: { httpStatus: 408, grpcCode: GrpcCode.DEADLINE_EXCEEDED },
   VOLUME_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
   SNAPSHOT_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
   SERVICE_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
@@ -63,9 +67,12 @@ export const ERROR_CATALOG = {
   IDEMPOTENCY_KEY_REUSED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
   IDEMPOTENCY_IN_PROGRESS: { httpStatus: 409, grpcCode: GrpcCode.ABORTED },
   NO_MATCHING_POOL: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  /** A profile change or create that no pool could ever serve (`?force=true` accepts it anyway). */
+  PROFILE_UNSATISFIABLE: { httpStatus: 422, grpcCode: GrpcCode.FAILED_PRECONDITION },
   UNSUPPORTED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
   PAYLOAD_TOO_LARGE: { httpStatus: 413, grpcCode: GrpcCode.INVALID_ARGUMENT },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  HEADERS_TOO_LARGE: { httpStatus: 431, grpcCode: GrpcCode.INVALID_ARGUMENT },
   NO_CAPACITY: { httpStatus: 507, grpcCode: GrpcCode.RESOURCE_EXHAUSTED },
   BACKEND_FAILED: { httpStatus: 502, grpcCode: GrpcCode.INTERNAL },
   UNAVAILABLE: { httpStatus: 503, grpcCode: GrpcCode.UNAVAILABLE },

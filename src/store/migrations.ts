@@ -233,6 +233,31 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.alterTable('nodes').addColumn('registered_by', 'text').execute();
       },
     },
+    '0005-owners-and-recovery': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Replicas alive now: an intent or idempotency record whose owner is not here (or is silent) is
+        // a crash's leftover, finished at once instead of after a fixed grace period.
+        await db.schema
+          .createTable('replicas')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('incarnation', 'text', (c) => c.notNull().unique())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+          .execute();
+        for (const table of ['volumes', 'snapshots']) {
+          await db.schema.alterTable(table).addColumn('intent_owner', 'text').execute();
+          await db.schema.alterTable(table).addColumn('failed_op', 'text').execute();
+          await db.schema.alterTable(table).addColumn('failure_code', 'text').execute();
+          await db.schema.alterTable(table).addColumn('failure_message', 'text').execute();
+          await db.schema.alterTable(table).addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+          await db.schema.alterTable(table).addColumn('retry_at', 'text').execute();
+        }
+        await db.schema.alterTable('idempotency_keys').addColumn('replica', 'text').execute();
+        await db.schema.alterTable('idempotency_keys').addColumn('resource_kind', 'text').execute();
+        await db.schema.alterTable('idempotency_keys').addColumn('resource_op', 'text').execute();
+        await db.schema.alterTable('idempotency_keys').addColumn('resource_id', 'text').execute();
+      },
+    },
   };
 }
 

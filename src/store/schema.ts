@@ -23,6 +23,29 @@ export interface Database {
   nodes: NodesTable;
   attachments: AttachmentsTable;
   volume_fencing: VolumeFencingTable;
+  replicas: ReplicasTable;
+}
+
+/** Server replicas alive now (0005): one row per replica name, replaced when it restarts. */
+export interface ReplicasTable {
+  name: string;
+  /** Random per process start: intents and idempotency records name the incarnation that owns them. */
+  incarnation: string;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+/**
+ * Who owns an intent and how a failed operation is being recovered (0005), on volumes and snapshots.
+ * `failed_op` is the operation that left the row in `error`; `retries` counts the retries made so far.
+ */
+export interface RecoveryColumns {
+  intent_owner: string | null;
+  failed_op: 'create' | 'delete' | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  retries: Generated<number>;
+  retry_at: string | null;
 }
 
 /** Hosts running an agent (0003-attachments). */
@@ -154,7 +177,7 @@ export interface ProfilesTable {
   created_at: string;
 }
 
-export interface VolumesTable {
+export interface VolumesTable extends RecoveryColumns {
   id: string;
   name: string;
   service: string;
@@ -180,7 +203,7 @@ export interface VolumeTagsTable {
   value: string;
 }
 
-export interface SnapshotsTable {
+export interface SnapshotsTable extends RecoveryColumns {
   id: string;
   name: string;
   service: string;
@@ -212,6 +235,12 @@ export interface IdempotencyKeysTable {
   response_status: number | null;
   response_body: string | null;
   created_at: string;
+  /** The replica incarnation running the request while it is pending (0005). */
+  replica: string | null;
+  /** The intent the request committed (0005): a crash or failure after it is resolved from its state. */
+  resource_kind: 'volume' | null;
+  resource_op: 'create' | 'delete' | null;
+  resource_id: string | null;
 }
 
 export type VolumeRow = Selectable<VolumesTable>;

@@ -512,20 +512,20 @@ for (const kind of STORE_KINDS) {
 
     describe('idempotency keys', () => {
       it('claims, refuses a second claim, completes, releases and expires keys', async () => {
-        await claimIdempotencyKey(store.db, 'svc-a', 'k1', 'fp1', '2025-01-01T00:00:00.000Z');
-        expect(await findIdempotencyKey(store.db, 'svc-a', 'k1')).toEqual({ fingerprint: 'fp1', state: 'pending', responseStatus: null, responseBody: null });
-        expect(isUniqueViolation(await thrown(() => claimIdempotencyKey(store.db, 'svc-a', 'k1', 'fp2', T0)))).toBe(true);
+        await claimIdempotencyKey(store.db, 'svc-a', 'k1', 'fp1', 'replica-1', '2025-01-01T00:00:00.000Z');
+        expect(await findIdempotencyKey(store.db, 'svc-a', 'k1')).toEqual({ fingerprint: 'fp1', state: 'pending', responseStatus: null, responseBody: null, replica: 'replica-1', resourceId: null, resourceOp: null });
+        expect(isUniqueViolation(await thrown(() => claimIdempotencyKey(store.db, 'svc-a', 'k1', 'fp2', 'replica-1', T0)))).toBe(true);
         // Keys are per owner.
-        await claimIdempotencyKey(store.db, 'svc-b', 'k1', 'fp1', '2025-01-03T00:00:00.000Z');
+        await claimIdempotencyKey(store.db, 'svc-b', 'k1', 'fp1', 'replica-1', '2025-01-03T00:00:00.000Z');
 
         await completeIdempotencyKey(store.db, 'svc-a', 'k1', 201, '{"id":"vol-1"}');
-        expect(await findIdempotencyKey(store.db, 'svc-a', 'k1')).toEqual({ fingerprint: 'fp1', state: 'done', responseStatus: 201, responseBody: '{"id":"vol-1"}' });
+        expect(await findIdempotencyKey(store.db, 'svc-a', 'k1')).toEqual({ fingerprint: 'fp1', state: 'done', responseStatus: 201, responseBody: '{"id":"vol-1"}', replica: 'replica-1', resourceId: null, resourceOp: null });
         expect((await findIdempotencyKey(store.db, 'svc-b', 'k1'))?.state).toBe('pending');
 
         await releaseIdempotencyKey(store.db, 'svc-b', 'k1');
         expect(await findIdempotencyKey(store.db, 'svc-b', 'k1')).toBeUndefined();
-        await claimIdempotencyKey(store.db, 'svc-b', 'k1', 'fp3', '2025-01-03T00:00:00.000Z');
-        await claimIdempotencyKey(store.db, '*admin', 'k2', 'fp4', '2025-01-02T00:00:00.000Z');
+        await claimIdempotencyKey(store.db, 'svc-b', 'k1', 'fp3', 'replica-1', '2025-01-03T00:00:00.000Z');
+        await claimIdempotencyKey(store.db, '*admin', 'k2', 'fp4', 'replica-1', '2025-01-02T00:00:00.000Z');
 
         expect(await expireIdempotencyKeys(store.db, '2025-01-02T00:00:00.000Z')).toBe(1);
         expect(await findIdempotencyKey(store.db, 'svc-a', 'k1')).toBeUndefined();

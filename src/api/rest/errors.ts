@@ -18,11 +18,17 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED' },
 };
 
-/** One translation of every error into `{"error": {"code", "message"}}` with the catalog's status. */
-export function installErrorHandling(app: FastifyInstance): void {
+/**
+ * One translation of every error into `{"error": {"code", "message"}}` with the catalog's status. A
+ * retryable refusal (`details.retryAfterSeconds`) also says when to come back, in `Retry-After`.
+ * `allowedMethods` names the methods a path has, so a wrong method is 405, not 404.
+ */
+export function installErrorHandling(app: FastifyInstance, allowedMethods: (path: string) => string[]): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isPollyError(err)) {
       if (err.httpStatus >= 500) request.log.error({ err }, 'request failed');
+      const retryAfter = err.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
       return reply.status(err.httpStatus).send(errorBody(err.code, err.message, err.details));
     }
     if (err.validation) {
@@ -43,6 +49,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the server log'));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      void reply.header('allow', allowed.join(', '));
+      return reply.status(405).send(errorBody('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`));
+    }
+    return reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${path}`));
   });
 }

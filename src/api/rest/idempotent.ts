@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IdempotencyUseCases } from '../../app/idempotency.js';
 import type { PollyApp } from '../../app/polly-app.js';
+import type { IntentOptions } from '../../app/volumes.js';
+import type { Volume } from '../../core/types.js';
 import { identityOf } from './rest-api.js';
 
 /**
@@ -12,16 +14,21 @@ export async function idempotent<T>(
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
-  handler: () => Promise<T>,
+  handler: (intent: IntentOptions) => Promise<T>,
+  opts: { volumeView?: (v: Volume) => unknown } = {},
 ): Promise<T> {
   const key = request.headers['idempotency-key'];
   if (typeof key !== 'string' || key === '') {
-    const body = await handler();
+    const body = await handler({});
     reply.status(status);
     return body;
   }
   const fingerprint = IdempotencyUseCases.fingerprint([request.method, request.routeOptions.url, request.params, request.body ?? null]);
-  const result = await app.idempotency.run(identityOf(request), key, fingerprint, async () => ({ status, body: await handler() }));
+  const result = await app.idempotency.run(identityOf(request), key, fingerprint, {
+    status,
+    volumeView: opts.volumeView,
+    run: async (intent) => ({ status, body: await handler(intent) }),
+  });
   reply.status(result.status);
   if (result.replayed) reply.header('idempotent-replayed', 'true');
   // The stored body is what this same handler returned the first time.

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import type { PollyApp } from '../../app/polly-app.js';
 import { PollyError } from '../../core/errors.js';
 import type { Identity } from '../../core/types.js';
+import { installBodyParser, MAX_BODY_BYTES } from './body-parser.js';
 import { installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, trackRoutes } from './framework-errors.js';
 import { registerMetrics } from './metrics.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
@@ -61,23 +63,16 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
     loggerInstance: opts.logger,
     // Per-request lines would drown the log at thousands of requests a second; /metrics counts them.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler,
+    frameworkErrors,
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as RestApp;
   fastify.setValidatorCompiler(validatorCompiler());
 
-  // dockerd and some tools send JSON without a content type; DELETE/POST without a body are common.
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new PollyError('INVALID_JSON', 'request body is not valid JSON'), undefined);
-    }
-  });
-
-  installErrorHandling(fastify);
+  installBodyParser(fastify);
+  installErrorHandling(fastify, trackRoutes(fastify));
   fastify.decorateRequest('identity', null);
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;

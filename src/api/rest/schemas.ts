@@ -4,7 +4,9 @@ import { NAME_PATTERN } from '../../core/names.js';
 /** TypeBox schemas of the REST v1 contract: they validate requests and document /openapi.json. */
 
 export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-128 characters [A-Za-z0-9_.-], starting with a letter or digit' });
-export const LabelMap = Type.Record(Type.String(), Type.String(), { description: 'string keys and values' });
+export const LabelMap = Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'string keys and values, at most 64' });
+/** Zones in a placement request. */
+const Zones = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 64, description });
 export const Bytes = Type.Integer({ minimum: 1, maximum: 2 ** 53, description: 'bytes' });
 const Strict = { additionalProperties: false } as const;
 
@@ -143,12 +145,12 @@ export const CreateVolumeBody = Type.Object(
     accessMode: Type.Optional(Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')])),
     topology: Type.Optional(
       Type.Object(
-        { requisite: Type.Optional(Type.Array(Type.String(), { description: 'zones, any of' })), preferred: Type.Optional(Type.Array(Type.String(), { description: 'zones, best first' })) },
+        { requisite: Type.Optional(Zones('zones, any of')), preferred: Type.Optional(Zones('zones, best first')) },
         Strict,
       ),
     ),
-    affinity: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'prefer pools holding this service’s volumes with these labels' })),
-    antiAffinity: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'refuse pools holding this service’s volumes with these labels' })),
+    affinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'prefer pools holding this service’s volumes with these labels' })),
+    antiAffinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'refuse pools holding this service’s volumes with these labels' })),
   },
   Strict,
 );

@@ -4,6 +4,7 @@ import type { SnapshotRow } from '../schema.js';
 import type { Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { chargeUsage, SNAPSHOT_USAGE_KEY } from './usage.js';
+import { recoveryColumns, rowRecovery, type Recovery } from './volumes.js';
 
 export function rowToSnapshot(row: SnapshotRow): Snapshot {
   return {
@@ -20,7 +21,7 @@ export function rowToSnapshot(row: SnapshotRow): Snapshot {
   };
 }
 
-export async function insertSnapshot(ex: Executor, s: Snapshot): Promise<void> {
+export async function insertSnapshot(ex: Executor, s: Snapshot, intentOwner: string | null = null): Promise<void> {
   await ex
     .insertInto('snapshots')
     .values({
@@ -34,6 +35,7 @@ export async function insertSnapshot(ex: Executor, s: Snapshot): Promise<void> {
       status_reason: s.statusReason,
       backend_id: s.backendId,
       created_at: s.createdAt,
+      intent_owner: intentOwner,
     })
     .execute();
   await chargeUsage(ex, s.service, SNAPSHOT_USAGE_KEY, { snapshots: 1 });
@@ -90,7 +92,14 @@ export async function updateSnapshot(
   ex: Executor,
   id: string,
   expected: SnapshotStatus | readonly SnapshotStatus[],
-  update: { status: SnapshotStatus; statusReason?: string | null; sizeBytes?: number; backendId?: string },
+  update: {
+    status: SnapshotStatus;
+    statusReason?: string | null;
+    sizeBytes?: number;
+    backendId?: string;
+    intentOwner?: string | null;
+    recovery?: Recovery | null;
+  },
 ): Promise<void> {
   const exp = typeof expected === 'string' ? [expected] : [...expected];
   const res = await ex
@@ -100,6 +109,8 @@ export async function updateSnapshot(
       ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
       ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
       ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
+      ...(update.intentOwner !== undefined ? { intent_owner: update.intentOwner } : {}),
+      ...(update.recovery !== undefined ? recoveryColumns(update.recovery) : {}),
     })
     .where('id', '=', id)
     .where('status', 'in', exp)
@@ -112,4 +123,39 @@ export async function updateSnapshot(
 export async function deleteSnapshotRow(ex: Executor, id: string): Promise<void> {
   const row = await ex.deleteFrom('snapshots').where('id', '=', id).returning('service').executeTakeFirst();
   if (row) await chargeUsage(ex, row.service, SNAPSHOT_USAGE_KEY, { snapshots: -1 });
+}
+
+/** A snapshot with who owns its intent and how its failure is being recovered. */
+export interface SnapshotState {
+  snapshot: Snapshot;
+  intentOwner: string | null;
+  recovery: Recovery | null;
+}
+
+export async function findSnapshotState(ex: Executor, id: string): Promise<SnapshotState | undefined> {
+  const row = await ex.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? { snapshot: rowToSnapshot(row), intentOwner: row.intent_owner, recovery: rowRecovery(row) } : undefined;
+}
+
+export async function listSnapshotStates(ex: Executor, statuses: readonly SnapshotStatus[]): Promise<SnapshotState[]> {
+  const rows = await ex.selectFrom('snapshots').selectAll().where('status', 'in', [...statuses]).orderBy('id').execute();
+  return rows.map((row) => ({ snapshot: rowToSnapshot(row), intentOwner: row.intent_owner, recovery: rowRecovery(row) }));
+}
+
+/** Compare-and-set takeover of a snapshot, like claimVolume. */
+export async function claimSnapshot(
+  ex: Executor,
+  id: string,
+  from: { status: SnapshotStatus; intentOwner: string | null; retries?: number },
+  to: { status: SnapshotStatus; intentOwner: string; retries?: number },
+): Promise<boolean> {
+  let q = ex
+    .updateTable('snapshots')
+    .set({ status: to.status, intent_owner: to.intentOwner, ...(to.retries !== undefined ? { retries: to.retries } : {}) })
+    .where('id', '=', id)
+    .where('status', '=', from.status);
+  q = from.intentOwner === null ? q.where('intent_owner', 'is', null) : q.where('intent_owner', '=', from.intentOwner);
+  if (from.retries !== undefined) q = q.where('retries', '=', from.retries);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }

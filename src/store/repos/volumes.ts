@@ -41,7 +41,7 @@ async function writeTags(ex: Executor, volumeId: string, labels: Labels, fields:
  * Inserts a volume and charges its size to the pool's counters. The (service, name) uniqueness is the
  * database's: a duplicate raises a unique violation the caller maps to VOLUME_NAME_TAKEN.
  */
-export async function insertVolume(ex: Executor, v: Volume): Promise<void> {
+export async function insertVolume(ex: Executor, v: Volume, intentOwner: string | null = null): Promise<void> {
   await ex
     .insertInto('volumes')
     .values({
@@ -60,6 +60,7 @@ export async function insertVolume(ex: Executor, v: Volume): Promise<void> {
       source_id: v.source?.id ?? null,
       created_at: v.createdAt,
       updated_at: v.updatedAt,
+      intent_owner: intentOwner,
     })
     .execute();
   await writeTags(ex, v.id, v.labels, v.fields);
@@ -155,6 +156,83 @@ export interface VolumeUpdate {
   statusReason?: string | null;
   backendId?: string;
   sizeBytes?: number;
+  /** The replica incarnation that owns the intent this update writes (null once it is settled). */
+  intentOwner?: string | null;
+  /** How the failure this update records is recovered; null clears it (the operation succeeded). */
+  recovery?: Recovery | null;
+}
+
+/** Why a row is in `error` and how far its recovery got (see src/app/recovery.ts). */
+export interface Recovery {
+  failedOp: 'create' | 'delete';
+  failureCode: string;
+  /** The first failure's message. */
+  failureMessage: string;
+  /** Retries made so far. */
+  retries: number;
+  /** When the next retry is due (ISO); null when no retry will be made. */
+  retryAt: string | null;
+}
+
+export function recoveryColumns(r: Recovery | null) {
+  return {
+    failed_op: r?.failedOp ?? null,
+    failure_code: r?.failureCode ?? null,
+    failure_message: r?.failureMessage ?? null,
+    retries: r?.retries ?? 0,
+    retry_at: r?.retryAt ?? null,
+  };
+}
+
+export function rowRecovery(row: { failed_op: 'create' | 'delete' | null; failure_code: string | null; failure_message: string | null; retries: number; retry_at: string | null }): Recovery | null {
+  if (row.failed_op === null) return null;
+  return {
+    failedOp: row.failed_op,
+    failureCode: row.failure_code ?? 'BACKEND_FAILED',
+    failureMessage: row.failure_message ?? '',
+    retries: Number(row.retries),
+    retryAt: row.retry_at,
+  };
+}
+
+/** A volume with who owns its intent and how its failure is being recovered. */
+export interface VolumeState {
+  volume: Volume;
+  intentOwner: string | null;
+  recovery: Recovery | null;
+}
+
+export async function findVolumeState(ex: Executor, id: string): Promise<VolumeState | undefined> {
+  const row = await ex.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? { volume: rowToVolume(row), intentOwner: row.intent_owner, recovery: rowRecovery(row) } : undefined;
+}
+
+/** Volumes in the given states, with their owners and recovery (the reconciler's work list). */
+export async function listVolumeStates(ex: Executor, statuses: readonly VolumeStatus[]): Promise<VolumeState[]> {
+  const rows = await ex.selectFrom('volumes').selectAll().where('status', 'in', [...statuses]).orderBy('id').execute();
+  return rows.map((row) => ({ volume: rowToVolume(row), intentOwner: row.intent_owner, recovery: rowRecovery(row) }));
+}
+
+/**
+ * Takes a volume over, compare-and-set: only if it is still in `from.status` with `from.intentOwner`
+ * (and, when given, `from.retries`). True when this caller won; a racing replica or request gets false.
+ */
+export async function claimVolume(
+  ex: Executor,
+  id: string,
+  from: { status: VolumeStatus; intentOwner: string | null; retries?: number },
+  to: { status: VolumeStatus; intentOwner: string; retries?: number },
+  now: string,
+): Promise<boolean> {
+  let q = ex
+    .updateTable('volumes')
+    .set({ status: to.status, intent_owner: to.intentOwner, updated_at: now, ...(to.retries !== undefined ? { retries: to.retries } : {}) })
+    .where('id', '=', id)
+    .where('status', '=', from.status);
+  q = from.intentOwner === null ? q.where('intent_owner', 'is', null) : q.where('intent_owner', '=', from.intentOwner);
+  if (from.retries !== undefined) q = q.where('retries', '=', from.retries);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /**
@@ -177,6 +255,8 @@ export async function updateVolume(
       ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
       ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
       ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
+      ...(update.intentOwner !== undefined ? { intent_owner: update.intentOwner } : {}),
+      ...(update.recovery !== undefined ? recoveryColumns(update.recovery) : {}),
       updated_at: now,
     })
     .where('id', '=', id)

@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
-import { PoolConfigSchema, ProfileConfigSchema, TopologySchema } from '../../../config/schema.js';
+import { PoolConfigSchema, ProfileConfigSchema, ProfilePatchSchema, TopologySchema } from '../../../config/schema.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, LabelMap, NameParams, PoolSchema, ProfileSchema } from '../schemas.js';
 
+const ProfileWriteQuery = Type.Object(
+  { force: Type.Optional(Type.Boolean({ description: 'accept a profile no current pool can serve (pools added later)' })) },
+  { additionalProperties: false },
+);
 const PoolState = Type.Union([Type.Literal('enabled'), Type.Literal('draining'), Type.Literal('disabled')]);
 
 /** Profiles and pools managed at run time (admin), beside those declared in the configuration. */
@@ -13,8 +17,16 @@ export function adminObjectRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
   return async (r) => {
     r.post(
       '/v1/profiles',
-      { schema: { tags: ['profiles'], summary: 'Create a profile (storage class). Admin only.', body: ProfileConfigSchema, response: { 201: ProfileSchema, ...errorResponses } } },
-      async (req, reply) => idempotent(app, req, reply, 201, () => app.profiles.create(identityOf(req), req.body)),
+      {
+        schema: {
+          tags: ['profiles'],
+          summary: 'Create a profile (storage class). Admin only. Refused (PROFILE_UNSATISFIABLE) when no pool could serve it, unless ?force=true.',
+          body: ProfileConfigSchema,
+          querystring: ProfileWriteQuery,
+          response: { 201: ProfileSchema, ...errorResponses },
+        },
+      },
+      async (req, reply) => idempotent(app, req, reply, 201, () => app.profiles.create(identityOf(req), req.body, { force: req.query.force === true })),
     );
     r.get(
       '/v1/profiles/:name',
@@ -28,11 +40,12 @@ export function adminObjectRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           tags: ['profiles'],
           summary: 'Change a profile (the given keys). Admin only.',
           params: NameParams,
-          body: Type.Omit(ProfileConfigSchema, ['name']),
+          body: ProfilePatchSchema,
+          querystring: ProfileWriteQuery,
           response: { 200: ProfileSchema, ...errorResponses },
         },
       },
-      async (req, reply) => idempotent(app, req, reply, 200, () => app.profiles.update(identityOf(req), req.params.name, req.body)),
+      async (req, reply) => idempotent(app, req, reply, 200, () => app.profiles.update(identityOf(req), req.params.name, req.body, { force: req.query.force === true })),
     );
     r.delete(
       '/v1/profiles/:name',

@@ -10,10 +10,10 @@ import { Bytes, CreateVolumeBody, errorResponses, IdParams, Name, NameParams } f
 const Nullable = (t: ReturnType<typeof Type.Integer>) => Type.Union([t, Type.Null()]);
 const QuotaBody = Type.Object(
   {
-    maxVolumes: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-    maxBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-    maxSnapshots: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-    profileBytes: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 0 }))),
+    maxVolumes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 2 ** 53 }))),
+    maxBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 2 ** 53 }))),
+    maxSnapshots: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 2 ** 53 }))),
+    profileBytes: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0, maximum: 2 ** 53 }), { maxProperties: 256 })),
   },
   { additionalProperties: false },
 );

@@ -39,7 +39,8 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 201: VolumeSchema, ...errorResponses },
         },
       },
-      async (req, reply) => idempotent(app, req, reply, 201, async () => volumeView(await app.volumes.create(identityOf(req), req.body))),
+      async (req, reply) =>
+        idempotent(app, req, reply, 201, async (intent) => volumeView(await app.volumes.create(identityOf(req), req.body, intent)), { volumeView }),
     );
     r.get(
       '/v1/volumes',
@@ -112,8 +113,8 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
       '/v1/volumes/:id',
       { schema: { tags: ['volumes'], summary: 'Delete a volume and its data', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
       async (req, reply) => {
-        await idempotent(app, req, reply, 204, async () => {
-          await app.volumes.remove(identityOf(req), req.params.id);
+        await idempotent(app, req, reply, 204, async (intent) => {
+          await app.volumes.remove(identityOf(req), req.params.id, intent);
           return null;
         });
         return reply.send(null);
