@@ -42,6 +42,7 @@ export class PollyServer {
   readonly #leader: LeaderLock;
   #url = '';
   #stopped = false;
+  #wasLeader = false;
 
   private constructor(config: PollyConfig, app: PollyApp, rest: RestApp, log: Logger, adminTokenFile: string | undefined) {
     this.config = config;
@@ -160,10 +161,14 @@ export class PollyServer {
     try {
       const { renamed } = await replica.heartbeat();
       if (renamed) this.log.error({ replica: replica.name }, 'another server started under this replica id; give every replica its own replicaId');
-      if (!(await this.#leader.isLeader())) return;
-      const dead = await replica.removeSilent();
-      if (dead.length > 0) {
-        this.log.warn({ replicas: dead }, 'replicas stopped heartbeating; finishing their interrupted operations');
+      // Every replica follows departures, so that a replica that becomes leader because the leader left
+      // knows it, and a new leader sweeps at once.
+      const departed = await replica.departures();
+      const leader = await this.#leader.isLeader();
+      const becameLeader = leader && !this.#wasLeader;
+      this.#wasLeader = leader;
+      if (leader && (departed || becameLeader)) {
+        if (departed) this.log.info('a replica left or went silent; finishing its interrupted operations');
         await this.app.reconciler.run();
       }
     } catch (err) {

@@ -51,9 +51,18 @@ export class Replica {
     return { renamed: true };
   }
 
-  /** Forgets replicas silent longer than the timeout; returns their names (the leader then reconciles). */
-  removeSilent(): Promise<string[]> {
-    return removeSilentReplicas(this.#store.db, new Date(this.#clock.now().getTime() - this.#timeoutMs).toISOString());
+  #known = new Set<string>();
+
+  /**
+   * Forgets replicas silent longer than the timeout, and tells whether any replica left since the last
+   * call (it stopped, was forgotten, or restarted as a new incarnation): the leader then reconciles.
+   */
+  async departures(): Promise<boolean> {
+    const silent = await removeSilentReplicas(this.#store.db, new Date(this.#clock.now().getTime() - this.#timeoutMs).toISOString());
+    const now = await liveIncarnations(this.#store.db, '');
+    const left = [...this.#known].some((i) => !now.has(i));
+    this.#known = now;
+    return silent.length > 0 || left;
   }
 
   /**

@@ -20,9 +20,22 @@ export class LeaderLock {
     this.#dialect = dialect;
   }
 
-  /** Whether this replica leads now; tries to take the lock when it does not. Never throws. */
-  async isLeader(): Promise<boolean> {
-    if (this.#dialect === 'sqlite') return true;
+  #pending: Promise<boolean> | undefined;
+
+  /**
+   * Whether this replica leads now; tries to take the lock when it does not. Never throws. Concurrent
+   * callers share one check: two checks racing would each open a connection, and the one overwritten
+   * could hold the lock unseen, for as long as the process lives.
+   */
+  isLeader(): Promise<boolean> {
+    if (this.#dialect === 'sqlite') return Promise.resolve(true);
+    this.#pending ??= this.#check().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
+  }
+
+  async #check(): Promise<boolean> {
     try {
       if (!this.#client) {
         const client = new pg.Client({ connectionString: this.#url });
@@ -52,6 +65,7 @@ export class LeaderLock {
 
   /** Gives the lock up (closing the connection frees it). */
   async close(): Promise<void> {
+    await this.#pending;
     const client = this.#client;
     this.#client = undefined;
     this.#held = false;
