@@ -108,5 +108,6 @@ describe('kill -9 during concurrent creates, then retry every unanswered request
     expect(fiveHundreds).toBe(0);
     expect(unanswered.length).toBeGreaterThan(0);
     expect(await second.stop()).toBe(0);
-  });
+    // Two server starts of a compiled-on-the-fly CLI dominate; on a loaded shared machine they are slow.
+  }, 180_000);
 });
