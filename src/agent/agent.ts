@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Attachment, HeartbeatResult, NodeAttachment } from '../app/attachments.js';
@@ -7,7 +7,8 @@ import type { AccessMode, StorageDriver, VolumeMode } from '../core/ports/driver
 import type { Pool } from '../core/types.js';
 import { createDriver } from '../drivers/registry.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
-import { isMountPoint, unmountAll } from '../drivers/system/mounts.js';
+import { stderrOf } from '../drivers/system/exec.js';
+import { isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
 import { ServerClient } from './server-client.js';
 
 export interface AgentOptions {
@@ -363,6 +364,33 @@ export class NodeAgent {
       await driver.node.unpublish({ backendId: h.backendId, volumeId, targetPath: target });
       delete h.targets[target];
       await this.#saveState();
+    });
+  }
+
+  /**
+   * Unpublishes `target`; when a process still has something open in it (`target is busy`), detaches the
+   * mount lazily instead, so that the target is gone from every mount table at once. Answers whether it
+   * was lazy and the filesystem (st_dev) the detached mount keeps alive: the caller keeps the volume
+   * held until {@link detachedReferences} finds nobody left using it.
+   */
+  async unpublishLazily(volumeId: string, target: string): Promise<{ lazy: boolean; device: number | undefined }> {
+    return this.#mutex.run(volumeId, async () => {
+      const h = this.#held.get(volumeId);
+      if (!h) return { lazy: false, device: undefined };
+      const device = (await stat(target).catch(() => undefined))?.dev;
+      const driver = await this.driver(h.pool);
+      let lazy = false;
+      try {
+        await driver.node.unpublish({ backendId: h.backendId, volumeId, targetPath: target });
+      } catch (err) {
+        if (!/busy/i.test(`${stderrOf(err)} ${(err as Error).message}`)) throw err;
+        lazy = true;
+        await unmountLazily(target);
+        this.#opts.log.warn({ volumeId, name: h.name, target }, 'target busy: unmounted lazily; the volume stays held here until nothing uses it');
+      }
+      delete h.targets[target];
+      await this.#saveState();
+      return { lazy, device };
     });
   }
 

@@ -6,6 +6,8 @@ export interface RunAgentOptions extends AgentOptions {
   csiSocket?: string | undefined;
   /** Serve the Docker VolumeDriver plugin on this unix socket. */
   dockerSocket?: string | undefined;
+  /** Called once the Docker plugin socket listens (before the agent finished starting: calls wait for it). */
+  onDockerListening?: ((socket: string) => void) | undefined;
 }
 
 export interface RunningAgent {
@@ -16,8 +18,23 @@ export interface RunningAgent {
 /** Starts an agent and the frontends it serves on this host. */
 export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const agent = new NodeAgent(opts);
-  await agent.start();
-  const stops: Array<() => Promise<void>> = [() => agent.stop()];
+  const stops: Array<() => Promise<void>> = [];
+  // The Docker plugin socket listens first: dockerd (or Cloud Foundry's volman) may call as soon as the
+  // agent process is up, and its calls simply wait until the node is registered and reconciled.
+  const started = agent.start();
+  started.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
+  if (opts.dockerSocket) {
+    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, log: opts.log, ready: started });
+    stops.push(() => docker.stop());
+    opts.onDockerListening?.(docker.socket);
+  }
+  try {
+    await started;
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+  stops.unshift(() => agent.stop());
   try {
     if (opts.csiSocket) {
       const endpoint = opts.csiSocket.includes('://') ? opts.csiSocket : `unix://${opts.csiSocket}`;
@@ -25,10 +42,6 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       const { startCsiNodeServer } = await import('../api/csi/node-server.js');
       const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log });
       stops.push(() => csi.stop());
-    }
-    if (opts.dockerSocket) {
-      const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, log: opts.log });
-      stops.push(() => docker.stop());
     }
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

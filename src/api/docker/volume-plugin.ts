@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { NodeAgent } from '../../agent/agent.js';
+import { detachedReferences } from '../../agent/lazy-release.js';
 import { isPollyError, PollyError } from '../../core/errors.js';
 import type { Page, Profile, Volume } from '../../core/types.js';
 import { parseSize } from '../../cli/sizes.js';
@@ -21,6 +23,8 @@ export interface DockerPluginOptions {
   /** Unix socket path (default {@link DEFAULT_DOCKER_SOCKET}). */
   socket?: string | undefined;
   log: Logger;
+  /** Calls wait for this (the agent's start: node registered, volumes reconciled) before they run. */
+  ready?: Promise<void> | undefined;
 }
 
 export interface DockerPluginHandle {
@@ -39,11 +43,15 @@ export class DockerVolumePlugin {
   readonly #log: Logger;
   /** Volume name → mount IDs holding it on this node. */
   readonly #mounts = new Map<string, Set<string>>();
+  /** Volume id → its release, waiting for a lazily unmounted target to be let go (see lazy-release.ts). */
+  readonly #releasing = new Map<string, Promise<void>>();
+  #stopped = false;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(agent: NodeAgent, log: Logger) {
+  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>) {
     this.#agent = agent;
     this.#log = log;
+    this.#queue = ready.catch(() => undefined);
   }
 
   /** One request at a time: Mount/Unmount reference counts and attach/detach must not interleave. */
@@ -65,7 +73,8 @@ export class DockerVolumePlugin {
         return { Err: '' };
       case '/VolumeDriver.Remove': {
         const v = await this.#require(requireName(name));
-        if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} is mounted on this node`);
+        if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} (${v.id}) is mounted on this node`);
+        await this.#released(v);
         await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
         return { Err: '' };
       }
@@ -154,6 +163,7 @@ export class DockerVolumePlugin {
 
   async #mount(name: string, id: string): Promise<string> {
     const v = await this.#require(name);
+    await this.#released(v);
     const target = join(this.#agent.mountRoot, v.id);
     const ids = this.#mounts.get(name);
     if (ids) {
@@ -185,8 +195,49 @@ export class DockerVolumePlugin {
     const v = await this.#require(name);
     // Without a count (the agent restarted), a mount the agent restored is released by the first Unmount.
     if (!ids && this.#mountpoint(v) === '') return;
-    await this.#agent.unpublish(v.id, join(this.#agent.mountRoot, v.id));
-    await this.#agent.detach(v.id);
+    const { lazy, device } = await this.#agent.unpublishLazily(v.id, join(this.#agent.mountRoot, v.id));
+    if (!lazy || device === undefined) {
+      await this.#agent.detach(v.id);
+      return;
+    }
+    // Docker (and Cloud Foundry's volume drivers) expect Unmount to succeed while a process still has a
+    // file open: the mount is gone from every mount table now, but the volume is still being used through
+    // it. It stays held by this node (attachment live, heartbeats go on) until the kernel has let it go;
+    // only then is it detached, so another node can never write to it at the same time.
+    const release = this.#detachWhenUnused(v, device)
+      .catch((err: unknown) => this.#log.error({ err, volumeId: v.id, name: v.name }, 'detach after a lazy unmount failed; the volume stays attached to this node'))
+      .finally(() => this.#releasing.delete(v.id));
+    this.#releasing.set(v.id, release);
+  }
+
+  async #detachWhenUnused(v: Volume, device: number): Promise<void> {
+    for (let round = 0; !this.#stopped; round++) {
+      const refs = await detachedReferences(device);
+      if (refs.length === 0) {
+        await this.#agent.detach(v.id);
+        this.#log.info({ volumeId: v.id, name: v.name }, 'lazily unmounted volume let go: detached');
+        return;
+      }
+      if (round % 40 === 0) this.#log.info({ volumeId: v.id, name: v.name, references: refs.slice(0, 5) }, 'lazily unmounted volume still in use; it stays attached to this node');
+      await sleep(250);
+    }
+  }
+
+  /** Waits (10 s at most) for a lazy unmount of the volume to be let go; VOLUME_BUSY if it is not. */
+  async #released(v: Volume): Promise<void> {
+    const pending = this.#releasing.get(v.id);
+    if (!pending) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 10_000)));
+    const outcome = await Promise.race([pending.then(() => 'released' as const), timeout]).finally(() => clearTimeout(timer));
+    if (outcome === 'timeout') {
+      throw new PollyError('VOLUME_BUSY', `volume ${v.name} (${v.id}) was unmounted lazily and a process on this node still uses it`);
+    }
+  }
+
+  /** Stops waiting for lazy releases; the volumes stay held by the agent (its state file restores them). */
+  stop(): void {
+    this.#stopped = true;
   }
 }
 
@@ -208,7 +259,7 @@ async function readBody(req: IncomingMessage): Promise<Body> {
 export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOptions): Promise<DockerPluginHandle> {
   const socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
   const log = opts.log.child({ frontend: 'docker', socket });
-  const plugin = new DockerVolumePlugin(agent, log);
+  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve());
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: Body) => {
       res.writeHead(status, { 'content-type': CONTENT_TYPE });
@@ -247,6 +298,7 @@ export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOpti
   return {
     socket,
     async stop() {
+      plugin.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await unlink(socket).catch(() => undefined);
     },

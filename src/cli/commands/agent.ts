@@ -51,12 +51,12 @@ export function registerAgent(program: Command): void {
           heartbeatSeconds: opts.heartbeat,
           csiSocket: opts.csiSocket,
           dockerSocket: opts.dockerSocket,
+          // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
+          // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
+          onDockerListening: (socket) => print(`Docker volume plugin listening on ${socket} (driver-server.started)`),
           log,
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
-        // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
-        // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
-        if (opts.dockerSocket) print(`Docker volume plugin listening on ${opts.dockerSocket} (driver-server.started)`);
         if (opts.csiSocket) print(`CSI Node service listening on ${opts.csiSocket}`);
         const shutdown = () => {
           running.stop().then(

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import { posix, resolve } from 'node:path';
 import { PollyError } from '../../core/errors.js';
 import { run, stderrOf } from './exec.js';
@@ -115,6 +115,16 @@ export async function unmount(target: string, opts: { lazyFallback?: boolean } =
     if (!opts.lazyFallback) throw err;
     await run('umount', ['-l', target]);
   }
+}
+
+/**
+ * Detaches every mount stacked at `target` at once (`umount -l`), busy or not, and removes the empty
+ * mountpoint directory. The kernel frees a detached mount when its last user lets go.
+ */
+export async function unmountLazily(target: string): Promise<void> {
+  for (let i = 0; i < 16 && (await isMountPoint(target)); i++) await run('umount', ['-l', target]);
+  if (await isMountPoint(target)) throw new PollyError('BACKEND_FAILED', `${target} is still mounted after 16 lazy unmounts`);
+  await rmdir(target).catch(() => undefined);
 }
 
 /** Unmounts every mount stacked at `target` until it is no longer a mountpoint. Not an error when none. */

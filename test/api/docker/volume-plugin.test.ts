@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -165,3 +166,40 @@ describe('Docker VolumeDriver plugin over a unix socket', () => {
     expect((await plugin('/VolumeDriver.Nope', {})).status).toBe(404);
   });
 });
+
+describe('lazy unmount (a process still uses the volume when Docker unmounts it)', () => {
+  it('Unmount succeeds at once, but the volume stays attached here until the last user lets go', async () => {
+    expect((await plugin('/VolumeDriver.Create', { Name: 'lazy-1', Opts: { size: '16MiB' } })).body.Err).toBe('');
+    const mounted = await plugin('/VolumeDriver.Mount', { Name: 'lazy-1', ID: 'c-lazy' });
+    expect(mounted.body.Err).toBe('');
+    const mountpoint = mounted.body.Mountpoint as string;
+    await writeFile(join(mountpoint, 'kept-open'), 'x');
+    // Another process keeps its working directory in the volume: a plain unmount is `target is busy`.
+    const user = spawn('sleep', ['60'], { cwd: mountpoint, stdio: 'ignore' });
+    const gone = new Promise<void>((resolve) => user.once('exit', () => resolve()));
+    cleanup.add(async () => {
+      if (user.exitCode === null && user.signalCode === null) user.kill('SIGKILL');
+      await gone;
+    });
+    try {
+      expect((await plugin('/VolumeDriver.Unmount', { Name: 'lazy-1', ID: 'c-lazy' })).body.Err).toBe('');
+      expect(await isMountPoint(mountpoint)).toBe(false);
+      // Still held by this node: its attachment is live, so no other node could be given the volume.
+      const volumeId = running.agent.held().find((h) => h.name === 'lazy-1')?.volumeId;
+      expect(volumeId).toBeDefined();
+      const attachments = await polly.call('GET', `/v1/attachments?volume=${volumeId}`);
+      expect((attachments.body as { items: unknown[] }).items).toHaveLength(1);
+      // Remove waits for the release, then fails while the process still uses the volume.
+      const busy = await plugin('/VolumeDriver.Remove', { Name: 'lazy-1' });
+      expect(busy.body.Err).toContain('still uses it');
+      expect(running.agent.held().some((h) => h.name === 'lazy-1')).toBe(true);
+    } finally {
+      user.kill('SIGKILL');
+      await gone;
+    }
+    // The last user is gone: the volume is detached, and Remove goes through.
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'lazy-1' })).body.Err).toBe('');
+    expect(running.agent.held().some((h) => h.name === 'lazy-1')).toBe(false);
+  });
+});
+
