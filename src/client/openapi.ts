@@ -90,6 +90,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/identity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity of the bearer token (admin or a service) */
+        get: operations["getIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes": {
         parameters: {
             query?: never;
@@ -854,6 +871,13 @@ export interface components {
             leaseSeconds: number;
             node: string;
         };
+        Identity: {
+            kind: components["schemas"]["IdentityKind"];
+            /** @description the service a service token belongs to; null for the admin */
+            service: string | null;
+        };
+        /** @enum {string} */
+        IdentityKind: "admin" | "service";
         ImportVolumeRequest: {
             backendId: string;
             /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
@@ -1468,6 +1492,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    getIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
                 };
             };
             400: components["responses"]["BadRequest"];

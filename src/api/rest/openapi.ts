@@ -12,6 +12,7 @@ import { ERROR_CATALOG } from '../../core/errors.js';
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /healthz': 'getHealth',
   'GET /readyz': 'getReadiness',
+  'GET /v1/identity': 'getIdentity',
   'POST /v1/services': 'createService',
   'GET /v1/services': 'listServices',
   'GET /v1/services/{name}': 'getService',

@@ -19,6 +19,8 @@ import { installErrorHandling } from './errors.js';
 import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, trackRoutes } from './framework-errors.js';
 import { registerMetrics } from './metrics.js';
 import { finishOpenApiDocument } from './openapi.js';
+import { registerDashboard } from './dashboard.js';
+import { identityRoutes } from './routes/identity.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
 import { attachmentRoutes } from './routes/attachments.js';
@@ -116,5 +118,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(ownershipRoutes(app));
   await fastify.register(attachmentRoutes(app));
   await fastify.register(nodeRoutes(app));
+  await fastify.register(identityRoutes());
+  await registerDashboard(fastify);
   return fastify;
 }
