@@ -4,9 +4,14 @@ import { Failure, StatusBadge, useLoad, type Session } from '../ui.js';
 
 type Pool = Schemas['Pool'];
 
-/** What the pool may provision: total × over-subscription, less the reserved share. */
+/**
+ * What the pool may provision (the scheduler's rule, src/scheduler/provisioning.ts): thin pools
+ * (ratio > 1) total × ratio, while real free space stays above the reserve; thick pools their total
+ * less the reserve.
+ */
 export function provisionLimit(p: Pool): number {
-  return p.capacity.totalBytes * p.overSubscriptionRatio * (1 - p.reservedPercent / 100);
+  const { totalBytes } = p.capacity;
+  return p.overSubscriptionRatio > 1 ? totalBytes * p.overSubscriptionRatio : totalBytes * (1 - p.reservedPercent / 100);
 }
 
 /**

@@ -17,8 +17,12 @@ function CreateVolume({ session, onCreated }: { session: Session; onCreated: () 
   const [size, setSize] = useState('1GiB');
   const [profile, setProfile] = useState('');
   const [labels, setLabels] = useState('');
+  const [service, setService] = useState('');
+  const admin = session.identity.kind === 'admin';
   const { run, message } = useAction();
   const profiles = useLoad(async () => (await ok(session.api.GET('/v1/profiles'))).items, []);
+  // The admin creates on behalf of a service; a service token creates in its own name.
+  const services = useLoad(async () => (admin ? (await ok(session.api.GET('/v1/services'))).items : []), [admin]);
   const submit = async (e: Event) => {
     e.preventDefault();
     const sizeBytes = parseBytes(size);
@@ -26,7 +30,7 @@ function CreateVolume({ session, onCreated }: { session: Session; onCreated: () 
       if (!sizeBytes) throw new Error(`size ${JSON.stringify(size)} is not a size (try 10GiB)`);
       await ok(
         session.api.POST('/v1/volumes', {
-          body: { name, sizeBytes, labels: parseLabels(labels), ...(profile ? { profile } : {}) },
+          body: { name, sizeBytes, labels: parseLabels(labels), ...(profile ? { profile } : {}), ...(admin ? { service } : {}) },
           headers: { 'idempotency-key': crypto.randomUUID() },
         }),
       );
@@ -49,6 +53,14 @@ function CreateVolume({ session, onCreated }: { session: Session; onCreated: () 
         ))}
       </select>
       <input name="labels" placeholder="labels k=v, k2=v2" value={labels} onInput={(e) => setLabels(e.currentTarget.value)} />
+      {admin ? (
+        <select name="service" value={service} onChange={(e) => setService(e.currentTarget.value)} required>
+          <option value="">for service…</option>
+          {(services.data ?? []).map((s) => (
+            <option key={s.name}>{s.name}</option>
+          ))}
+        </select>
+      ) : null}
       <button type="submit">Create volume</button>
       {message}
     </form>
