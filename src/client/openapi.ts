@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /** Liveness, and the server version */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -308,7 +308,7 @@ export interface paths {
         /** Profiles the caller may use */
         get: operations["listProfiles"];
         put?: never;
-        /** Create a profile (storage class). Admin only. */
+        /** Create a profile (storage class). Admin only. Refused (PROFILE_UNSATISFIABLE) when no pool could serve it, unless ?force=true. */
         post: operations["createProfile"];
         delete?: never;
         options?: never;
@@ -729,9 +729,10 @@ export interface components {
         CreateProfileRequest: {
             accessModes?: ("RWO" | "RWOP" | "ROX" | "RWX")[];
             description?: string;
+            /** @description ext4, xfs, btrfs, … */
             fsType?: string;
             maxBytes?: number;
-            media?: string;
+            media?: string | null;
             minBytes?: number;
             name: string;
             parameters?: {
@@ -751,7 +752,7 @@ export interface components {
             volumeMode?: "filesystem" | "block";
         };
         CreateServiceRequest: {
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels?: {
                 [key: string]: string;
             };
@@ -782,13 +783,13 @@ export interface components {
             antiAffinity?: {
                 [key: string]: string;
             };
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             fields?: {
                 [key: string]: string;
             };
             fromSnapshot?: string;
             fromVolume?: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels?: {
                 [key: string]: string;
             };
@@ -830,10 +831,10 @@ export interface components {
             };
         };
         /**
-         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
+         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "VALIDATION_FAILED" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
         Event: {
             at: string;
             data: {
@@ -865,6 +866,7 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok";
+            version: string;
         };
         Heartbeat: {
             attachments: components["schemas"]["NodeAttachment"][];
@@ -902,7 +904,7 @@ export interface components {
             hostname: string;
             id: string;
             lastHeartbeatAt: string | null;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             topology: {
                 [key: string]: string;
             };
@@ -947,7 +949,7 @@ export interface components {
             };
             createdAt: string;
             driver: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels: {
                 [key: string]: string;
             };
@@ -1003,7 +1005,7 @@ export interface components {
                 [key: string]: string;
             };
             pools: string[];
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             poolSelector: {
                 [key: string]: string;
             };
@@ -1046,7 +1048,7 @@ export interface components {
         RegisterNodeRequest: {
             hostname: string;
             id: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             topology?: {
                 [key: string]: string;
             };
@@ -1070,7 +1072,7 @@ export interface components {
         ReservationStatus: "active" | "consumed" | "released" | "expired";
         Service: {
             createdAt: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels: {
                 [key: string]: string;
             };
@@ -1141,7 +1143,7 @@ export interface components {
             services: string[];
         };
         UpdatePoolRequest: {
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels?: {
                 [key: string]: string;
             };
@@ -1157,11 +1159,14 @@ export interface components {
         };
         UpdateProfileRequest: {
             accessModes?: ("RWO" | "RWOP" | "ROX" | "RWX")[];
+            createdAt?: string;
             description?: string;
+            /** @description ext4, xfs, btrfs, … */
             fsType?: string;
             maxBytes?: number;
-            media?: string;
+            media?: string | null;
             minBytes?: number;
+            name?: string;
             parameters?: {
                 [key: string]: string;
             };
@@ -1179,11 +1184,11 @@ export interface components {
             volumeMode?: "filesystem" | "block";
         };
         UpdateVolumeRequest: {
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             fields?: {
                 [key: string]: string;
             };
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels?: {
                 [key: string]: string;
             };
@@ -1209,12 +1214,12 @@ export interface components {
          */
         Volume: {
             createdAt: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             fields: {
                 [key: string]: string;
             };
             id: string;
-            /** @description string keys and values */
+            /** @description string keys and values, at most 64 */
             labels: {
                 [key: string]: string;
             };
@@ -2025,7 +2030,10 @@ export interface operations {
     };
     createProfile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description accept a profile no current pool can serve (pools added later) */
+                force?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2115,7 +2123,10 @@ export interface operations {
     };
     updateProfile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description accept a profile no current pool can serve (pools added later) */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 name: string;
