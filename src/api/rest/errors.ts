@@ -2,15 +2,15 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { isPollyError, type ErrorCode } from '../../core/errors.js';
 
 export interface ErrorResponse {
-  error: { code: string; message: string; details?: Record<string, unknown> };
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
-export function errorBody(code: ErrorCode | string, message: string, details?: Record<string, unknown>): ErrorResponse {
+export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorResponse {
   return { error: { code, message, ...(details ? { details } : {}) } };
 }
 
 /** Fastify's own errors for bad requests, mapped to Polly codes (never a 500 for bad input). */
-const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },

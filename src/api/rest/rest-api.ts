@@ -18,6 +18,9 @@ import { installBodyParser, MAX_BODY_BYTES } from './body-parser.js';
 import { installErrorHandling } from './errors.js';
 import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, trackRoutes } from './framework-errors.js';
 import { registerMetrics } from './metrics.js';
+import { finishOpenApiDocument } from './openapi.js';
+import { registerDashboard } from './dashboard.js';
+import { identityRoutes } from './routes/identity.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
 import { attachmentRoutes } from './routes/attachments.js';
@@ -84,10 +87,21 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Polly REST API', version: opts.version, description: 'Polymorphic volume scheduler: REST v1' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'Polly REST API',
+        version: opts.version,
+        description: 'Polymorphic volume scheduler: REST v1. Every error is `{"error": {"code", "message"}}` with a stable code.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: 'http://127.0.0.1:7978', description: 'the default listen address' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'the admin token, or a service token from POST /v1/services/{name}/tokens' },
+        },
+      },
       security: [{ bearer: [] }],
     },
+    transformObject: (doc) => ('openapiObject' in doc ? finishOpenApiDocument(doc.openapiObject) : doc.swaggerObject),
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
@@ -104,5 +118,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(ownershipRoutes(app));
   await fastify.register(attachmentRoutes(app));
   await fastify.register(nodeRoutes(app));
+  await fastify.register(identityRoutes());
+  await registerDashboard(fastify);
   return fastify;
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { ERROR_CATALOG, type ErrorCode } from '../../core/errors.js';
 import { NAME_PATTERN } from '../../core/names.js';
 
 /** TypeBox schemas of the REST v1 contract: they validate requests and document /openapi.json. */
@@ -10,11 +11,23 @@ const Zones = (description: string) => Type.Array(Type.String({ minLength: 1, ma
 export const Bytes = Type.Integer({ minimum: 1, maximum: 2 ** 53, description: 'bytes' });
 const Strict = { additionalProperties: false } as const;
 
+/** A string enum: `{type: string, enum: [...]}` in the document (what client generators turn into a union). */
+export function StringEnum<const T extends readonly string[]>(values: T, options: { title?: string; description?: string } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+export const VOLUME_STATUSES = ['creating', 'importing', 'available', 'attaching', 'attached', 'detaching', 'deleting', 'error'] as const;
+export const SNAPSHOT_STATUSES = ['creating', 'ready', 'deleting', 'error'] as const;
+export const ACCESS_MODES = ['RWO', 'RWOP', 'ROX', 'RWX'] as const;
+export const VolumeStatusSchema = StringEnum(VOLUME_STATUSES, { title: 'VolumeStatus' });
+export const AccessModeSchema = StringEnum(ACCESS_MODES, { title: 'AccessMode', description: 'RWO one node, RWOP one writer, ROX many readers, RWX many writers' });
+export const ErrorCodeSchema = StringEnum(Object.keys(ERROR_CATALOG) as ErrorCode[], { title: 'ErrorCode', description: 'stable error code from the catalog' });
+
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'stable error code, e.g. VOLUME_NOT_FOUND' }),
-      message: Type.String(),
+      code: ErrorCodeSchema,
+      message: Type.String({ description: 'what went wrong, for people' }),
       details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     }),
   },
@@ -23,23 +36,26 @@ export const ErrorBody = Type.Object(
 
 export const ServiceSchema = Type.Object({ name: Type.String(), labels: LabelMap, createdAt: Type.String() }, { title: 'Service' });
 
-export const TopologySchema = Type.Object({
-  zone: Type.Optional(Type.String()),
-  region: Type.Optional(Type.String()),
-  nodes: Type.Optional(Type.Array(Type.String())),
-});
+export const TopologySchema = Type.Object(
+  {
+    zone: Type.Optional(Type.String()),
+    region: Type.Optional(Type.String()),
+    nodes: Type.Optional(Type.Array(Type.String())),
+  },
+  { title: 'Topology' },
+);
 
 export const CapabilitiesSchema = Type.Object({
   snapshots: Type.Boolean(),
   clones: Type.Boolean(),
   restore: Type.Boolean(),
-  expand: Type.String(),
+  expand: StringEnum(['online', 'offline', 'none'] as const),
   block: Type.Boolean(),
   fsTypes: Type.Array(Type.String()),
-  accessModes: Type.Array(Type.String()),
+  accessModes: Type.Array(AccessModeSchema),
   qos: Type.Boolean(),
   sizeEnforced: Type.Boolean(),
-});
+}, { title: 'PoolCapabilities' });
 
 export const PoolSchema = Type.Object(
   {
@@ -48,7 +64,7 @@ export const PoolSchema = Type.Object(
     parameters: Type.Record(Type.String(), Type.String()),
     labels: LabelMap,
     topology: TopologySchema,
-    state: Type.String(),
+    state: StringEnum(['enabled', 'draining', 'disabled'] as const, { title: 'PoolState' }),
     overSubscriptionRatio: Type.Number(),
     reservedPercent: Type.Number(),
     capacity: Type.Object({
@@ -69,12 +85,12 @@ export const ProfileSchema = Type.Object(
     description: Type.String(),
     minBytes: Type.Number(),
     maxBytes: Type.Number(),
-    volumeMode: Type.String(),
+    volumeMode: StringEnum(['filesystem', 'block'] as const, { title: 'VolumeMode' }),
     fsType: Type.String(),
     media: Type.Union([Type.String(), Type.Null()]),
     qos: Type.Object({ iops: Type.Optional(Type.Number()), bandwidthBytes: Type.Optional(Type.Number()) }),
     replicas: Type.Number(),
-    accessModes: Type.Array(Type.String()),
+    accessModes: Type.Array(AccessModeSchema),
     poolSelector: LabelMap,
     pools: Type.Array(Type.String()),
     parameters: Type.Record(Type.String(), Type.String()),
@@ -92,7 +108,7 @@ export const VolumeSchema = Type.Object(
     pool: Type.String(),
     profile: Type.String(),
     sizeBytes: Type.Number(),
-    status: Type.String({ description: 'creating, importing, available, attaching, attached, detaching, deleting or error' }),
+    status: VolumeStatusSchema,
     statusReason: Type.Union([Type.String(), Type.Null()]),
     labels: LabelMap,
     fields: LabelMap,
@@ -111,7 +127,7 @@ export const SnapshotSchema = Type.Object(
     volumeId: Type.String(),
     pool: Type.String(),
     sizeBytes: Type.Number(),
-    status: Type.String(),
+    status: StringEnum(SNAPSHOT_STATUSES, { title: 'SnapshotStatus' }),
     statusReason: Type.Union([Type.String(), Type.Null()]),
     createdAt: Type.String(),
   },
@@ -142,7 +158,7 @@ export const CreateVolumeBody = Type.Object(
     fromSnapshot: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     fromVolume: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     reservation: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'consume a reservation from an accepted offer' })),
-    accessMode: Type.Optional(Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')])),
+    accessMode: Type.Optional(AccessModeSchema),
     topology: Type.Optional(
       Type.Object(
         { requisite: Type.Optional(Zones('zones, any of')), preferred: Type.Optional(Zones('zones, best first')) },
@@ -152,7 +168,7 @@ export const CreateVolumeBody = Type.Object(
     affinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'prefer pools holding this service’s volumes with these labels' })),
     antiAffinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'refuse pools holding this service’s volumes with these labels' })),
   },
-  Strict,
+  { ...Strict, title: 'CreateVolumeRequest' },
 );
 export type CreateVolumeBody = Static<typeof CreateVolumeBody>;
 

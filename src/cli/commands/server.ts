@@ -59,6 +59,7 @@ export function registerServer(program: Command): void {
       } else {
         print('Admin token: issued at an earlier start (its admin.token file is gone; set POLLY_ADMIN_TOKEN to register one)');
       }
+      print(`Dashboard: ${server.url}/ui/ (sign in with a token)`);
 
       let stopping = false;
       const shutdown = (signal: NodeJS.Signals) => {

@@ -50,6 +50,7 @@ interface Schema {
   minimum?: number;
   maximum?: number;
   pattern?: string;
+  $ref?: string;
 }
 interface Operation {
   parameters?: { name: string; in: string; schema?: Schema }[];
@@ -58,7 +59,8 @@ interface Operation {
 
 describe('fuzzing every route of /openapi.json', () => {
   it(`${REQUESTS} generated requests: no 5xx, the error shape on every non-2xx`, async () => {
-    const spec = (await polly.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
+    const spec = (await polly.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>>; components?: { schemas?: Record<string, Schema> } };
+    const components = spec.components?.schemas ?? {};
     const ops = Object.entries(spec.paths).flatMap(([path, methods]) =>
       Object.entries(methods)
         .filter(([m]) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
@@ -76,6 +78,7 @@ describe('fuzzing every route of /openapi.json', () => {
 
     const gen = (s: Schema | undefined, depth: number): Json => {
       if (!s || depth > 5) return junk();
+      if (s.$ref) return gen(components[s.$ref.replace('#/components/schemas/', '')], depth); // named component schemas
       if (chance(0.08)) return junk(); // a wrong type now and then
       if (s.const !== undefined) return s.const;
       if (s.enum) return pick(s.enum);

@@ -100,7 +100,7 @@ export function adminObjectRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           params: NameParams,
           response: {
             200: Type.Object({
-              items: Type.Array(Type.Object({ backendId: Type.String(), kind: Type.String(), sizeBytes: Type.Number(), usedBytes: Type.Optional(Type.Number()) })),
+              items: Type.Array(Type.Object({ backendId: Type.String(), kind: Type.String(), sizeBytes: Type.Number(), usedBytes: Type.Optional(Type.Number()) }, { title: 'UnmanagedObject' })),
             }),
             ...errorResponses,
           },

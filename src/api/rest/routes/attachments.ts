@@ -3,9 +3,7 @@ import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
-import { errorResponses, IdParams } from '../schemas.js';
-
-const AccessModeSchema = Type.Union([Type.Literal('RWO'), Type.Literal('RWOP'), Type.Literal('ROX'), Type.Literal('RWX')]);
+import { AccessModeSchema, errorResponses, IdParams, StringEnum } from '../schemas.js';
 
 export const AttachmentSchema = Type.Object(
   {
@@ -13,10 +11,10 @@ export const AttachmentSchema = Type.Object(
     volumeId: Type.String(),
     service: Type.String(),
     node: Type.String(),
-    accessMode: Type.String(),
+    accessMode: AccessModeSchema,
     readOnly: Type.Boolean(),
     fencingToken: Type.Integer({ description: 'grows with every grant of the volume; a mount holding an older token is stale' }),
-    status: Type.String(),
+    status: StringEnum(['live', 'ended', 'fenced'] as const, { title: 'AttachmentStatus', description: 'fenced: the holder was cut off (forced detach or failover)' }),
     leaseExpiresAt: Type.String(),
     createdAt: Type.String(),
     endedAt: Type.Union([Type.String(), Type.Null()]),

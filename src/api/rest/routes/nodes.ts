@@ -23,7 +23,7 @@ const NodeAttachmentSchema = Type.Intersect([
       fsType: Type.String(),
     }),
   }),
-]);
+], { title: 'NodeAttachment' });
 
 export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
   return async (r) => {
@@ -60,7 +60,7 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           summary: "Renew the node's leases; answers the attachments it should hold with their fencing tokens",
           params: IdParams,
           response: {
-            200: Type.Object({ node: Type.String(), leaseSeconds: Type.Integer(), attachments: Type.Array(NodeAttachmentSchema) }),
+            200: Type.Object({ node: Type.String(), leaseSeconds: Type.Integer(), attachments: Type.Array(NodeAttachmentSchema) }, { title: 'Heartbeat' }),
             ...errorResponses,
           },
         },

@@ -3,11 +3,11 @@ import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
-import { errorResponses, IdParams, Name, VolumeSchema } from '../schemas.js';
+import { StringEnum, errorResponses, IdParams, Name, VolumeSchema } from '../schemas.js';
 import { volumeView } from './volumes.js';
 
 const SharesSchema = Type.Object({
-  items: Type.Array(Type.Object({ volumeId: Type.String(), service: Type.String(), access: Type.String(), createdAt: Type.String() })),
+  items: Type.Array(Type.Object({ volumeId: Type.String(), service: Type.String(), access: StringEnum(['ro', 'rw'] as const), createdAt: Type.String() }, { title: 'Share' })),
 });
 const Services = Type.Array(Name, { minItems: 1, maxItems: 100 });
 

@@ -5,7 +5,10 @@ import { PollyError } from '../../../core/errors.js';
 import { actingService } from '../../../app/scope.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
-import { Bytes, CreateVolumeBody, errorResponses, IdParams, Name, NameParams } from '../schemas.js';
+import { Bytes, CreateVolumeBody, errorResponses, IdParams, Name, NameParams, StringEnum } from '../schemas.js';
+
+const OFFER_STATUSES = ['open', 'accepted', 'declined', 'revoked', 'expired'] as const;
+const RESERVATION_STATUSES = ['active', 'consumed', 'released', 'expired'] as const;
 
 const Nullable = (t: ReturnType<typeof Type.Integer>) => Type.Union([t, Type.Null()]);
 const QuotaBody = Type.Object(
@@ -17,7 +20,10 @@ const QuotaBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const UsageSchema = Type.Object({ volumes: Type.Number(), bytes: Type.Number(), snapshots: Type.Number(), reservedBytes: Type.Number(), profileBytes: Type.Record(Type.String(), Type.Number()) });
+const UsageSchema = Type.Object(
+  { volumes: Type.Number(), bytes: Type.Number(), snapshots: Type.Number(), reservedBytes: Type.Number(), profileBytes: Type.Record(Type.String(), Type.Number()) },
+  { title: 'QuotaUsage' },
+);
 const QuotaSchema = Type.Object({
   service: Type.String(),
   maxVolumes: Type.Union([Type.Number(), Type.Null()]),
@@ -25,7 +31,7 @@ const QuotaSchema = Type.Object({
   maxSnapshots: Type.Union([Type.Number(), Type.Null()]),
   profileBytes: Type.Record(Type.String(), Type.Number()),
   usage: UsageSchema,
-});
+}, { title: 'Quota' });
 const OfferSchema = Type.Object(
   {
     id: Type.String(),
@@ -34,7 +40,7 @@ const OfferSchema = Type.Object(
     profile: Type.String(),
     zone: Type.Union([Type.String(), Type.Null()]),
     maxBytes: Type.Number(),
-    status: Type.String(),
+    status: StringEnum(OFFER_STATUSES, { title: 'OfferStatus' }),
     createdAt: Type.String(),
     expiresAt: Type.String(),
   },
@@ -48,7 +54,7 @@ const ReservationSchema = Type.Object(
     pool: Type.String(),
     profile: Type.String(),
     sizeBytes: Type.Number(),
-    status: Type.String(),
+    status: StringEnum(RESERVATION_STATUSES, { title: 'ReservationStatus' }),
     volumeId: Type.Union([Type.String(), Type.Null()]),
     createdAt: Type.String(),
     expiresAt: Type.String(),
@@ -122,7 +128,7 @@ export function schedulingRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           querystring: Type.Object(
             {
               service: Type.Optional(Name),
-              status: Type.Optional(Type.Union(['active', 'consumed', 'released', 'expired'].map((s) => Type.Literal(s)))),
+              status: Type.Optional(StringEnum(RESERVATION_STATUSES, { title: 'ReservationStatus' })),
             },
             { additionalProperties: false },
           ),
@@ -158,18 +164,18 @@ export function schedulingRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
               {
                 chosen: Type.Union([Type.String(), Type.Null()]),
                 summary: Type.String(),
-                filters: Type.Array(Type.Object({ name: Type.String(), active: Type.Boolean(), rejected: Type.Number() })),
+                filters: Type.Array(Type.Object({ name: Type.String(), active: Type.Boolean(), rejected: Type.Number() }, { title: 'FilterSummary' })),
                 pools: Type.Array(
                   Type.Object({
                     pool: Type.String(),
                     passed: Type.Boolean(),
                     rejectedBy: Type.Optional(Type.Object({ filter: Type.String(), reason: Type.String() })),
                     weights: Type.Optional(
-                      Type.Record(Type.String(), Type.Object({ raw: Type.Number(), normalized: Type.Number(), multiplier: Type.Number(), weighted: Type.Number() })),
+                      Type.Record(Type.String(), Type.Object({ raw: Type.Number(), normalized: Type.Number(), multiplier: Type.Number(), weighted: Type.Number() }, { title: 'Weight' })),
                     ),
                     score: Type.Optional(Type.Number()),
                     rank: Type.Optional(Type.Number()),
-                  }),
+                  }, { title: 'PoolVerdict' }),
                 ),
               },
               { title: 'Explanation' },

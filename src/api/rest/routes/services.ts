@@ -45,7 +45,7 @@ export function serviceRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           summary: 'Issue a bearer token for a service; shown once. Admin only.',
           params: NameParams,
           body: Type.Optional(Type.Object({ description: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
-          response: { 201: Type.Object({ id: Type.String(), token: Type.String(), service: Type.String() }), ...errorResponses },
+          response: { 201: Type.Object({ id: Type.String(), token: Type.String(), service: Type.String() }, { title: 'IssuedToken' }), ...errorResponses },
         },
       },
       async (req, reply) =>

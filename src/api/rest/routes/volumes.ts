@@ -5,9 +5,7 @@ import { PollyError } from '../../../core/errors.js';
 import type { Labels, Volume, VolumeStatus } from '../../../core/types.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
-import { Bytes, CreateVolumeBody, errorResponses, IdParams, LabelMap, Name, pageOf, PageQuery, VolumeSchema } from '../schemas.js';
-
-const STATUSES = ['creating', 'importing', 'available', 'attaching', 'attached', 'detaching', 'deleting', 'error'] as const;
+import { Bytes, CreateVolumeBody, errorResponses, IdParams, LabelMap, Name, pageOf, PageQuery, VolumeSchema, VolumeStatusSchema } from '../schemas.js';
 
 /** `?label=k=v&label=k2=v2` → {k: v, k2: v2}. */
 export function parseSelectors(kind: string, values: string[] | undefined): Labels | undefined {
@@ -52,7 +50,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
             {
               label: Type.Optional(Type.Array(Type.String(), { description: 'key=value, repeatable' })),
               field: Type.Optional(Type.Array(Type.String(), { description: 'key=value, repeatable' })),
-              status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+              status: Type.Optional(VolumeStatusSchema),
               pool: Type.Optional(Name),
               service: Type.Optional(Name),
               shared: Type.Optional(Type.Boolean({ description: 'volumes other services shared with the caller, instead of its own' })),
