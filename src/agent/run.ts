@@ -6,6 +6,8 @@ export interface RunAgentOptions extends AgentOptions {
   csiSocket?: string | undefined;
   /** Serve the Docker VolumeDriver plugin on this unix socket. */
   dockerSocket?: string | undefined;
+  /** Name volumes by their name (Docker) or by Polly volume id (Cloud Foundry cells). */
+  dockerVolumeNames?: 'name' | 'id' | undefined;
 }
 
 export interface RunningAgent {
@@ -27,7 +29,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       stops.push(() => csi.stop());
     }
     if (opts.dockerSocket) {
-      const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, log: opts.log });
+      const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log });
       stops.push(() => docker.stop());
     }
   } catch (err) {
