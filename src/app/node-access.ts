@@ -2,7 +2,8 @@ import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { ADMIN, type Identity, type NodeIdentity, type Volume } from '../core/types.js';
 import { findAttachment, listLiveAttachments } from '../store/repos/attachments.js';
-import { findNode, type NodeRecord } from '../store/repos/nodes.js';
+import { assertValidName } from '../core/names.js';
+import type { NodeRecord } from '../store/repos/nodes.js';
 import { isVolumeBound, listBoundVolumeIds } from '../store/repos/osb.js';
 import { findTokenByHash, insertToken } from '../store/repos/services.js';
 import { findVolume } from '../store/repos/volumes.js';
@@ -34,7 +35,8 @@ export class NodeAccessUseCases {
   /** Issues a credential for a node (admin). The token is returned once; only its hash is kept. */
   async issueCredential(identity: Identity, nodeId: string, description = ''): Promise<{ id: string; token: string; node: string }> {
     requireAdmin(identity, 'issuing node credentials');
-    if (!(await findNode(this.#ctx.store.db, nodeId))) throw new PollyError('NODE_NOT_FOUND', `node ${nodeId} is not registered`);
+    // The node need not be registered yet: its agent registers it with this very credential.
+    assertValidName('node', nodeId);
     const token = generateToken();
     const id = newId('tok');
     await this.#ctx.store.transaction(async (trx) => {
@@ -48,6 +50,7 @@ export class NodeAccessUseCases {
 
   /** Registers a node token chosen elsewhere (configuration); idempotent. Its node need not exist yet. */
   async registerCredential(nodeId: string, token: string, description: string): Promise<void> {
+    assertValidName('node', nodeId);
     const hash = hashToken(token);
     const existing = await findTokenByHash(this.#ctx.store.db, hash);
     if (existing) {
