@@ -21,6 +21,7 @@ import { registerMetrics } from './metrics.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { mesosProfileRoutes } from './routes/mesos-profiles.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
 import { ownershipRoutes } from './routes/ownership.js';
@@ -112,5 +113,6 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(ownershipRoutes(app));
   await fastify.register(attachmentRoutes(app));
   await fastify.register(nodeRoutes(app));
+  await fastify.register(mesosProfileRoutes(app));
   return fastify;
 }
