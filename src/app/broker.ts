@@ -80,8 +80,12 @@ export function stableUuid(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function planIdOf(profile: string): string {
-  return stableUuid(`plan:${profile}`);
+/**
+ * A plan's id: per Polly service too, because Cloud Foundry wants service and plan ids unique across
+ * every broker it knows, and each space-scoped registration of this broker is one more broker to it.
+ */
+export function planIdOf(service: string, profile: string): string {
+  return stableUuid(`plan:${service}:${profile}`);
 }
 
 const STALE_OPERATION_MS = 30_000;
@@ -123,7 +127,7 @@ export class BrokerUseCases {
   }
 
   async #profileOfPlan(caller: BrokerCaller, planId: string): Promise<Profile> {
-    const profile = (await this.plans(caller)).find((p) => planIdOf(p.name) === planId);
+    const profile = (await this.plans(caller)).find((p) => planIdOf(caller.service, p.name) === planId);
     if (!profile) throw new PollyError('VALIDATION_FAILED', `plan_id ${planId} is not a plan of this broker`);
     return profile;
   }

@@ -25,8 +25,8 @@ let work: string;
 let poolPath: string;
 let cell: RunningAgent;
 let cellSocket: string;
-let serviceId = '';
-let planId = '';
+/** Each space's registration has its own offering and plan ids. */
+const ids: Record<Space, { serviceId: string; planId: string }> = { 'space-a': { serviceId: '', planId: '' }, 'space-b': { serviceId: '', planId: '' } };
 
 async function osb(space: Space, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown) {
   const res = await request(`${polly.server.osbUrl}${path}`, {
@@ -68,6 +68,7 @@ function volman(socket: string, call: string, body: Record<string, unknown> = {}
 
 /** Provision (async, polled) and bind an app in one space; returns the binding's volume mount. */
 async function bindApp(space: Space, appGuid: string, mount: string) {
+  const { serviceId, planId } = ids[space];
   const instance = randomUUID();
   const p = await osb(space, 'PUT', `/v2/service_instances/${instance}?accepts_incomplete=true`, {
     service_id: serviceId,
@@ -96,6 +97,7 @@ async function bindApp(space: Space, appGuid: string, mount: string) {
 }
 
 async function unbind(space: Space, instance: string, binding: string): Promise<void> {
+  const { serviceId, planId } = ids[space];
   expect((await osb(space, 'DELETE', `/v2/service_instances/${instance}/service_bindings/${binding}?service_id=${serviceId}&plan_id=${planId}`)).status).toBe(200);
 }
 
@@ -114,9 +116,10 @@ beforeAll(async () => {
     },
   });
   cleanup.add(() => polly.stop());
-  const catalog = await osb('space-a', 'GET', '/v2/catalog');
-  serviceId = catalog.body.services[0].id;
-  planId = catalog.body.services[0].plans.find((p: { name: string }) => p.name === 'gold').id;
+  for (const space of ['space-a', 'space-b'] as const) {
+    const catalog = await osb(space, 'GET', '/v2/catalog');
+    ids[space] = { serviceId: catalog.body.services[0].id, planId: catalog.body.services[0].plans.find((p: { name: string }) => p.name === 'gold').id };
+  }
 
   // The cell's agent: a node credential (not any space's token), the plugin on a socket of its own.
   const cred = await polly.call('POST', `/v1/nodes/cell-${process.pid}/credentials`, { body: { description: 'diego cell' } });

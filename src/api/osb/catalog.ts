@@ -5,10 +5,13 @@ import { formatSize } from '../../cli/sizes.js';
 export interface CatalogOptions {
   serviceName: string;
   serviceId: string;
+  /** The Polly service of the credential asking (plan ids are per service). */
+  service: string;
 }
 
-export function defaultServiceId(serviceName: string): string {
-  return stableUuid(`service:${serviceName}`);
+/** The offering's id for one credential's service: unique per registration, as CF needs. */
+export function defaultServiceId(serviceName: string, service: string): string {
+  return stableUuid(`service:${serviceName}:${service}`);
 }
 
 /** The `size` parameter: a number of bytes or a human size (10GiB, 512MiB, 100GB). */
@@ -20,13 +23,13 @@ const SizeSchema = {
   ],
 };
 
-function plan(p: Profile) {
+function plan(p: Profile, service: string) {
   const sizes = `${formatSize(p.minBytes)} to ${formatSize(p.maxBytes)}`;
   const bullets = [`${p.volumeMode === 'block' ? 'raw block' : p.fsType} volumes of ${sizes}`, `access modes ${p.accessModes.join(', ')}`];
   if (p.media) bullets.push(`${p.media} media`);
   if (p.qos.iops) bullets.push(`${p.qos.iops} IOPS`);
   return {
-    id: planIdOf(p.name),
+    id: planIdOf(service, p.name),
     name: p.name,
     description: p.description || `Polly profile ${p.name}: ${sizes}`,
     free: true,
@@ -85,7 +88,7 @@ export function buildCatalog(profiles: Profile[], opts: CatalogOptions) {
         allow_context_updates: false,
         plan_updateable: true,
         metadata: { displayName: 'Polly volumes', providerDisplayName: 'Polly' },
-        plans: profiles.map(plan),
+        plans: profiles.map((p) => plan(p, opts.service)),
       },
     ],
   };

@@ -121,7 +121,7 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
   const credentials = new BrokerCredentials(config.credentials);
   for (const service of credentials.services) await app.services.ensure(service, { 'polly.io/osb': 'true' });
   const serviceName = config.serviceName ?? 'polly';
-  const serviceId = config.serviceId ?? defaultServiceId(serviceName);
+  const serviceIdOf = (caller: BrokerCaller) => config.serviceId ?? defaultServiceId(serviceName, caller.service);
   if (config.driver !== undefined) app.broker.driverName = config.driver;
   const broker = app.broker;
 
@@ -181,19 +181,20 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
       },
     });
   };
-  const checkServiceId = (id: string) => {
-    if (id !== serviceId) throw new PollyError('VALIDATION_FAILED', `service_id ${id} is not this broker's service (${serviceId})`);
+  const checkServiceId = (caller: BrokerCaller, id: string) => {
+    const ours = serviceIdOf(caller);
+    if (id !== ours) throw new PollyError('VALIDATION_FAILED', `service_id ${id} is not this broker's service (${ours})`);
   };
   const params = (req: FastifyRequest) => req.params as { instance_id: string; binding_id?: string };
   // Unknown plans and profiles are the caller's mistake here, not a missing resource.
   const badInput: StatusOverrides = { PROFILE_NOT_FOUND: 400, SERVICE_NOT_FOUND: 400 };
 
-  route('GET', '/v2/catalog', {}, async (_req, caller) => ({ status: 200, body: buildCatalog(await broker.plans(caller), { serviceName, serviceId }) }));
+  route('GET', '/v2/catalog', {}, async (_req, caller) => ({ status: 200, body: buildCatalog(await broker.plans(caller), { serviceName, serviceId: serviceIdOf(caller), service: caller.service }) }));
 
   route('PUT', '/v2/service_instances/:instance_id', { ...badInput, INSTANCE_EXISTS: 409 }, async (req, caller) => {
     const body = object(req.body, 'the request body');
     const sid = requiredString(body, 'service_id');
-    checkServiceId(sid);
+    checkServiceId(caller, sid);
     const parameters = object(body.parameters, 'parameters');
     const answer = await broker.provision(caller, params(req).instance_id, {
       serviceId: sid,
@@ -217,7 +218,7 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
   route('PATCH', '/v2/service_instances/:instance_id', { ...badInput, INSTANCE_NOT_FOUND: 404, VOLUME_BUSY: 422, NO_CAPACITY: 422, QUOTA_EXCEEDED: 422 }, async (req, caller) => {
     const body = object(req.body, 'the request body');
     const sid = requiredString(body, 'service_id');
-    checkServiceId(sid);
+    checkServiceId(caller, sid);
     const parameters = body.parameters === undefined ? undefined : object(body.parameters, 'parameters');
     const answer = await broker.update(caller, params(req).instance_id, {
       serviceId: sid,
@@ -232,7 +233,7 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
   route('DELETE', '/v2/service_instances/:instance_id', { INSTANCE_NOT_FOUND: 410, VOLUME_BUSY: 422 }, async (req, caller) => {
     const q = queryOf(req);
     if (!q.service_id || !q.plan_id) throw new PollyError('VALIDATION_FAILED', 'service_id and plan_id query parameters are required');
-    checkServiceId(q.service_id);
+    checkServiceId(caller, q.service_id);
     const answer = await broker.deprovision(caller, params(req).instance_id, { serviceId: q.service_id, planId: q.plan_id, acceptsIncomplete: acceptsIncomplete(req) });
     return answer.kind === 'accepted' ? { status: 202, body: { operation: answer.operation } } : { status: 200, body: {} };
   });
@@ -240,7 +241,7 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
   route('PUT', '/v2/service_instances/:instance_id/service_bindings/:binding_id', { ...badInput, BINDING_EXISTS: 409 }, async (req, caller) => {
     const body = object(req.body, 'the request body');
     const sid = requiredString(body, 'service_id');
-    checkServiceId(sid);
+    checkServiceId(caller, sid);
     const parameters = object(body.parameters, 'parameters');
     const unknown = Object.keys(parameters).filter((k) => k !== 'mount' && k !== 'readonly');
     if (unknown.length > 0) throw new PollyError('VALIDATION_FAILED', `unknown bind parameter(s) ${unknown.join(', ')} (known: mount, readonly)`);
@@ -270,7 +271,7 @@ export async function buildOsbApi(app: PollyApp, config: OsbConfig, opts: OsbOpt
   route('DELETE', '/v2/service_instances/:instance_id/service_bindings/:binding_id', { INSTANCE_NOT_FOUND: 410, BINDING_NOT_FOUND: 410 }, async (req, caller) => {
     const q = queryOf(req);
     if (!q.service_id || !q.plan_id) throw new PollyError('VALIDATION_FAILED', 'service_id and plan_id query parameters are required');
-    checkServiceId(q.service_id);
+    checkServiceId(caller, q.service_id);
     await broker.unbind(caller, params(req).instance_id, params(req).binding_id ?? '', { serviceId: q.service_id, planId: q.plan_id });
     return { status: 200, body: {} };
   });

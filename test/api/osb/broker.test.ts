@@ -45,6 +45,9 @@ async function osb(
 
 let serviceId = '';
 const plans: Record<string, string> = {};
+/** Space B's registration has its own offering and plan ids (CF needs them unique across brokers). */
+let serviceIdB = '';
+const plansB: Record<string, string> = {};
 
 async function waitFor(instance: string, operation: string, user = 'space-a'): Promise<{ state: string; description: string }> {
   for (let i = 0; i < 200; i++) {
@@ -57,9 +60,10 @@ async function waitFor(instance: string, operation: string, user = 'space-a'): P
 }
 
 async function provision(instance: string, plan: string, parameters: Record<string, unknown> = {}, user = 'space-a'): Promise<OsbResult> {
+  const b = user === 'space-b';
   return osb('PUT', `/v2/service_instances/${instance}?accepts_incomplete=true`, {
     user,
-    body: { service_id: serviceId, plan_id: plans[plan], organization_guid: 'org-1', space_guid: user, context: { platform: 'cloudfoundry', space_guid: user }, parameters },
+    body: { service_id: b ? serviceIdB : serviceId, plan_id: b ? plansB[plan] : plans[plan], organization_guid: 'org-1', space_guid: user, context: { platform: 'cloudfoundry', space_guid: user }, parameters },
   });
 }
 
@@ -103,7 +107,10 @@ beforeAll(async () => {
   const catalog = await osb('GET', '/v2/catalog');
   serviceId = catalog.body.services[0].id;
   for (const p of catalog.body.services[0].plans) plans[p.name] = p.id;
-  plans['b-only'] = (await osb('GET', '/v2/catalog', { user: 'space-b' })).body.services[0].plans.find((p: { name: string }) => p.name === 'b-only').id;
+  const catalogB = await osb('GET', '/v2/catalog', { user: 'space-b' });
+  serviceIdB = catalogB.body.services[0].id;
+  for (const p of catalogB.body.services[0].plans) plansB[p.name] = p.id;
+  plans['b-only'] = plansB['b-only']!;
 });
 
 afterAll(async () => {
@@ -161,6 +168,8 @@ describe('OSB: catalog', () => {
     expect((await osb('GET', '/v2/catalog')).body.services[0].plans.find((p: { name: string }) => p.name === 'gold').id).toBe(gold.id);
     const b = await osb('GET', '/v2/catalog', { user: 'space-b' });
     expect(b.body.services[0].plans.map((p: { name: string }) => p.name)).toContain('b-only');
+    expect(b.body.services[0].id).not.toBe(s.id);
+    expect(b.body.services[0].plans.find((p: { name: string }) => p.name === 'gold').id).not.toBe(gold.id);
   });
 });
 
@@ -388,12 +397,16 @@ describe('OSB: two spaces', () => {
   it('cannot see, bind, update or delete each other’s instances', async () => {
     const id = randomUUID();
     await provisioned(id, 'gold');
-    const q = `service_id=${serviceId}&plan_id=${plans.gold}`;
+    const q = `service_id=${serviceIdB}&plan_id=${plansB.gold}`;
     const asB = { user: 'space-b' };
     expect((await osb('GET', `/v2/service_instances/${id}`, asB)).status).toBe(404);
     expect((await osb('GET', `/v2/service_instances/${id}/last_operation`, asB)).status).toBe(404);
-    expect((await osb('PUT', `/v2/service_instances/${id}/service_bindings/${randomUUID()}`, { ...asB, body: bindBody('gold') })).status).toBe(404);
-    expect((await osb('PATCH', `/v2/service_instances/${id}?accepts_incomplete=true`, { ...asB, body: { service_id: serviceId, parameters: { size: '2GiB' } } })).status).toBe(404);
+    const bBind = { service_id: serviceIdB, plan_id: plansB.gold, bind_resource: { app_guid: 'app-b' } };
+    expect((await osb('PUT', `/v2/service_instances/${id}/service_bindings/${randomUUID()}`, { ...asB, body: bBind })).status).toBe(404);
+    expect((await osb('PATCH', `/v2/service_instances/${id}?accepts_incomplete=true`, { ...asB, body: { service_id: serviceIdB, parameters: { size: '2GiB' } } })).status).toBe(404);
+    // Space A's ids mean nothing to space B's registration.
+    expect((await osb('GET', `/v2/service_instances/${id}/service_bindings/${randomUUID()}`, asB)).status).toBe(404);
+    expect((await osb('PUT', `/v2/service_instances/${randomUUID()}?accepts_incomplete=true`, { ...asB, body: { service_id: serviceId, plan_id: plans.gold } })).status).toBe(400);
     expect((await osb('DELETE', `/v2/service_instances/${id}?accepts_incomplete=true&${q}`, asB)).status).toBe(410);
     expect((await provision(id, 'gold', {}, 'space-b')).status).toBe(409);
     // Space A's instance is untouched.
