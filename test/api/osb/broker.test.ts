@@ -310,10 +310,10 @@ describe('OSB: update', () => {
     expect((await waitFor(id, plan.body.operation)).state).toBe('succeeded');
     expect((await volumeOf(id)).profile).toBe('bronze');
     expect((await osb('GET', `/v2/service_instances/${id}`)).body.plan_id).toBe(plans.bronze);
-    // A plan whose filesystem differs cannot take the volume in place.
-    const xfs = await patch({ plan_id: plans.xfs });
-    expect(xfs.status).toBe(422);
-    expect(xfs.body.description).toContain('xfs');
+    // A plan whose pools do not include the volume's cannot take it in place.
+    const elsewhere = await patch({ plan_id: plans.slow });
+    expect(elsewhere.status).toBe(422);
+    expect(elsewhere.body.description).toContain('pool local');
     expect((await patch({ plan_id: 'no-such-plan' })).status).toBe(400);
     expect((await patch({ parameters: { colour: 'red' } })).status).toBe(400);
     expect((await osb('PATCH', `/v2/service_instances/${randomUUID()}?accepts_incomplete=true`, { body: { service_id: serviceId, plan_id: plans.gold } })).status).toBe(404);
