@@ -46,7 +46,7 @@ export async function findTokenByHash(ex: Executor, hash: string): Promise<Token
     .where('hash', '=', hash)
     .executeTakeFirst();
   return row
-    ? { id: row.id, kind: row.kind, service: row.service, node: row.node, description: row.description, createdAt: row.created_at }
+    ? { id: row.id, kind: row.kind, service: row.service, ...(row.node !== null ? { node: row.node } : {}), description: row.description, createdAt: row.created_at }
     : undefined;
 }
 
