@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PollyError } from './core/errors.js';
 import { join } from 'node:path';
 import type { PollyApp } from './app/polly-app.js';
 import { profileFromSpec } from './app/profiles.js';
@@ -59,5 +60,14 @@ export async function ensureDeclaredServices(app: PollyApp, config: PollyConfig)
   for (const s of config.services) {
     await app.services.ensure(s.name, s.labels ?? {});
     for (const token of s.tokens ?? []) await app.services.registerToken('service', s.name, token, 'declared in config');
+  }
+}
+
+/** Registers the node credentials the configuration declares (token or token file), idempotently. */
+export async function ensureNodeCredentials(app: PollyApp, config: PollyConfig): Promise<void> {
+  for (const n of config.nodeCredentials) {
+    const token = n.token ?? readFileSync(n.tokenFile ?? '', 'utf8').trim();
+    if (token.length < 16) throw new PollyError('VALIDATION_FAILED', `nodeCredentials: the token of node ${n.node} must be at least 16 characters`);
+    await app.nodeAccess.registerCredential(n.node, token, 'configured node credential');
   }
 }

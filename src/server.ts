@@ -3,12 +3,13 @@ import { pino, type Logger } from 'pino';
 import { startEmbeddedAgent } from './agent/embedded.js';
 import type { RunningAgent } from './agent/run.js';
 import { startCsiServer, type CsiServerHandle } from './api/csi/csi-server.js';
+import { startOsbServer, type OsbServerHandle } from './api/osb/osb-api.js';
 import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
 import { systemClock, type AppContext, type Clock } from './app/context.js';
 import { EventBus } from './app/event-bus.js';
 import { PollyApp } from './app/polly-app.js';
 import { Replica } from './app/replica.js';
-import { ensureAdminToken, ensureDeclaredServices, syncDeclaredObjects } from './bootstrap.js';
+import { ensureAdminToken, ensureDeclaredServices, ensureNodeCredentials, syncDeclaredObjects } from './bootstrap.js';
 import { poolParameters, type PollyConfig } from './config/config.js';
 import { PollyError } from './core/errors.js';
 import type { StorageDriver } from './core/ports/driver.js';
@@ -39,6 +40,7 @@ export class PollyServer {
   #timers: NodeJS.Timeout[] = [];
   #csi: CsiServerHandle[] = [];
   #agent: RunningAgent | undefined;
+  #osb: OsbServerHandle | undefined;
   readonly #leader: LeaderLock;
   #url = '';
   #stopped = false;
@@ -60,6 +62,11 @@ export class PollyServer {
 
   get url(): string {
     return this.#url;
+  }
+
+  /** The Open Service Broker's URL, when `osb` is configured. */
+  get osbUrl(): string | undefined {
+    return this.#osb?.url;
   }
 
   /** The CSI endpoints served, as really listened on. */
@@ -112,6 +119,7 @@ export class PollyServer {
       const app = new PollyApp(ctx);
       const adminTokenFile = await ensureAdminToken(app, config);
       await ensureDeclaredServices(app, config);
+      await ensureNodeCredentials(app, config);
       // Intents of dead owners (on SQLite: every intent in the file) are finished before serving, so a
       // client retrying after the restart finds its operation done.
       await app.reconciler.run();
@@ -126,6 +134,10 @@ export class PollyServer {
     }
   }
 
+  #tls(): { cert: Buffer; key: Buffer } | undefined {
+    return this.config.tls ? { cert: readFileSync(this.config.tls.certFile), key: readFileSync(this.config.tls.keyFile) } : undefined;
+  }
+
   async start(): Promise<void> {
     const { host, port } = this.config.listen;
     const address = await this.rest.listen({ host, port });
@@ -134,6 +146,7 @@ export class PollyServer {
     if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
     this.app.events.startPolling(2_000);
     for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
+    if (this.config.osb) this.#osb = await startOsbServer(this.app, this.config.osb, { logger: this.log, https: this.config.osb.tls === false ? undefined : this.#tls() });
     this.#agent = await startEmbeddedAgent(this.config, this);
     // Background loops run on the leader only (any replica serves requests). Each loop is also safe if two
     // replicas overlap for a moment: every state change they make is a compare-and-set.
@@ -183,6 +196,7 @@ export class PollyServer {
     this.app.events.close();
     await this.#agent?.stop();
     await Promise.all(this.#csi.map((c) => c.stop()));
+    await this.#osb?.stop();
     await this.#leader.close();
     await this.rest.close();
     // Requests have finished: leaving lets the others take over anything left at once.

@@ -8,6 +8,8 @@ export interface RunAgentOptions extends AgentOptions {
   dockerSocket?: string | undefined;
   /** Called once the Docker plugin socket listens (before the agent finished starting: calls wait for it). */
   onDockerListening?: ((socket: string) => void) | undefined;
+  /** Name volumes by their name (Docker) or by Polly volume id (Cloud Foundry cells). */
+  dockerVolumeNames?: 'name' | 'id' | undefined;
 }
 
 export interface RunningAgent {
@@ -24,7 +26,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const started = agent.start();
   started.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
   if (opts.dockerSocket) {
-    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, log: opts.log, ready: started });
+    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready: started });
     stops.push(() => docker.stop());
     opts.onDockerListening?.(docker.socket);
   }

@@ -1,4 +1,6 @@
 import { AttachmentUseCases } from './attachments.js';
+import { BrokerUseCases } from './broker.js';
+import { NodeAccessUseCases } from './node-access.js';
 import type { AppContext } from './context.js';
 import { IdempotencyUseCases } from './idempotency.js';
 import { OfferUseCases } from './offers.js';
@@ -33,6 +35,8 @@ export class PollyApp {
   readonly idempotency: IdempotencyUseCases;
   readonly reconciler: Reconciler;
   readonly attachments: AttachmentUseCases;
+  readonly broker: BrokerUseCases;
+  readonly nodeAccess: NodeAccessUseCases;
 
   constructor(ctx: AppContext) {
     this.ctx = ctx;
@@ -51,6 +55,8 @@ export class PollyApp {
     this.idempotency = new IdempotencyUseCases(ctx, this.volumeRecovery);
     this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots);
     this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
+    this.broker = new BrokerUseCases(ctx, this.volumes, this.pools, this.profiles, this.volumeProfiles);
+    this.nodeAccess = new NodeAccessUseCases(ctx, this.attachments, this.pools);
   }
 
   get events() {

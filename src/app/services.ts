@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
-import type { Identity, Labels, Service } from '../core/types.js';
+import type { Identity, Labels, NodeIdentity, Service } from '../core/types.js';
 import { countVolumes } from '../store/repos/volumes.js';
 import {
   countAdminTokens,
@@ -23,14 +23,23 @@ const CACHE_TTL_MS = 10_000;
 export class ServiceUseCases {
   readonly #ctx: AppContext;
   /** token hash → identity; short-lived so a deleted service's tokens stop working within seconds everywhere. */
-  readonly #cache = new Map<string, { identity: Identity; until: number }>();
+  readonly #cache = new Map<string, { identity: Identity | NodeIdentity; until: number }>();
 
   constructor(ctx: AppContext) {
     this.#ctx = ctx;
   }
 
-  /** Resolves a bearer token. Throws UNAUTHENTICATED for unknown tokens. */
+  /** Resolves a bearer token. Throws UNAUTHENTICATED for unknown tokens, FORBIDDEN for node credentials. */
   async authenticate(token: string | undefined): Promise<Identity> {
+    const caller = await this.authenticateCaller(token);
+    if (caller.kind === 'node') {
+      throw new PollyError('FORBIDDEN', `a node credential (node ${caller.node}) may only register, heartbeat and mount for its node`);
+    }
+    return caller;
+  }
+
+  /** Resolves a bearer token to an identity or a node credential (for the routes a node agent uses). */
+  async authenticateCaller(token: string | undefined): Promise<Identity | NodeIdentity> {
     if (token === undefined || token === '') {
       throw new PollyError('UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer <token>)');
     }
@@ -40,8 +49,12 @@ export class ServiceUseCases {
     if (cached && cached.until > now) return cached.identity;
     const rec = await findTokenByHash(this.#ctx.store.db, hash);
     if (!rec) throw new PollyError('UNAUTHENTICATED', 'invalid token');
-    const identity: Identity =
-      rec.kind === 'admin' || rec.service === null ? { kind: 'admin' } : { kind: 'service', service: rec.service };
+    const identity: Identity | NodeIdentity =
+      rec.kind === 'node'
+        ? { kind: 'node', node: rec.node ?? '' }
+        : rec.kind === 'admin' || rec.service === null
+          ? { kind: 'admin' }
+          : { kind: 'service', service: rec.service };
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(hash, { identity, until: now + CACHE_TTL_MS });
     return identity;

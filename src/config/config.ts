@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { PollyError } from '../core/errors.js';
-import { ConfigFileSchema, type ConfigFile, type PoolConfig, type ProfileConfig, type ServiceConfig } from './schema.js';
+import { ConfigFileSchema, type ConfigFile, type NodeCredentialConfig, type OsbConfig, type PoolConfig, type ProfileConfig, type ServiceConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/polly/config.yml';
 export const DEFAULT_LISTEN = '127.0.0.1:7978';
@@ -39,6 +39,8 @@ export interface PollyConfig {
   pools: PoolConfig[];
   profiles: ProfileConfig[];
   services: ServiceConfig[];
+  osb: OsbConfig | undefined;
+  nodeCredentials: NodeCredentialConfig[];
 }
 
 /** Library callers may pass a partial document; `load` fills the rest exactly as for a file. */
@@ -117,6 +119,17 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
   assertUnique(source, 'profiles', profiles.map((p) => p.name));
   const services = doc.services ?? [];
   assertUnique(source, 'services', services.map((s) => s.name));
+  if (doc.osb) {
+    parseListen(doc.osb.listen, source);
+    assertUnique(source, 'osb.credentials', doc.osb.credentials.map((c) => c.username));
+    doc.osb.credentials.forEach((c, i) => {
+      const given = [c.password, c.passwordHash, c.passwordFile].filter((x) => x !== undefined).length;
+      if (given !== 1) throw configError(source, `osb.credentials.${i}: give exactly one of password, passwordHash, passwordFile`);
+    });
+  }
+  (doc.nodeCredentials ?? []).forEach((n, i) => {
+    if ((n.token === undefined) === (n.tokenFile === undefined)) throw configError(source, `nodeCredentials.${i}: give exactly one of token, tokenFile`);
+  });
 
   return {
     source,
@@ -141,6 +154,8 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     pools,
     profiles,
     services,
+    osb: doc.osb,
+    nodeCredentials: doc.nodeCredentials ?? [],
   };
 }
 

@@ -84,6 +84,46 @@ export const ServiceConfigSchema = Type.Object(
   Strict,
 );
 
+export const OsbCredentialSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1 }),
+    /** The password in clear (prefer passwordHash or passwordFile). */
+    password: Type.Optional(Type.String({ minLength: 12 })),
+    /** `sha256:<hex>` of the password. */
+    passwordHash: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })),
+    /** A file holding the password (a Kubernetes/BOSH secret mount). */
+    passwordFile: Type.Optional(Type.String()),
+    /** The Polly service (tenant) this credential acts for, e.g. one per CF space. */
+    service: Name,
+  },
+  Strict,
+);
+
+export const OsbConfigSchema = Type.Object(
+  {
+    listen: Type.String({ description: 'host:port, e.g. 0.0.0.0:7979' }),
+    credentials: Type.Array(OsbCredentialSchema, { minItems: 1 }),
+    /** The service offering's name in the marketplace (default polly). */
+    serviceName: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
+    /** The service offering's id (default a stable UUID). */
+    serviceId: Type.Optional(Type.String({ minLength: 1 })),
+    /** The volume driver name cells know the agent's plugin by (default polly). */
+    driver: Type.Optional(Type.String({ minLength: 1 })),
+    /** Serve with the server's TLS certificate (default: when `tls` is set). */
+    tls: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+export const NodeCredentialConfigSchema = Type.Object(
+  {
+    node: Name,
+    token: Type.Optional(Type.String({ minLength: 16 })),
+    tokenFile: Type.Optional(Type.String()),
+  },
+  Strict,
+);
+
 export const ConfigFileSchema = Type.Object(
   {
     listen: Type.Optional(Type.String()),
@@ -145,6 +185,10 @@ export const ConfigFileSchema = Type.Object(
     pools: Type.Optional(Type.Array(PoolConfigSchema)),
     profiles: Type.Optional(Type.Array(ProfileConfigSchema)),
     services: Type.Optional(Type.Array(ServiceConfigSchema)),
+    /** The Open Service Broker (Cloud Foundry) on its own listener. */
+    osb: Type.Optional(OsbConfigSchema),
+    /** Node credentials registered at start: an agent with one serves every service's volumes on its node. */
+    nodeCredentials: Type.Optional(Type.Array(NodeCredentialConfigSchema)),
   },
   Strict,
 );
@@ -153,3 +197,5 @@ export type ConfigFile = Static<typeof ConfigFileSchema>;
 export type PoolConfig = Static<typeof PoolConfigSchema>;
 export type ProfileConfig = Static<typeof ProfileConfigSchema>;
 export type ServiceConfig = Static<typeof ServiceConfigSchema>;
+export type OsbConfig = Static<typeof OsbConfigSchema>;
+export type NodeCredentialConfig = Static<typeof NodeCredentialConfigSchema>;

@@ -49,6 +49,16 @@ export const ERROR_CATALOG = {
   RESERVATION_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
   ATTACHMENT_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
   NODE_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
+  INSTANCE_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
+  BINDING_NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
+  INSTANCE_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },
+  BINDING_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },
+  /** The OSB ConcurrencyError: another operation on the instance is still running. */
+  OPERATION_IN_PROGRESS: { httpStatus: 422, grpcCode: GrpcCode.ABORTED },
+  /** The OSB AsyncRequired: the operation is asynchronous and the platform did not accept that. */
+  ASYNC_REQUIRED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  /** The OSB RequiresApp: a volume service binds to apps only. */
+  APP_REQUIRED: { httpStatus: 422, grpcCode: GrpcCode.INVALID_ARGUMENT },
   ATTACHMENT_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },
   PROFILE_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },
   POOL_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },

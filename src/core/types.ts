@@ -7,6 +7,15 @@ export type Identity = { readonly kind: 'admin' } | { readonly kind: 'service'; 
 
 export const ADMIN: Identity = { kind: 'admin' };
 
+/**
+ * A node credential: the agent of one host, serving volumes of several services. It is not an `Identity`
+ * on purpose: use cases that take an `Identity` never see it, and only the node-access use cases accept it.
+ */
+export interface NodeIdentity {
+  readonly kind: 'node';
+  readonly node: string;
+}
+
 export interface Service {
   name: string;
   labels: Labels;

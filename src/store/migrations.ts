@@ -258,6 +258,45 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.alterTable('idempotency_keys').addColumn('resource_id', 'text').execute();
       },
     },
+    // Open Service Broker instances and bindings, and node credentials (a token bound to one node).
+    '0006-osb-and-node-credentials': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('tokens').addColumn('node', 'text').execute();
+        await db.schema
+          .createTable('osb_instances')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('plan_id', 'text', (c) => c.notNull())
+          .addColumn('profile', 'text', (c) => c.notNull())
+          .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('volume_name', 'text', (c) => c.notNull())
+          .addColumn('volume_id', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('operation', 'text')
+          .addColumn('operation_kind', 'text')
+          .addColumn('operation_state', 'text')
+          .addColumn('operation_description', 'text')
+          .addColumn('parameters', 'text', (c) => c.notNull())
+          .addColumn('context', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('osb_bindings')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('instance_id', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('volume_id', 'text', (c) => c.notNull())
+          .addColumn('app_guid', 'text', (c) => c.notNull())
+          .addColumn('parameters', 'text', (c) => c.notNull())
+          .addColumn('volume_mounts', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('osb_bindings_volume').on('osb_bindings').column('volume_id').execute();
+        await db.schema.createIndex('osb_bindings_instance').on('osb_bindings').column('instance_id').execute();
+      },
+    },
   };
 }
 

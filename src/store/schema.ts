@@ -23,6 +23,8 @@ export interface Database {
   nodes: NodesTable;
   attachments: AttachmentsTable;
   volume_fencing: VolumeFencingTable;
+  osb_instances: OsbInstancesTable;
+  osb_bindings: OsbBindingsTable;
   replicas: ReplicasTable;
 }
 
@@ -149,9 +151,44 @@ export interface TokensTable {
   id: string;
   /** SHA-256 of the token, hex. The token itself is shown once and never stored. */
   hash: string;
-  kind: 'admin' | 'service';
+  kind: 'admin' | 'service' | 'node';
   service: string | null;
+  /** For `node` tokens: the node the token speaks for. */
+  node: string | null;
   description: string;
+  created_at: string;
+}
+
+export interface OsbInstancesTable {
+  id: string;
+  service: string;
+  service_id: string;
+  plan_id: string;
+  profile: string;
+  size_bytes: number;
+  volume_name: string;
+  volume_id: string | null;
+  /** provisioning · ready · updating · deprovisioning · deleted · failed */
+  state: string;
+  operation: string | null;
+  operation_kind: string | null;
+  /** in progress · succeeded · failed (the OSB last_operation states) */
+  operation_state: string | null;
+  operation_description: string | null;
+  parameters: string;
+  context: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OsbBindingsTable {
+  id: string;
+  instance_id: string;
+  service: string;
+  volume_id: string;
+  app_guid: string;
+  parameters: string;
+  volume_mounts: string;
   created_at: string;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { NodeAgent } from '../../agent/agent.js';
 import { detachedReferences } from '../../agent/lazy-release.js';
 import { isPollyError, PollyError } from '../../core/errors.js';
+import type { AccessMode } from '../../core/ports/driver.js';
 import type { Page, Profile, Volume } from '../../core/types.js';
 import { parseSize } from '../../cli/sizes.js';
 
@@ -22,9 +23,24 @@ const KNOWN_CALLS = new Set(
 export interface DockerPluginOptions {
   /** Unix socket path (default {@link DEFAULT_DOCKER_SOCKET}). */
   socket?: string | undefined;
+  /**
+   * How volumes are named: by their name in the agent's service (Docker), or by Polly volume id (Cloud
+   * Foundry's volman passes the binding's `volume_id`; an agent with a node credential serves several
+   * services, whose names may clash).
+   */
+  volumeNames?: 'name' | 'id' | undefined;
   log: Logger;
   /** Calls wait for this (the agent's start: node registered, volumes reconciled) before they run. */
   ready?: Promise<void> | undefined;
+}
+
+/** Polly volume ids, as the binding's `device.volume_id` carries them. */
+const VOLUME_ID_RE = /^vol-[0-9a-f]{28}$/;
+
+/** What CF volman passes in Create's Opts: the binding's `mount_config` (nothing secret). */
+interface MountConfig {
+  accessMode: AccessMode;
+  readOnly: boolean;
 }
 
 export interface DockerPluginHandle {
@@ -41,17 +57,26 @@ export interface DockerPluginHandle {
 export class DockerVolumePlugin {
   readonly #agent: NodeAgent;
   readonly #log: Logger;
-  /** Volume name → mount IDs holding it on this node. */
+  /** Volume name → mount IDs holding it on this node (volman sends none: each such Mount counts once). */
   readonly #mounts = new Map<string, Set<string>>();
   /** Volume id → its release, waiting for a lazily unmounted target to be let go (see lazy-release.ts). */
   readonly #releasing = new Map<string, Promise<void>>();
   #stopped = false;
+  /** Volume id → the mount_config volman declared with Create (id naming only). */
+  readonly #configs = new Map<string, MountConfig>();
+  readonly #names: 'name' | 'id';
+  #anonymous = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>) {
+  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>, names: 'name' | 'id' = 'name') {
     this.#agent = agent;
     this.#log = log;
+    this.#names = names;
     this.#queue = ready.catch(() => undefined);
+  }
+
+  #nameOf(v: Volume): string {
+    return this.#names === 'id' ? v.id : v.name;
   }
 
   /** One request at a time: Mount/Unmount reference counts and attach/detach must not interleave. */
@@ -69,13 +94,16 @@ export class DockerVolumePlugin {
       case '/VolumeDriver.Capabilities':
         return { Capabilities: { Scope: 'global' } };
       case '/VolumeDriver.Create':
-        await this.#create(requireName(name), (body.Opts ?? {}) as Record<string, string>);
+        if (this.#names === 'id') await this.#declare(requireName(name), (body.Opts ?? {}) as Record<string, unknown>);
+        else await this.#create(requireName(name), (body.Opts ?? {}) as Record<string, string>);
         return { Err: '' };
       case '/VolumeDriver.Remove': {
         const v = await this.#require(requireName(name));
         if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} (${v.id}) is mounted on this node`);
         await this.#released(v);
-        await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
+        // Under id naming the volumes belong to the broker's instances: Remove forgets the declaration only.
+        if (this.#names === 'id') this.#configs.delete(v.id);
+        else await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
         return { Err: '' };
       }
       case '/VolumeDriver.Mount':
@@ -101,11 +129,11 @@ export class DockerVolumePlugin {
   /** Mounted here: by a Mount this process saw, or (after an agent restart) a target the agent restored. */
   #mountpoint(v: Volume): string {
     const target = join(this.#agent.mountRoot, v.id);
-    return this.#mounts.has(v.name) || this.#agent.heldVolume(v.id)?.targets[target] !== undefined ? target : '';
+    return this.#mounts.has(this.#nameOf(v)) || this.#agent.heldVolume(v.id)?.targets[target] !== undefined ? target : '';
   }
 
   #view(v: Volume): Body {
-    return { Name: v.name, Mountpoint: this.#mountpoint(v), Status: { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status } };
+    return { Name: this.#nameOf(v), Mountpoint: this.#mountpoint(v), Status: { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status } };
   }
 
   async #all(): Promise<Volume[]> {
@@ -121,7 +149,31 @@ export class DockerVolumePlugin {
   }
 
   async #find(name: string): Promise<Volume | undefined> {
+    if (this.#names === 'id') {
+      if (!VOLUME_ID_RE.test(name)) return undefined;
+      try {
+        return await this.#agent.client.call<Volume>('GET', `/v1/volumes/${encodeURIComponent(name)}`);
+      } catch (err) {
+        if (err instanceof PollyError && err.code === 'VOLUME_NOT_FOUND') return undefined;
+        throw err;
+      }
+    }
     return (await this.#all()).find((v) => v.name === name);
+  }
+
+  /**
+   * CF volman's Create: the volume exists (the broker provisioned it); Create declares the binding's
+   * mount_config for the Mount that follows. Known keys only: a typo must not silently mount read-write.
+   */
+  async #declare(id: string, opts: Record<string, unknown>): Promise<void> {
+    const known = new Set(['access_mode', 'readonly', 'instance_id', 'binding_id']);
+    const unknown = Object.keys(opts).filter((k) => !known.has(k));
+    if (unknown.length > 0) throw new PollyError('VALIDATION_FAILED', `unknown mount_config key(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+    const mode = opts.access_mode ?? 'RWO';
+    if (mode !== 'RWO' && mode !== 'RWX' && mode !== 'ROX' && mode !== 'RWOP') throw new PollyError('VALIDATION_FAILED', `mount_config.access_mode ${JSON.stringify(mode)} is not RWO, RWOP, ROX or RWX`);
+    const readOnly = opts.readonly === true || opts.readonly === 'true' || mode === 'ROX';
+    const v = await this.#require(id);
+    this.#configs.set(v.id, { accessMode: mode, readOnly });
   }
 
   async #require(name: string): Promise<Volume> {
@@ -161,9 +213,11 @@ export class DockerVolumePlugin {
     await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
   }
 
-  async #mount(name: string, id: string): Promise<string> {
+  async #mount(name: string, callerId: string): Promise<string> {
     const v = await this.#require(name);
     await this.#released(v);
+    // volman sends no ID: each of its Mounts is one more holder, released by one Unmount.
+    const id = callerId === '' ? `\0volman-${++this.#anonymous}` : callerId;
     const target = join(this.#agent.mountRoot, v.id);
     const ids = this.#mounts.get(name);
     if (ids) {
@@ -174,9 +228,10 @@ export class DockerVolumePlugin {
       this.#mounts.set(name, new Set([id]));
       return target;
     }
-    await this.#agent.attach(v.id, 'RWO');
+    const config = this.#configs.get(v.id) ?? { accessMode: 'RWO', readOnly: false };
+    await this.#agent.attach(v.id, config.accessMode, config.readOnly || undefined);
     try {
-      await this.#agent.publish(v.id, target, false);
+      await this.#agent.publish(v.id, target, config.readOnly);
     } catch (err) {
       await this.#agent.detach(v.id).catch((e: unknown) => this.#log.warn({ err: e }, 'detach after a failed mount failed'));
       throw err;
@@ -188,7 +243,10 @@ export class DockerVolumePlugin {
   async #unmount(name: string, id: string): Promise<void> {
     const ids = this.#mounts.get(name);
     if (ids) {
-      ids.delete(id);
+      if (id === '') {
+        const anonymous = [...ids].find((x) => x.startsWith('\0volman-'));
+        if (anonymous !== undefined) ids.delete(anonymous);
+      } else ids.delete(id);
       if (ids.size > 0) return;
       this.#mounts.delete(name);
     }
@@ -259,7 +317,7 @@ async function readBody(req: IncomingMessage): Promise<Body> {
 export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOptions): Promise<DockerPluginHandle> {
   const socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
   const log = opts.log.child({ frontend: 'docker', socket });
-  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve());
+  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve(), opts.volumeNames);
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: Body) => {
       res.writeHead(status, { 'content-type': CONTENT_TYPE });

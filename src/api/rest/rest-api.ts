@@ -13,7 +13,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { PollyApp } from '../../app/polly-app.js';
 import { PollyError } from '../../core/errors.js';
-import type { Identity } from '../../core/types.js';
+import type { Identity, NodeIdentity } from '../../core/types.js';
 import { installBodyParser, MAX_BODY_BYTES } from './body-parser.js';
 import { installErrorHandling } from './errors.js';
 import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, trackRoutes } from './framework-errors.js';
@@ -24,6 +24,7 @@ import { identityRoutes } from './routes/identity.js';
 import { validatorCompiler } from './validation.js';
 import { adminObjectRoutes } from './routes/admin-objects.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { mesosProfileRoutes } from './routes/mesos-profiles.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { eventRoutes } from './routes/events.js';
 import { ownershipRoutes } from './routes/ownership.js';
@@ -37,6 +38,8 @@ import { volumeRoutes } from './routes/volumes.js';
 declare module 'fastify' {
   interface FastifyRequest {
     identity: Identity | null;
+    /** Set instead of `identity` for a node credential; only the routes a node agent uses accept it. */
+    nodeCaller: NodeIdentity | null;
   }
 }
 
@@ -56,6 +59,9 @@ export interface RestOptions {
 
 /** The identity of an authenticated request (every /v1 route is authenticated by the hook below). */
 export function identityOf(request: FastifyRequest): Identity {
+  if (request.nodeCaller) {
+    throw new PollyError('FORBIDDEN', `a node credential (node ${request.nodeCaller.node}) may only register, heartbeat and mount for its node`);
+  }
   if (!request.identity) throw new PollyError('UNAUTHENTICATED', 'missing bearer token');
   return request.identity;
 }
@@ -77,11 +83,14 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   installBodyParser(fastify);
   installErrorHandling(fastify, trackRoutes(fastify));
   fastify.decorateRequest('identity', null);
+  fastify.decorateRequest('nodeCaller', null);
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    request.identity = await app.services.authenticate(token);
+    const caller = await app.services.authenticateCaller(token);
+    if (caller.kind === 'node') request.nodeCaller = caller;
+    else request.identity = caller;
   });
 
   await fastify.register(swagger, {
@@ -120,5 +129,6 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(nodeRoutes(app));
   await fastify.register(identityRoutes());
   await registerDashboard(fastify);
+  await fastify.register(mesosProfileRoutes(app));
   return fastify;
 }

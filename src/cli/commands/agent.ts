@@ -26,10 +26,26 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--data-dir <dir>', 'Polly data directory for drivers\' private state').env('POLLY_DATA_DIR').default('./data'))
     .addOption(new Option('--csi-socket <path>', 'serve the CSI Node service on this unix socket').env('POLLY_CSI_NODE_SOCKET'))
     .addOption(new Option('--docker-socket <path>', 'serve the Docker VolumeDriver plugin on this unix socket').env('POLLY_DOCKER_SOCKET'))
+    .addOption(
+      new Option('--volume-names <kind>', 'Docker plugin volume names: name (Docker) or id (Cloud Foundry volman, node credentials)')
+        .choices(['name', 'id'])
+        .env('POLLY_DOCKER_VOLUME_NAMES')
+        .default('name'),
+    )
     .addOption(new Option('--heartbeat <seconds>', 'seconds between heartbeats (default: a third of the lease)').argParser((v) => Number(v)))
     .action(
       async (
-        opts: { node: string; zone?: string; topology: string[]; stateDir: string; dataDir: string; csiSocket?: string; dockerSocket?: string; heartbeat?: number },
+        opts: {
+          node: string;
+          zone?: string;
+          topology: string[];
+          stateDir: string;
+          dataDir: string;
+          csiSocket?: string;
+          dockerSocket?: string;
+          volumeNames: 'name' | 'id';
+          heartbeat?: number;
+        },
         cmd: Command,
       ) => {
         const globals = cmd.optsWithGlobals<{ url: string; token?: string }>();
@@ -54,6 +70,7 @@ export function registerAgent(program: Command): void {
           // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
           // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
           onDockerListening: (socket) => print(`Docker volume plugin listening on ${socket} (driver-server.started)`),
+          dockerVolumeNames: opts.volumeNames,
           log,
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);

@@ -24,8 +24,10 @@ export async function deleteService(ex: Executor, name: string): Promise<boolean
 
 export interface TokenRecord {
   id: string;
-  kind: 'admin' | 'service';
+  kind: 'admin' | 'service' | 'node';
   service: string | null;
+  /** For node tokens: the node the token speaks for. */
+  node?: string | null | undefined;
   description: string;
   createdAt: string;
 }
@@ -33,18 +35,18 @@ export interface TokenRecord {
 export async function insertToken(ex: Executor, t: TokenRecord & { hash: string }): Promise<void> {
   await ex
     .insertInto('tokens')
-    .values({ id: t.id, hash: t.hash, kind: t.kind, service: t.service, description: t.description, created_at: t.createdAt })
+    .values({ id: t.id, hash: t.hash, kind: t.kind, service: t.service, node: t.node ?? null, description: t.description, created_at: t.createdAt })
     .execute();
 }
 
 export async function findTokenByHash(ex: Executor, hash: string): Promise<TokenRecord | undefined> {
   const row = await ex
     .selectFrom('tokens')
-    .select(['id', 'kind', 'service', 'description', 'created_at'])
+    .select(['id', 'kind', 'service', 'node', 'description', 'created_at'])
     .where('hash', '=', hash)
     .executeTakeFirst();
   return row
-    ? { id: row.id, kind: row.kind, service: row.service, description: row.description, createdAt: row.created_at }
+    ? { id: row.id, kind: row.kind, service: row.service, ...(row.node !== null ? { node: row.node } : {}), description: row.description, createdAt: row.created_at }
     : undefined;
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
+import { PollyError } from '../../../core/errors.js';
 import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { AccessModeSchema, errorResponses, IdParams, StringEnum } from '../schemas.js';
@@ -38,7 +39,11 @@ export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 201: AttachmentSchema, ...errorResponses },
         },
       },
-      async (req, reply) => idempotent(app, req, reply, 201, async () => app.attachments.attach(identityOf(req), req.params.id, req.body)),
+      async (req, reply) => {
+        const node = req.nodeCaller;
+        if (node) return reply.status(201).send(await app.nodeAccess.attach(node, req.params.id, req.body));
+        return idempotent(app, req, reply, 201, async () => app.attachments.attach(identityOf(req), req.params.id, req.body));
+      },
     );
     r.get(
       '/v1/attachments',
@@ -53,12 +58,15 @@ export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ items: Type.Array(AttachmentSchema) }), ...errorResponses },
         },
       },
-      async (req) => ({ items: await app.attachments.list(identityOf(req), { node: req.query.node, volumeId: req.query.volume }) }),
+      async (req) => {
+        const filter = { node: req.query.node, volumeId: req.query.volume };
+        return { items: await (req.nodeCaller ? app.nodeAccess.attachmentsOf(req.nodeCaller, filter) : app.attachments.list(identityOf(req), filter)) };
+      },
     );
     r.get(
       '/v1/attachments/:id',
       { schema: { tags: ['attachments'], params: IdParams, response: { 200: AttachmentSchema, ...errorResponses } } },
-      async (req) => app.attachments.get(identityOf(req), req.params.id),
+      async (req) => (req.nodeCaller ? app.nodeAccess.attachment(req.nodeCaller, req.params.id) : app.attachments.get(identityOf(req), req.params.id)),
     );
     r.delete(
       '/v1/attachments/:id',
@@ -72,6 +80,12 @@ export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
+        const node = req.nodeCaller;
+        if (node) {
+          if (req.query.force) throw new PollyError('FORBIDDEN', 'force detach needs the admin token');
+          await app.nodeAccess.detach(node, req.params.id);
+          return reply.status(204).send(null);
+        }
         await idempotent(app, req, reply, 204, async () => {
           await app.attachments.detach(identityOf(req), req.params.id, { force: req.query.force });
           return null;

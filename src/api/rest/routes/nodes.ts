@@ -40,7 +40,7 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: NodeSchema, ...errorResponses },
         },
       },
-      async (req) => app.attachments.registerNode(identityOf(req), req.body),
+      async (req) => (req.nodeCaller ? app.nodeAccess.registerNode(req.nodeCaller, req.body) : app.attachments.registerNode(identityOf(req), req.body)),
     );
     r.get(
       '/v1/nodes',
@@ -65,7 +65,23 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           },
         },
       },
-      async (req) => app.attachments.heartbeat(identityOf(req), req.params.id),
+      async (req) => (req.nodeCaller ? app.nodeAccess.heartbeat(req.nodeCaller, req.params.id) : app.attachments.heartbeat(identityOf(req), req.params.id)),
+    );
+    r.post(
+      '/v1/nodes/:id/credentials',
+      {
+        schema: {
+          tags: ['nodes'],
+          summary: 'Issue a node credential (admin): a token that may mount only volumes bound or attached to this node, of any service',
+          params: IdParams,
+          body: Type.Optional(Type.Object({ description: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+          response: { 201: Type.Object({ id: Type.String(), token: Type.String(), node: Type.String() }), ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        reply.status(201);
+        return app.nodeAccess.issueCredential(identityOf(req), req.params.id, req.body?.description ?? '');
+      },
     );
   };
 }

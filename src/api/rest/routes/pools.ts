@@ -9,7 +9,7 @@ export function poolRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.get(
       '/v1/pools',
       { schema: { tags: ['pools'], summary: 'List pools with real capacity', response: { 200: Type.Object({ items: Type.Array(PoolSchema) }), ...errorResponses } } },
-      async (req) => ({ items: await app.pools.list(identityOf(req)) }),
+      async (req) => ({ items: await (req.nodeCaller ? app.nodeAccess.pools(req.nodeCaller) : app.pools.list(identityOf(req))) }),
     );
     r.get(
       '/v1/pools/:name',

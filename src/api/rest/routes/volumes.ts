@@ -63,6 +63,8 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         const q = req.query;
+        // A node credential sees exactly the volumes it may mount (few: no paging).
+        if (req.nodeCaller) return { items: (await app.nodeAccess.volumes(req.nodeCaller)).map(volumeView), nextCursor: null };
         const page = await app.volumes.list(identityOf(req), {
           labels: parseSelectors('label', q.label),
           fields: parseSelectors('field', q.field),
@@ -79,7 +81,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.get(
       '/v1/volumes/:id',
       { schema: { tags: ['volumes'], params: IdParams, response: { 200: VolumeSchema, ...errorResponses } } },
-      async (req) => volumeView(await app.volumes.get(identityOf(req), req.params.id)),
+      async (req) => volumeView(await (req.nodeCaller ? app.nodeAccess.volume(req.nodeCaller, req.params.id) : app.volumes.get(identityOf(req), req.params.id))),
     );
     r.patch(
       '/v1/volumes/:id',
