@@ -21,6 +21,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mesos/disk-profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Polly profiles as the DiskProfileMapping JSON that Mesos' URI disk profile adaptor polls
+         * @description Mesos polls without credentials: then only profiles open to every service are listed. With a bearer token, the profiles that token may use.
+         */
+        get: operations["getMesosDiskProfiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -136,6 +156,23 @@ export interface paths {
         get: operations["getNode"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issue a node credential (admin): a token that may mount only volumes bound or attached to this node, of any service */
+        post: operations["createNodeCredential"];
         delete?: never;
         options?: never;
         head?: never;
@@ -706,6 +743,14 @@ export interface components {
             node: string;
             readOnly?: boolean;
         };
+        CreateNodeCredentialRequest: {
+            description?: string;
+        };
+        CreateNodeCredentialResponse: {
+            id: string;
+            node: string;
+            token: string;
+        };
         CreatePoolRequest: {
             driver: string;
             labels?: {
@@ -831,10 +876,10 @@ export interface components {
             };
         };
         /**
-         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
+         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, INSTANCE_NOT_FOUND 404, BINDING_NOT_FOUND 404, INSTANCE_EXISTS 409, BINDING_EXISTS 409, OPERATION_IN_PROGRESS 422, ASYNC_REQUIRED 422, APP_REQUIRED 422, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "VALIDATION_FAILED" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
         Event: {
             at: string;
             data: {
@@ -862,6 +907,11 @@ export interface components {
             active: boolean;
             name: string;
             rejected: number;
+        };
+        GetMesosDiskProfilesResponse: {
+            profile_matrix: {
+                [key: string]: unknown;
+            };
         };
         Health: {
             /** @enum {string} */
@@ -1361,6 +1411,36 @@ export interface operations {
             };
         };
     };
+    getMesosDiskProfiles: {
+        parameters: {
+            query?: {
+                plugin_type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetMesosDiskProfilesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
     getReadiness: {
         parameters: {
             query?: never;
@@ -1615,6 +1695,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Node"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    createNodeCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateNodeCredentialRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateNodeCredentialResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

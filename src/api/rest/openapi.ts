@@ -55,6 +55,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/nodes': 'listNodes',
   'GET /v1/nodes/{id}': 'getNode',
   'POST /v1/nodes/{id}/heartbeat': 'heartbeatNode',
+  'POST /v1/nodes/{id}/credentials': 'createNodeCredential',
+  'GET /mesos/disk-profiles': 'getMesosDiskProfiles',
   'GET /v1/events': 'listEvents',
   'GET /v1/offers': 'listOffers',
   'POST /v1/offers/{id}/accept': 'acceptOffer',
