@@ -51,7 +51,10 @@ afterAll(async () => {
 describe('profiles', () => {
   it('creates, lists, updates and deletes a profile', async () => {
     const args = ['--min-size', '1GiB', '--max-size', '100GiB', '--access-mode', 'rwo', '--access-mode', 'RWX', '--pool-selector', 'tier=ssd', '--iops', '500', '--bandwidth', '100MiB'];
-    const created = await polly(['profile', 'create', 'gold', ...args, '-o', 'json']);
+    // No pool carries tier=ssd yet: refused with the reason per pool, kept with --force (pools added later).
+    const refused = await polly(['profile', 'create', 'gold', ...args, '-o', 'json']);
+    expect(refused.stderr).toContain('PROFILE_UNSATISFIABLE');
+    const created = await polly(['profile', 'create', 'gold', ...args, '--force', '-o', 'json']);
     expect(created.stderr).toBe('');
     expect(json<Profile>(created.stdout)).toMatchObject({
       name: 'gold',
@@ -66,7 +69,7 @@ describe('profiles', () => {
     expect(ls.stdout).toMatch(/^NAME\s+MODE\s+MIN\s+MAX\s+ACCESS\s+POOLS\s+SELECTOR\s+SERVICES\s+AGE$/m);
     expect(ls.stdout).toMatch(/^gold\s+filesystem\s+1\.0 GiB\s+100\.0 GiB\s+RWO,RWX\s+-\s+tier=ssd\s+-\s+\d+s$/m);
 
-    const updated = await polly(['profile', 'update', 'gold', '--description', 'fast disks', '--service', 'alice']);
+    const updated = await polly(['profile', 'update', 'gold', '--description', 'fast disks', '--service', 'alice', '--force']);
     expect(updated.stdout).toMatch(/Description:\s+fast disks/);
     expect(updated.stdout).toMatch(/Services:\s+alice/);
     expect(updated.stdout).toMatch(/Access modes:\s+RWO,RWX/); // the rest is kept

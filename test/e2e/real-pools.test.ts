@@ -74,7 +74,10 @@ describe('real pools through the REST API', () => {
     expect((await polly.call('DELETE', `/v1/volumes/${v.body.id}`, { token })).status).toBe(204);
     expect(existsSync(image)).toBe(false);
 
-    await polly.call('POST', '/v1/profiles', { body: { name: 'raw', volumeMode: 'block', pools: ['fast'] } });
+    const unsatisfiable = await polly.call('POST', '/v1/profiles', { body: { name: 'raw', volumeMode: 'block', pools: ['fast'] } });
+    expect(unsatisfiable.status).toBe(422);
+    expect(unsatisfiable.body.error.code).toBe('PROFILE_UNSATISFIABLE');
+    expect((await polly.call('POST', '/v1/profiles?force=true', { body: { name: 'raw', volumeMode: 'block', pools: ['fast'] } })).status).toBe(201);
     const refused = await polly.call('POST', '/v1/volumes', { token, body: { name: 'raw1', sizeBytes: MiB, profile: 'raw' } });
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('NO_MATCHING_POOL');

@@ -45,6 +45,8 @@ export const PROFILE_FIELDS: Field<Profile>[] = [
 ];
 
 export interface ProfileOptions {
+  /** Keep a profile that no current pool could serve (PROFILE_UNSATISFIABLE otherwise): `?force=true`. */
+  force?: boolean;
   minSize?: number;
   maxSize?: number;
   volumeMode?: 'filesystem' | 'block';
@@ -96,7 +98,8 @@ function withProfileOptions(cmd: Command): Command {
     .option('--pool <pool>', 'a pool it may use (repeatable; replaces the list)', collect)
     .option('--param <key=value>', 'driver parameter (repeatable; replaces the parameters)', keyValue('parameter'))
     .option('--service <service>', 'a service allowed to use it (repeatable; replaces the list; none: all)', collect)
-    .option('--description <text>', 'what it is for');
+    .option('--description <text>', 'what it is for')
+    .option('--force', 'keep it even when no current pool could serve it (for pools added later)');
 }
 
 export function registerProfile(program: Command): void {
@@ -125,7 +128,7 @@ export function registerProfile(program: Command): void {
   withProfileOptions(profile.command('create').description('Create a profile (admin)').argument('<name>', 'profile name')).action(
     async (name: string, opts: ProfileOptions, cmd: Command) => {
       const { client, format } = contextOf(cmd);
-      print(renderObject(await client.post<Profile>('/v1/profiles', { name, ...profileSpec(opts) }), PROFILE_FIELDS, format));
+      print(renderObject(await client.post<Profile>(`/v1/profiles${opts.force ? '?force=true' : ''}`, { name, ...profileSpec(opts) }), PROFILE_FIELDS, format));
     },
   );
 
@@ -134,7 +137,7 @@ export function registerProfile(program: Command): void {
       const { client, format } = contextOf(cmd);
       const patch = profileSpec(opts);
       if (Object.keys(patch).length === 0) throw new UsageError('profile update: give at least one setting to change (see --help)');
-      print(renderObject(await client.patch<Profile>(`/v1/profiles/${seg(name)}`, patch), PROFILE_FIELDS, format));
+      print(renderObject(await client.patch<Profile>(`/v1/profiles/${seg(name)}${opts.force ? '?force=true' : ''}`, patch), PROFILE_FIELDS, format));
     },
   );
 
