@@ -197,10 +197,11 @@ export class PollyServer {
     await this.#agent?.stop();
     await Promise.all(this.#csi.map((c) => c.stop()));
     await this.#osb?.stop();
-    await this.#leader.close();
     await this.rest.close();
-    // Requests have finished: leaving lets the others take over anything left at once.
+    // Requests have finished: leaving lets the others take over anything left at once. Leave before the
+    // leadership goes, so the replica that takes it over sees this one gone in its first sweep.
     await this.app.ctx.replica.leave().catch(() => undefined);
+    await this.#leader.close();
     await Promise.all([...this.app.ctx.drivers.values()].map((d) => d.close().catch(() => undefined)));
     await this.app.ctx.store.close();
   }
