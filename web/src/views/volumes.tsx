@@ -81,8 +81,12 @@ export function VolumesView({ session }: { session: Session }) {
       }),
     );
   }, [filter, cursor]);
+  // What is typed in the label box, applied on Enter or blur: kept apart so that a re-render caused by
+  // another filter meanwhile does not reset the text being typed.
+  const [labelDraft, setLabelDraft] = useState('');
+  // Functional update: two filter events before a re-render (the status, then the label) must both stick.
   const change = (patch: Partial<Filter>) => {
-    setFilter({ ...filter, ...patch });
+    setFilter((f) => ({ ...f, ...patch }));
     setCursors([undefined]);
   };
   return (
@@ -90,7 +94,13 @@ export function VolumesView({ session }: { session: Session }) {
       <h2>Volumes</h2>
       <CreateVolume session={session} onCreated={reload} />
       <form class="inline filters" aria-label="filter volumes" onSubmit={(e) => e.preventDefault()}>
-        <input name="label" placeholder="label k=v" value={filter.label} onChange={(e) => change({ label: e.currentTarget.value })} />
+        <input
+          name="label"
+          placeholder="label k=v"
+          value={labelDraft}
+          onInput={(e) => setLabelDraft(e.currentTarget.value)}
+          onChange={(e) => change({ label: e.currentTarget.value })}
+        />
         <select name="status" value={filter.status} onChange={(e) => change({ status: e.currentTarget.value as Filter['status'] })}>
           <option value="">any status</option>
           {STATUSES.map((s) => (
