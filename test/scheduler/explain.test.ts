@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createScheduler } from '../../src/scheduler/index.js';
 import type { PlacementRequest, PoolCandidate } from '../../src/scheduler/index.js';
 import { GIB, candidate, profile, request } from './fixtures.js';
+import { seededRandom } from '../helpers/random.js';
 
 describe('explain', () => {
   const scheduler = createScheduler();
@@ -96,17 +97,6 @@ describe('explain', () => {
 });
 
 describe('place and explain agree', () => {
-  /** Deterministic PRNG (mulberry32). */
-  function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   function randomFleet(rand: () => number, size: number): PoolCandidate[] {
     return Array.from({ length: size }, (_, i) => {
@@ -144,7 +134,7 @@ describe('place and explain agree', () => {
   }
 
   it('on 200 random fleets and requests', () => {
-    const rand = random(7);
+    const rand = seededRandom(7);
     const schedulers = [
       createScheduler(),
       createScheduler({ weighers: { 'free-capacity': -1, 'zone-spread': 3, affinity: 0 } }),

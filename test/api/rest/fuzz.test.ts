@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, newService, startPolly, type TestPolly } from '../../helpers/polly.js';
+import { seededRandom } from '../../helpers/random.js';
 
 /**
  * Generated requests over every route `/openapi.json` documents: schema-shaped bodies, then mutated
@@ -23,18 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await polly?.stop();
 });
-
-/** mulberry32: small, fast and deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Schema {
@@ -67,7 +56,7 @@ describe('fuzzing every route of /openapi.json', () => {
         .map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
     );
     expect(ops.length).toBeGreaterThan(40);
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     const chance = (p: number) => rand() < p;
 
