@@ -73,7 +73,12 @@ export async function freshPgDatabase(): Promise<FreshPgDatabase> {
     url: url.toString(),
     drop() {
       dropped ??= withClient(PG_TEST_URL, async (client) => {
-        await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+        // Only our own sessions: an autovacuum worker on the database is a superuser process that the
+        // test role may not terminate, and `drop … with (force)` makes it exit anyway.
+        await client.query(
+          'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and usename = current_user and pid <> pg_backend_pid()',
+          [name],
+        );
         await client.query(`drop database if exists ${name} with (force)`);
       });
       return dropped;

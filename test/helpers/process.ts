@@ -15,7 +15,7 @@ export interface ServerProcess {
 }
 
 /** Starts `polly server` as a real child process and waits for the URL it prints. */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, [POLLY_BIN, 'server'], {
     cwd: REPO_ROOT,
     env: { ...process.env, POLLY_LOG_LEVEL: 'warn', ...env },
