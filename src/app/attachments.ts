@@ -25,6 +25,7 @@ import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { VolumeUseCases } from './volumes.js';
+import { zoneReaches } from '../scheduler/zones.js';
 
 export type { Attachment } from '../store/repos/attachments.js';
 
@@ -199,7 +200,7 @@ export class AttachmentUseCases {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is not reachable from node ${node.id} (nodes: ${nodes.join(', ')})`);
     }
     const zone = node.topology.zone;
-    if (pool.topology.zone !== undefined && zone !== undefined && pool.topology.zone !== zone) {
+    if (!zoneReaches(pool.topology.zone, zone)) {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is in zone ${pool.topology.zone}; node ${node.id} is in zone ${zone}`);
     }
   }
