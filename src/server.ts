@@ -1,9 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { startEmbeddedAgent } from './agent/embedded.js';
 import type { RunningAgent } from './agent/run.js';
-import { startCsiServer, type CsiServerHandle } from './api/csi/csi-server.js';
-import { startOsbServer, type OsbServerHandle } from './api/osb/osb-api.js';
+import type { CsiServerHandle } from './api/csi/csi-server.js';
+import type { OsbServerHandle } from './api/osb/osb-api.js';
 import { buildRestApi, type RestApp } from './api/rest/rest-api.js';
 import { systemClock, type AppContext, type Clock } from './app/context.js';
 import { EventBus } from './app/event-bus.js';
@@ -145,9 +144,20 @@ export class PollyServer {
     const scheme = this.config.tls ? 'https' : 'http';
     if (!this.#url.startsWith('http')) this.#url = `${scheme}://${this.#url}`;
     this.app.events.startPolling(2_000);
-    for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
-    if (this.config.osb) this.#osb = await startOsbServer(this.app, this.config.osb, { logger: this.log, https: this.config.osb.tls === false ? undefined : this.#tls() });
-    this.#agent = await startEmbeddedAgent(this.config, this);
+    // Frontends that are off cost nothing at start: gRPC (CSI), the broker's listener and the embedded
+    // agent are loaded only when configured (they are most of the start-up's module loading otherwise).
+    if (this.config.csi.length > 0) {
+      const { startCsiServer } = await import('./api/csi/csi-server.js');
+      for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
+    }
+    if (this.config.osb) {
+      const { startOsbServer } = await import('./api/osb/osb-api.js');
+      this.#osb = await startOsbServer(this.app, this.config.osb, { logger: this.log, https: this.config.osb.tls === false ? undefined : this.#tls() });
+    }
+    if (this.config.agent.enabled) {
+      const { startEmbeddedAgent } = await import('./agent/embedded.js');
+      this.#agent = await startEmbeddedAgent(this.config, this);
+    }
     // Background loops run on the leader only (any replica serves requests). Each loop is also safe if two
     // replicas overlap for a moment: every state change they make is a compare-and-set.
     const lead = (what: string, fn: () => Promise<unknown>) => async () => {

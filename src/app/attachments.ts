@@ -25,6 +25,8 @@ import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { VolumeUseCases } from './volumes.js';
+import { zoneReaches } from '../scheduler/zones.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 export type { Attachment } from '../store/repos/attachments.js';
 
@@ -99,7 +101,7 @@ export class AttachmentUseCases {
     if (service !== first.service) {
       const share = await findShare(db, volumeId, service);
       if (share?.access === 'ro') {
-        if (input.readOnly === false) throw new PollyError('FORBIDDEN', `volume ${volumeId} is shared read-only with service ${service}`);
+        if (input.readOnly === false) throw new PollyError('FORBIDDEN', `${volumeRef(first)} is shared read-only with service ${service}`);
         readOnly = true;
       }
     }
@@ -120,7 +122,7 @@ export class AttachmentUseCases {
           if (mine.accessMode !== input.accessMode || mine.readOnly !== readOnly) {
             throw new PollyError(
               'ATTACHMENT_EXISTS',
-              `volume ${volumeId} is already attached to node ${node.id} as ${mine.accessMode}${mine.readOnly ? ' read-only' : ''}`,
+              `${volumeRef(v)} is already attached to node ${node.id} as ${mine.accessMode}${mine.readOnly ? ' read-only' : ''}`,
               { attachment: mine.id, accessMode: mine.accessMode, readOnly: mine.readOnly },
             );
           }
@@ -133,7 +135,7 @@ export class AttachmentUseCases {
         const holding = conflicting.filter((a) => a.leaseExpiresAt > at);
         if (holding.length > 0) {
           const h = holding[0]!;
-          throw new PollyError('VOLUME_BUSY', `volume ${volumeId} is attached (${h.accessMode}) to node ${h.node}`, {
+          throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is attached (${h.accessMode}) to node ${h.node}`, {
             node: h.node,
             accessMode: h.accessMode,
             leaseExpiresAt: h.leaseExpiresAt,
@@ -152,7 +154,7 @@ export class AttachmentUseCases {
           assertTransition(volumeId, 'attaching', 'attached');
           await updateVolume(trx, volumeId, 'available', { status: 'attached', statusReason: null }, at);
         } else if (v.status !== 'attached') {
-          throw new PollyError('INVALID_STATE', `volume ${volumeId} is ${v.status}; only available or attached volumes can be attached`, { status: v.status });
+          throw new PollyError('INVALID_STATE', `${volumeRef(v)} is ${v.status}; only available or attached volumes can be attached`, { status: v.status });
         }
         const attachment: Attachment = {
           id: newId('att'),
@@ -182,7 +184,7 @@ export class AttachmentUseCases {
       })
       .catch((err: unknown) => {
         // A racing attach on another replica won the database's uniqueness check.
-        if (isUniqueViolation(err)) throw new PollyError('VOLUME_BUSY', `volume ${volumeId} was attached elsewhere meanwhile; retry`);
+        if (isUniqueViolation(err)) throw new PollyError('VOLUME_BUSY', `${volumeRef(first)} was attached elsewhere meanwhile; retry`);
         throw err;
       });
     fenced = result.fenced;
@@ -199,7 +201,7 @@ export class AttachmentUseCases {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is not reachable from node ${node.id} (nodes: ${nodes.join(', ')})`);
     }
     const zone = node.topology.zone;
-    if (pool.topology.zone !== undefined && zone !== undefined && pool.topology.zone !== zone) {
+    if (!zoneReaches(pool.topology.zone, zone)) {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is in zone ${pool.topology.zone}; node ${node.id} is in zone ${zone}`);
     }
   }

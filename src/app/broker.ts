@@ -23,6 +23,7 @@ import type { PoolUseCases } from './pools.js';
 import type { ProfileUseCases } from './profiles.js';
 import { misfitReason, type VolumeProfileUseCases } from './volume-profile.js';
 import type { VolumeUseCases } from './volumes.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 export type { OsbBinding, OsbInstance } from '../store/repos/osb.js';
 
@@ -410,7 +411,7 @@ export class BrokerUseCases {
       if (kind === 'provision') {
         const existing = await findVolumeByName(this.#ctx.store.db, inst.service, inst.volumeName);
         const v = existing ?? (await this.#volumes.create(identity, { name: inst.volumeName, sizeBytes: inst.sizeBytes, profile: inst.profile, labels: { 'osb-instance': inst.id } }));
-        if (v.status !== 'available' && v.status !== 'attached') throw new PollyError('INVALID_STATE', `volume ${v.id} is ${v.status}${v.statusReason ? `: ${v.statusReason}` : ''}`);
+        if (v.status !== 'available' && v.status !== 'attached') throw new PollyError('INVALID_STATE', `${volumeRef(v)} is ${v.status}${v.statusReason ? `: ${v.statusReason}` : ''}`);
         volumeId = v.id;
         patch = { state: 'ready', volumeId: v.id };
       } else if (kind === 'update') {

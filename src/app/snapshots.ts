@@ -21,6 +21,7 @@ import type { PoolUseCases } from './pools.js';
 import type { QuotaUseCases } from './quotas.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 export class SnapshotUseCases {
   readonly #ctx: AppContext;
@@ -71,7 +72,7 @@ export class SnapshotUseCases {
       throw new PollyError('UNSUPPORTED', `pool ${volume.pool} (driver ${driver.driverName}) cannot take snapshots`);
     }
     if (!['available', 'attached'].includes(volume.status)) {
-      throw new PollyError('INVALID_STATE', `volume ${volume.id} is ${volume.status}; only available or attached volumes can be snapshotted`);
+      throw new PollyError('INVALID_STATE', `${volumeRef(volume)} is ${volume.status}; only available or attached volumes can be snapshotted`);
     }
     const at = nowIso();
     const snap: Snapshot = {

@@ -15,6 +15,7 @@ import type { PoolUseCases } from './pools.js';
 import type { QuotaUseCases } from './quotas.js';
 import { requireAdmin } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 /**
  * Who owns and who may use a volume: sharing with other services (the original Polly's volume
@@ -41,7 +42,7 @@ export class VolumeOwnershipUseCases {
       const v = await this.#volumes.load(trx, identity, id);
       const at = nowIso();
       for (const s of services) {
-        if (s === v.service) throw new PollyError('VALIDATION_FAILED', `volume ${id} already belongs to service ${s}`);
+        if (s === v.service) throw new PollyError('VALIDATION_FAILED', `${volumeRef(v)} already belongs to service ${s}`);
         if (!(await findService(trx, s))) throw new PollyError('SERVICE_NOT_FOUND', `service ${s} not found`);
         await putShare(trx, { volumeId: id, service: s, access, createdAt: at });
         await this.#ctx.events.record(trx, { type: 'volume.shared', service: s, objectId: id, data: { owner: v.service, access } }, at);
@@ -64,7 +65,7 @@ export class VolumeOwnershipUseCases {
         // Until attachments record which service holds them, any attachment blocks the revoke: never pull
         // a volume from under a running container.
         if (['attaching', 'attached', 'detaching'].includes(v.status)) {
-          throw new PollyError('VOLUME_BUSY', `volume ${id} is ${v.status}; detach it before revoking service ${s}'s access`);
+          throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; detach it before revoking service ${s}'s access`);
         }
         await deleteShare(trx, id, s);
         await this.#ctx.events.record(trx, { type: 'volume.unshared', service: s, objectId: id, data: { owner: v.service } }, at);
@@ -89,7 +90,7 @@ export class VolumeOwnershipUseCases {
       const v = await this.#volumes.load(trx, identity, id);
       if (v.service === toService) return v;
       if (!(await findService(trx, toService))) throw new PollyError('SERVICE_NOT_FOUND', `service ${toService} not found`);
-      if (v.status !== 'available') throw new PollyError('VOLUME_BUSY', `volume ${id} is ${v.status}; only available volumes can be transferred`);
+      if (v.status !== 'available') throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; only available volumes can be transferred`);
       if (await findVolumeByName(trx, toService, v.name)) {
         throw new PollyError('VOLUME_NAME_TAKEN', `service ${toService} already has a volume named ${v.name}`);
       }
@@ -176,8 +177,8 @@ export class VolumeOwnershipUseCases {
     requireAdmin(identity, 'releasing volumes');
     await this.#ctx.store.transaction(async (trx) => {
       const v = await this.#volumes.load(trx, identity, id);
-      if (v.status !== 'available' && v.status !== 'error') throw new PollyError('VOLUME_BUSY', `volume ${id} is ${v.status}; only available volumes can be released`);
-      if ((await countSnapshotsOfVolume(trx, id)) > 0) throw new PollyError('VOLUME_HAS_SNAPSHOTS', `volume ${id} has snapshots; delete them first`);
+      if (v.status !== 'available' && v.status !== 'error') throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; only available volumes can be released`);
+      if ((await countSnapshotsOfVolume(trx, id)) > 0) throw new PollyError('VOLUME_HAS_SNAPSHOTS', `${volumeRef(v)} has snapshots; delete them first`);
       await deleteVolumeRow(trx, v);
       await this.#ctx.events.record(trx, { type: 'volume.released', service: v.service, objectId: id, data: { pool: v.pool, backendId: v.backendId } }, nowIso());
     });

@@ -6,6 +6,7 @@ import { nowIso } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import type { VolumeUseCases } from './volumes.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 /**
  * Moves a volume to another profile in place (CSI ControllerModifyVolume, Kubernetes'
@@ -35,14 +36,14 @@ export class VolumeProfileUseCases {
       const v = await this.#volumes.load(trx, identity, id);
       if (v.profile === profileName) return undefined;
       if (v.status !== 'available' && v.status !== 'attached') {
-        throw new PollyError('VOLUME_BUSY', `volume ${v.name} (${v.id}) is ${v.status}; its profile changes when it is available or attached`);
+        throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; its profile changes when it is available or attached`);
       }
       const pool = await findPool(trx, v.pool);
       if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${v.pool} not found`);
       const from = await findProfile(trx, v.profile);
       const shape = { sizeBytes: v.sizeBytes, volumeMode: from?.volumeMode ?? profile.volumeMode, fsType: from?.fsType ?? profile.fsType };
       const misfit = misfitReason(shape, pool, profile, { qos: driver.capabilities.qos, fsTypes: driver.capabilities.fsTypes });
-      if (misfit !== undefined) throw new PollyError('VALIDATION_FAILED', `volume ${v.name} (${v.id}) cannot take profile ${profile.name}: ${misfit}`);
+      if (misfit !== undefined) throw new PollyError('VALIDATION_FAILED', `${volumeRef(v)} cannot take profile ${profile.name}: ${misfit}`);
       const limit = (await getQuota(trx, v.service)).profileBytes[profile.name];
       if (limit !== undefined && limit !== null) {
         const used = (await getUsage(trx, v.service)).profileBytes[profile.name] ?? 0;

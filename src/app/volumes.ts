@@ -28,6 +28,7 @@ import { chargeUsage } from '../store/repos/usage.js';
 import { findShare } from '../store/repos/shares.js';
 import type { PoolUseCases } from './pools.js';
 import { actingService, listScope, ownsObject } from './scope.js';
+import { volumeRef } from '../core/volume-ref.js';
 
 /** 8 PiB: the largest size that stays an exact JavaScript number and that any backend here can mean. */
 export const MAX_VOLUME_BYTES = 2 ** 53;
@@ -184,7 +185,7 @@ export class VolumeUseCases {
         throw new PollyError('VOLUME_NOT_FOUND', `volume ${input.fromVolume} not found`);
       }
       if (!['available', 'attached'].includes(src.status)) {
-        throw new PollyError('INVALID_STATE', `volume ${src.id} is ${src.status}; only available or attached volumes can be cloned`);
+        throw new PollyError('INVALID_STATE', `${volumeRef(src)} is ${src.status}; only available or attached volumes can be cloned`);
       }
       if (input.sizeBytes < src.sizeBytes) {
         throw new PollyError('VALIDATION_FAILED', `sizeBytes ${input.sizeBytes} is smaller than volume ${src.id} (${src.sizeBytes} bytes)`);
@@ -390,14 +391,14 @@ export class VolumeUseCases {
     const v = await this.#ctx.store.transaction(async (trx) => {
       const vol = await this.load(trx, identity, id);
       if (['attached', 'attaching', 'detaching'].includes(vol.status)) {
-        throw new PollyError('VOLUME_BUSY', `volume ${id} is ${vol.status}; detach it first`, { status: vol.status });
+        throw new PollyError('VOLUME_BUSY', `${volumeRef(vol)} is ${vol.status}; detach it first`, { status: vol.status });
       }
       if (vol.status === 'creating' || vol.status === 'importing' || vol.status === 'deleting') {
-        throw new PollyError('INVALID_STATE', `volume ${id} is ${vol.status}; try again when it settles`, { status: vol.status });
+        throw new PollyError('INVALID_STATE', `${volumeRef(vol)} is ${vol.status}; try again when it settles`, { status: vol.status });
       }
       const snapshots = await countSnapshotsOfVolume(trx, id);
       if (snapshots > 0) {
-        throw new PollyError('VOLUME_HAS_SNAPSHOTS', `volume ${id} has ${snapshots} snapshot(s); delete them first`, { snapshots });
+        throw new PollyError('VOLUME_HAS_SNAPSHOTS', `${volumeRef(vol)} has ${snapshots} snapshot(s); delete them first`, { snapshots });
       }
       assertTransition(id, vol.status, 'deleting');
       const at = nowIso();
@@ -437,7 +438,7 @@ export class VolumeUseCases {
     if (sizeBytes === v.sizeBytes) return v;
     if (driver.capabilities.expand === 'none') throw new PollyError('UNSUPPORTED', `pool ${v.pool} (driver ${driver.driverName}) cannot expand volumes`);
     const allowed: VolumeStatus[] = driver.capabilities.expand === 'online' ? ['available', 'attached'] : ['available'];
-    if (!allowed.includes(v.status)) throw new PollyError('VOLUME_BUSY', `volume ${id} is ${v.status}; pool ${v.pool} expands only ${allowed.join(' or ')} volumes`);
+    if (!allowed.includes(v.status)) throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; pool ${v.pool} expands only ${allowed.join(' or ')} volumes`);
     const capacity = await this.#pools.backendCapacity(v.pool);
     const grow = sizeBytes - v.sizeBytes;
     // Charge the growth first (capacity is checked like a create), then grow the backend.

@@ -25,3 +25,25 @@ export function lookupZone(table: ZoneTable, zone: string | null, missing: numbe
   for (let i = 0; i < zones.length; i++) if (zones[i] === zone) return table.values[i]!;
   return missing;
 }
+
+/*
+ * The zone rule, the one shared by the scheduler's topology filter, CSI CreateVolume (accessible
+ * topology, idempotency checks) and attach: a pool without a zone is reachable from every zone (it
+ * declares no constraint, and CSI reports its volumes as accessible everywhere); a pool with a zone is
+ * reachable from that zone only. A request or node without a zone places no constraint.
+ */
+
+/** Whether a volume in a pool of zone `poolZone` is reachable from `zone` (undefined: any zone). */
+export function zoneReaches(poolZone: string | null | undefined, zone: string | null | undefined): boolean {
+  return poolZone === null || poolZone === undefined || zone === null || zone === undefined || poolZone === zone;
+}
+
+/** Whether a pool of zone `poolZone` serves one of the requisite zones (undefined or empty: no constraint). */
+export function zoneInRequisite(poolZone: string | null | undefined, requisite: readonly string[] | undefined): boolean {
+  return requisite === undefined || requisite.length === 0 || poolZone === null || poolZone === undefined || requisite.includes(poolZone);
+}
+
+/** {@link zoneInRequisite} over a prepared table (the hot path): listed zones map to 1. */
+export function zoneInTable(poolZone: string | null, requisite: ZoneTable): boolean {
+  return poolZone === null || lookupZone(requisite, poolZone, 0) === 1;
+}

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { StoreDialect } from './store.js';
 
 /** Key of the PostgreSQL advisory lock that elects the replica running Polly's background loops. */
@@ -38,7 +38,8 @@ export class LeaderLock {
   async #check(): Promise<boolean> {
     try {
       if (!this.#client) {
-        const client = new pg.Client({ connectionString: this.#url });
+        const { default: pgModule } = await import('pg');
+        const client = new pgModule.Client({ connectionString: this.#url });
         client.on('error', () => this.#drop());
         await client.connect();
         this.#client = client;

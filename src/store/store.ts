@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import pg from 'pg';
 import { PollyError } from '../core/errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
@@ -43,6 +42,8 @@ export class Store {
     const { url } = options;
     let store: Store;
     if (/^postgres(ql)?:\/\//.test(url)) {
+      // Loaded only for PostgreSQL: an embedded (SQLite) server starts without it.
+      const { default: pg } = await import('pg');
       // BIGINT (oid 20) arrives as a string by default; every bigint Polly stores is a byte count or a
       // counter far below 2^53, so parse it as a number for this pool only (no global mutation).
       const types = {

@@ -223,11 +223,8 @@ describe('filters', () => {
       request: { topology: { requisite: ['a', 'b'] } },
       expected: 'zone c not in [a, b]',
     },
-    {
-      name: 'pool without a zone',
-      request: { topology: { requisite: ['a'] } },
-      expected: 'pool has no zone, needs one of [a]',
-    },
+    // The one zone rule (zones.ts), as CSI and attach read it: a pool without a zone is reachable from every zone.
+    { name: 'pool without a zone passes any requisite', request: { topology: { requisite: ['a'] } }, expected: null },
   ]);
 
   table(antiAffinityFilter, [

@@ -1,7 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import type { PollyApp } from '../../app/polly-app.js';
 import type { PoolView } from '../../app/pools.js';
-import { isPollyError, type PollyError } from '../../core/errors.js';
+import { isPollyError } from '../../core/errors.js';
+import type { AccessMode } from '../../core/ports/driver.js';
 import type { Labels, Profile, Volume, VolumeSource } from '../../core/types.js';
 import { inconsistentReason, parseCapabilities, unsupportedReason, type WantedCapability } from './capabilities.js';
 import type { CsiCaller } from './caller.js';
@@ -21,7 +22,7 @@ import {
   type SizeRange,
   type VolumeParameters,
 } from './requests.js';
-import { orderByZone, poolInZones, profileAllows, zoneRequirement, type ZoneRequirement } from './topology.js';
+import { poolInZones, profileAllows, zoneRequirement, type ZoneRequirement } from './topology.js';
 
 /** A field recording the CSI name of a volume whose name had to be mapped (see names.ts). */
 const CSI_NAME_FIELD = 'polly.csi.dev/name';
@@ -63,9 +64,9 @@ export function parseCreateVolume(req: csi.CreateVolumeRequest): CreateVolumeArg
  * is compatible (its size within the range, the same source, profile, pool and labels, reachable from the
  * requisite topology, able to serve the capabilities) is returned as is; any other is ALREADY_EXISTS.
  *
- * Placement: an explicit `pool` (or the source's pool) is used as is. Otherwise, when the request has zone
- * wishes or only some pools can serve the capabilities, the candidate pools are tried in order (preferred
- * zones first, most free bytes first) until one has room; else the app's placement chooses.
+ * Placement is the scheduler's, as for REST: the accessibility requirements go to it as topology
+ * (requisite zones filter, preferred zones weigh), with the access mode asked and an explicit `pool` (or
+ * the source's) pinned. The volume's accessible topology is its chosen pool's.
  */
 export async function createVolume(app: PollyApp, caller: CsiCaller, args: CreateVolumeArgs): Promise<csi.CreateVolumeResponse> {
   const pools = await app.pools.list(caller);
@@ -80,39 +81,43 @@ export async function createVolume(app: PollyApp, caller: CsiCaller, args: Creat
     maxBytes: profile.maxBytes,
     why: sourceInfo ? `profile ${profile.name} with a ${sourceInfo.sizeBytes}-byte source` : `profile ${profile.name}`,
   });
-  const candidates = candidatePools(pools, poolsByName, profile, args, sourceInfo?.pool);
+  const pinned = checkPinnedPool(pools, poolsByName, profile, args, sourceInfo?.pool);
 
   // The CSI name is kept beside a mapped Polly name, so that operators can tell which PV it is.
   const fields: Labels = {};
   if (args.name !== args.csiName && args.csiName.length <= 1024) fields[CSI_NAME_FIELD] = args.csiName;
-  const input = {
-    name: args.name,
-    sizeBytes,
-    profile: profile.name,
-    labels: args.params.labels,
-    fields,
-    fromSnapshot: args.source?.kind === 'snapshot' ? args.source.id : undefined,
-    fromVolume: args.source?.kind === 'volume' ? args.source.id : undefined,
-  };
-  let lastNoRoom: PollyError | undefined;
-  for (const pool of candidates) {
-    try {
-      const v = await app.volumes.create(caller, { ...input, pool });
-      return { volume: toCsiVolume(v, poolsByName.get(v.pool)) };
-    } catch (err) {
-      if (isPollyError(err) && err.code === 'VOLUME_NAME_TAKEN') {
-        // A concurrent CreateVolume of the same name won the race: answer as a retry would.
-        const winner = await app.volumes.findByName(caller, args.name);
-        if (winner) return answerExisting(app, caller, winner, args, poolsByName);
-      }
-      if (isPollyError(err) && (err.code === 'NO_CAPACITY' || err.code === 'NO_MATCHING_POOL') && candidates.length > 1) {
-        lastNoRoom = err;
-        continue;
-      }
-      throw err;
+  try {
+    const v = await app.volumes.create(caller, {
+      name: args.name,
+      sizeBytes,
+      profile: profile.name,
+      pool: pinned,
+      labels: args.params.labels,
+      fields,
+      accessMode: strongestAccessMode(args.wanted),
+      topology: { requisite: args.zones.requisite, preferred: args.zones.preferred },
+      fromSnapshot: args.source?.kind === 'snapshot' ? args.source.id : undefined,
+      fromVolume: args.source?.kind === 'volume' ? args.source.id : undefined,
+    });
+    return { volume: toCsiVolume(v, poolsByName.get(v.pool) ?? (await app.pools.list(caller)).find((p) => p.name === v.pool)) };
+  } catch (err) {
+    if (isPollyError(err) && err.code === 'VOLUME_NAME_TAKEN') {
+      // A concurrent CreateVolume of the same name won the race: answer as a retry would.
+      const winner = await app.volumes.findByName(caller, args.name);
+      if (winner) return answerExisting(app, caller, winner, args, poolsByName);
     }
+    // "Unable to provision in accessible_topology" is RESOURCE_EXHAUSTED in the spec.
+    if (isPollyError(err) && err.code === 'NO_MATCHING_POOL' && args.zones.requisite !== undefined && /\btopology\b/.test(err.message)) {
+      throw new CsiError(status.RESOURCE_EXHAUSTED, err.message);
+    }
+    throw err;
   }
-  throw lastNoRoom ?? new CsiError(status.RESOURCE_EXHAUSTED, 'no pool can hold the volume');
+}
+
+/** The access mode the scheduler checks: the most demanding one asked (a pool offering it serves the rest). */
+function strongestAccessMode(wanted: readonly WantedCapability[]): AccessMode | undefined {
+  const order: readonly AccessMode[] = ['RWX', 'ROX', 'RWOP', 'RWO'];
+  return order.find((mode) => wanted.some((w) => w.accessMode === mode));
 }
 
 async function lookUpSource(app: PollyApp, caller: CsiCaller, source: VolumeSource | null): Promise<{ pool: string; sizeBytes: number } | undefined> {
@@ -133,14 +138,19 @@ export async function profileOf(app: PollyApp, caller: CsiCaller, name: string |
   }
 }
 
-/** The pools to try, in order; `undefined` lets the app's placement choose (or pin the source's pool). */
-function candidatePools(
+/**
+ * The pool a request fixes (`parameters.pool`), checked against the capabilities and topology asked so
+ * that a bad StorageClass is INVALID_ARGUMENT with a precise message; undefined lets the scheduler choose
+ * (a restore or clone stays in its source's pool, which the use case pins). Without a fixed pool, only
+ * "no pool at all can serve these capabilities" is answered here; which pool serves is the scheduler's.
+ */
+function checkPinnedPool(
   pools: readonly PoolView[],
   poolsByName: Map<string, PoolView>,
   profile: Profile,
   args: CreateVolumeArgs,
   sourcePool: string | undefined,
-): Array<string | undefined> {
+): string | undefined {
   const fixed = sourcePool ?? args.params.pool;
   if (fixed !== undefined) {
     if (sourcePool !== undefined && args.params.pool !== undefined && args.params.pool !== sourcePool) {
@@ -148,31 +158,19 @@ function candidatePools(
     }
     const pool = poolsByName.get(fixed);
     if (!pool) throw invalidArgument(`parameters.pool: pool ${fixed} not found`);
-    checkZone(pool, args.zones);
+    if (!poolInZones(pool, args.zones.requisite)) {
+      throw new CsiError(status.RESOURCE_EXHAUSTED, `pool ${pool.name} is in zone ${pool.topology.zone}, outside the requisite zone(s) ${args.zones.requisite?.join(', ')}`);
+    }
     const reason = unsupportedReason(pool, profile, args.wanted);
     if (reason !== undefined) throw invalidArgument(reason);
-    return sourcePool !== undefined ? [undefined] : [pool.name];
+    return args.params.pool;
   }
   const usable = pools.filter((p) => p.state === 'enabled' && profileAllows(profile, p));
-  if (usable.length === 0) return [undefined]; // the app's placement says why, in its own words
-  const capable = usable.filter((p) => unsupportedReason(p, profile, args.wanted) === undefined);
-  if (capable.length === 0) {
+  if (usable.length > 0 && usable.every((p) => unsupportedReason(p, profile, args.wanted) !== undefined)) {
     const reasons = [...new Set(usable.map((p) => unsupportedReason(p, profile, args.wanted)))];
     throw invalidArgument(`no pool can serve the requested capabilities: ${reasons.join('; ')}`);
   }
-  const hasZoneWishes = args.zones.requisite !== undefined || args.zones.preferred.length > 0;
-  if (!hasZoneWishes && capable.length === usable.length) return [undefined];
-  const ordered = orderByZone(capable, args.zones);
-  if (ordered.length === 0) {
-    throw new CsiError(status.RESOURCE_EXHAUSTED, `no pool able to hold the volume is in zone(s) ${args.zones.requisite?.join(', ')}`);
-  }
-  return ordered.map((p) => p.name);
-}
-
-function checkZone(pool: PoolView, zones: ZoneRequirement): void {
-  if (!poolInZones(pool, zones.requisite)) {
-    throw new CsiError(status.RESOURCE_EXHAUSTED, `pool ${pool.name} is in zone ${pool.topology.zone}, outside the requisite zone(s) ${zones.requisite?.join(', ')}`);
-  }
+  return undefined;
 }
 
 async function answerExisting(

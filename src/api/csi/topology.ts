@@ -1,5 +1,6 @@
 import type { PoolView } from '../../app/pools.js';
 import type { Profile } from '../../core/types.js';
+import { zoneInRequisite } from '../../scheduler/zones.js';
 import type { Topology, TopologyRequirement } from './proto.js';
 
 /** A pool's (and a node's) `topology.zone`. */
@@ -31,9 +32,9 @@ export function zoneRequirement(req: TopologyRequirement | null): ZoneRequiremen
   return { requisite: unconstrained ? undefined : zonesOf(requisiteTerms), preferred: zonesOf(req?.preferred ?? []) };
 }
 
-/** A pool without a zone is reachable from every zone. */
+/** Whether a volume of `pool` is reachable from one of `zones`, by the scheduler's one zone rule. */
 export function poolInZones(pool: Pick<PoolView, 'topology'>, zones: readonly string[] | undefined): boolean {
-  return zones === undefined || pool.topology.zone === undefined || zones.includes(pool.topology.zone);
+  return zoneInRequisite(pool.topology.zone, zones);
 }
 
 /** The topology a volume in `pool` is reachable from: its zone, or everywhere (empty) when it has none. */
@@ -43,31 +44,13 @@ export function accessibleTopology(pool: Pick<PoolView, 'topology'> | undefined)
 }
 
 /**
- * Whether the profile allows the pool. This mirrors the profile part of the app's placement (allow-list,
- * selector, media) so that a zone-driven choice never pins a pool the profile would refuse; it goes away
- * when the scheduler takes zones itself.
+ * Whether the profile allows the pool (allow-list, selector, media), as the scheduler's profile filter
+ * reads it. Only GetCapacity uses it: placement itself is the scheduler's.
  */
 export function profileAllows(profile: Profile, pool: PoolView): boolean {
   if (profile.pools.length > 0 && !profile.pools.includes(pool.name)) return false;
   if (Object.entries(profile.poolSelector).some(([k, v]) => pool.labels[k] !== v)) return false;
   return profile.media === null || pool.labels.media === profile.media;
-}
-
-/**
- * Orders candidate pools for a CreateVolume: pools in preferred zones first (in the CO's order), then
- * every other pool the requisite zones allow (a pool without a zone is reachable from all); most free
- * bytes first within each group. Pools outside the requisite zones are dropped.
- */
-export function orderByZone<P extends Pick<PoolView, 'name' | 'topology'> & { capacity: Pick<PoolView['capacity'], 'freeBytes'> }>(
-  pools: readonly P[],
-  zones: ZoneRequirement,
-): P[] {
-  const allowed = pools.filter((p) => poolInZones(p, zones.requisite));
-  const rank = (p: P): number => {
-    const i = p.topology.zone === undefined ? -1 : zones.preferred.indexOf(p.topology.zone);
-    return i >= 0 ? i : zones.preferred.length;
-  };
-  return [...allowed].sort((a, b) => rank(a) - rank(b) || b.capacity.freeBytes - a.capacity.freeBytes || a.name.localeCompare(b.name));
 }
 
 function unique(values: string[]): string[] {

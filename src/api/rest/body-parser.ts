@@ -40,6 +40,10 @@ function isJsonMediaType(contentType: string | undefined): boolean {
  * The only body parser of the REST API: JSON (`application/json`, `…+json`, or no content type, as some
  * tools send), bounded in depth before it is parsed, parsed with fastify's prototype-poisoning guard.
  * Any other media type with a body is 415; an empty body is no body.
+ *
+ * A POST, PUT or PATCH without a body (`curl -X POST …/tokens` sends neither a body nor a content type)
+ * reaches a route whose schema takes an object body as `{}`: an action with only optional fields needs
+ * none, and a route with required fields names them instead of answering "body must be object".
  */
 export function installBodyParser(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
@@ -59,4 +63,14 @@ export function installBodyParser(fastify: FastifyInstance): void {
       done(null, value);
     });
   });
+  fastify.addHook('preValidation', async (req) => {
+    if (req.body === undefined && BODY_METHODS.has(req.method) && takesObjectBody(req.routeOptions.schema?.body)) req.body = {};
+  });
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** Whether a route's body schema is an object (or optional object), so `{}` is the empty body. */
+function takesObjectBody(schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'object';
 }

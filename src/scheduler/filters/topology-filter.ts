@@ -1,9 +1,12 @@
 import { defineFilter } from '../filter.js';
 import { formatList } from '../format.js';
-import { lookupZone, zoneTable } from '../zones.js';
+import { zoneInTable, zoneTable } from '../zones.js';
 import type { ZoneTable } from '../zones.js';
 
-/** CSI accessibility requirements: the pool's zone must be one of the requisite zones. */
+/**
+ * CSI accessibility requirements: the pool must be reachable from one of the requisite zones, by the one
+ * zone rule (zones.ts): a pool without a zone is reachable from every zone.
+ */
 export const topologyFilter = defineFilter<ZoneTable>({
   name: 'topology',
   kind: 'match',
@@ -12,10 +15,7 @@ export const topologyFilter = defineFilter<ZoneTable>({
     if (requisite === undefined || requisite.length === 0) return null;
     return zoneTable(requisite.map((zone) => [zone, 1] as const));
   },
-  accepts: (candidate, zones) => candidate.zone !== null && lookupZone(zones, candidate.zone, 0) === 1,
-  reason(candidate, request) {
-    const requisite = formatList(request.topology?.requisite ?? []);
-    return candidate.zone === null ? `pool has no zone, needs one of ${requisite}` : `zone ${candidate.zone} not in ${requisite}`;
-  },
+  accepts: (candidate, zones) => zoneInTable(candidate.zone, zones),
+  reason: (candidate, request) => `zone ${candidate.zone ?? '(none)'} not in ${formatList(request.topology?.requisite ?? [])}`,
   summarize: (_rejected, request) => `zone not in ${formatList(request.topology?.requisite ?? [])}`,
 });

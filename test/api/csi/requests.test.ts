@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pollyNameFor } from '../../../src/api/csi/names.js';
 import { chooseSize, DEFAULT_VOLUME_BYTES, parseCapacityRange, parseVolumeParameters, sizeInRange } from '../../../src/api/csi/requests.js';
-import { orderByZone, zoneRequirement, ZONE_KEY } from '../../../src/api/csi/topology.js';
+import { zoneRequirement, ZONE_KEY } from '../../../src/api/csi/topology.js';
 import { isValidName } from '../../../src/core/names.js';
 
 const MiB = 1024 * 1024;
@@ -61,17 +61,10 @@ describe('parameters', () => {
 });
 
 describe('zones', () => {
-  const pool = (name: string, zone: string | undefined, freeBytes: number) => ({ name, topology: zone === undefined ? {} : { zone }, capacity: { freeBytes } });
   const seg = (z: string) => ({ segments: { [ZONE_KEY]: z } });
 
   it('a requisite term without a zone allows every zone', () => {
     expect(zoneRequirement({ requisite: [seg('a'), { segments: { other: 'x' } }], preferred: [] }).requisite).toBeUndefined();
     expect(zoneRequirement({ requisite: [seg('a'), seg('b')], preferred: [seg('b')] })).toEqual({ requisite: ['a', 'b'], preferred: ['b'] });
-  });
-
-  it('orders preferred zones first, then by free bytes, dropping pools outside the requisite zones', () => {
-    const pools = [pool('a1', 'a', 10), pool('b1', 'b', 5), pool('c1', 'c', 100), pool('any', undefined, 50)];
-    const order = orderByZone(pools, { requisite: ['a', 'b'], preferred: ['b'] }).map((p) => p.name);
-    expect(order).toEqual(['b1', 'any', 'a1']);
   });
 });
