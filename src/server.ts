@@ -18,6 +18,7 @@ import { LeaderLock } from './store/leader-lock.js';
 import { listPools } from './store/repos/pools.js';
 import { redactUrl, Store } from './store/store.js';
 import { VERSION } from './version.js';
+import { asSystem } from './app/request-scope.js';
 
 export interface ServerOptions {
   logger?: Logger;
@@ -152,7 +153,7 @@ export class PollyServer {
     // replicas overlap for a moment: every state change they make is a compare-and-set.
     const lead = (what: string, fn: () => Promise<unknown>) => async () => {
       if (!(await this.#leader.isLeader())) return;
-      await fn().catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
+      await asSystem(what.replaceAll(' ', '-'), fn).catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
     };
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(

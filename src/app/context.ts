@@ -25,3 +25,5 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+export { currentScope, runInScope, asSystem, type Actor, type RequestScope } from './request-scope.js';

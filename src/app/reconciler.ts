@@ -1,6 +1,7 @@
 import { listSnapshotStates } from '../store/repos/snapshots.js';
 import { listVolumeStates } from '../store/repos/volumes.js';
 import type { AppContext } from './context.js';
+import { asSystem } from './request-scope.js';
 import type { SnapshotUseCases } from './snapshots.js';
 import type { VolumeRecovery } from './volume-recovery.js';
 
@@ -38,7 +39,7 @@ export class Reconciler {
 
   /** Runs one pass; concurrent calls share the pass in progress. */
   run(): Promise<ReconcileReport> {
-    this.#running ??= this.#pass().finally(() => {
+    this.#running ??= asSystem('reconciler', () => this.#pass()).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
