@@ -72,6 +72,8 @@ export class Reconciler {
         await this.#attempt(report, snap.status === 'creating' ? 'snapshotsCreated' : 'snapshotsDeleted', snap.id, () => this.#snapshots.takeOverIntent(s));
       }
     }
+    this.#ctx.telemetry.reconcilerRuns.inc();
+    for (const [kind, n] of Object.entries(report)) if (n > 0) this.#ctx.telemetry.reconcilerRepairs.inc({ kind }, n);
     const total = Object.values(report).reduce((a, b) => a + b, 0);
     if (total > 0) this.#ctx.log.info({ report }, 'reconciler finished interrupted or failed operations');
     return report;
