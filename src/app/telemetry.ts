@@ -23,7 +23,7 @@ export class Telemetry {
   });
   readonly rpc = new Histogram({
     name: 'polly_rpc_duration_seconds',
-    help: 'CSI (gRPC) and Docker plugin calls by frontend, method and code',
+    help: 'CSI (gRPC) calls served by this server, by frontend, method and gRPC code',
     labelNames: ['frontend', 'method', 'code'] as const,
     buckets: SECONDS,
     registers: [this.registry],
