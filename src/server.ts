@@ -17,6 +17,8 @@ import { LeaderLock } from './store/leader-lock.js';
 import { listPools } from './store/repos/pools.js';
 import { redactUrl, Store } from './store/store.js';
 import { VERSION } from './version.js';
+import { asSystem } from './app/request-scope.js';
+import { Telemetry } from './app/telemetry.js';
 
 export interface ServerOptions {
   logger?: Logger;
@@ -80,8 +82,9 @@ export class PollyServer {
     const drivers = new Map<string, StorageDriver>();
     const events = new EventBus(store);
     try {
+      const telemetry = new Telemetry();
       const makeDriver = (pool: { name: string; driver: string; parameters: Record<string, string> }) =>
-        createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir });
+        telemetry.instrumentDriver(createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: config.dataDir }));
       const initDriver = async (pool: { name: string; driver: string; parameters: Record<string, string> }) => {
         const driver = makeDriver(pool);
         try {
@@ -114,7 +117,7 @@ export class PollyServer {
       const replica = new Replica(store, clock, config.replicaId, config.replicaTimeoutSeconds);
       // Registering replaces this name's previous incarnation: what a crash of it left is orphaned now.
       await replica.register();
-      const ctx: AppContext = { store, drivers, events, clock, log, config, makeDriver, replica };
+      const ctx: AppContext = { store, drivers, events, clock, log, config, makeDriver, replica, telemetry };
       const app = new PollyApp(ctx);
       const adminTokenFile = await ensureAdminToken(app, config);
       await ensureDeclaredServices(app, config);
@@ -162,7 +165,7 @@ export class PollyServer {
     // replicas overlap for a moment: every state change they make is a compare-and-set.
     const lead = (what: string, fn: () => Promise<unknown>) => async () => {
       if (!(await this.#leader.isLeader())) return;
-      await fn().catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
+      await asSystem(what.replaceAll(' ', '-'), fn).catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
     };
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(

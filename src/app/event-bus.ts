@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { PollyEvent } from '../core/types.js';
 import { insertEvent, listEvents } from '../store/repos/events.js';
 import type { Executor, Store } from '../store/store.js';
+import { currentScope } from './request-scope.js';
 
-export type NewEvent = Omit<PollyEvent, 'seq' | 'at'>;
+export type NewEvent = Omit<PollyEvent, 'seq' | 'at' | 'actor' | 'requestId'>;
 
 /**
  * Events are rows written in the same transaction as the change they describe, so the audit trail never
@@ -20,9 +21,14 @@ export class EventBus {
     this.#wake.setMaxListeners(0);
   }
 
-  /** Records an event inside the caller's transaction. Call `notify()` after the commit. */
+  /**
+   * Records an event inside the caller's transaction. Call `notify()` after the commit. The actor and
+   * request id come from the request scope of the work under way (set by the REST layer for requests and
+   * by `asSystem` for background jobs), so no call site has to pass them.
+   */
   async record(ex: Executor, event: NewEvent, at: string): Promise<number> {
-    return insertEvent(ex, { ...event, at });
+    const scope = currentScope();
+    return insertEvent(ex, { ...event, at, actor: scope?.actor ?? { kind: 'system', component: 'server' }, requestId: scope?.requestId ?? null });
   }
 
   /** Wakes subscribers; cheap, and safe to call when nothing changed. */

@@ -1,6 +1,7 @@
 import { listSnapshotStates } from '../store/repos/snapshots.js';
 import { listVolumeStates } from '../store/repos/volumes.js';
 import type { AppContext } from './context.js';
+import { asSystem } from './request-scope.js';
 import type { SnapshotUseCases } from './snapshots.js';
 import type { VolumeRecovery } from './volume-recovery.js';
 
@@ -38,7 +39,7 @@ export class Reconciler {
 
   /** Runs one pass; concurrent calls share the pass in progress. */
   run(): Promise<ReconcileReport> {
-    this.#running ??= this.#pass().finally(() => {
+    this.#running ??= asSystem('reconciler', () => this.#pass()).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
@@ -71,6 +72,8 @@ export class Reconciler {
         await this.#attempt(report, snap.status === 'creating' ? 'snapshotsCreated' : 'snapshotsDeleted', snap.id, () => this.#snapshots.takeOverIntent(s));
       }
     }
+    this.#ctx.telemetry.reconcilerRuns.inc();
+    for (const [kind, n] of Object.entries(report)) if (n > 0) this.#ctx.telemetry.reconcilerRepairs.inc({ kind }, n);
     const total = Object.values(report).reduce((a, b) => a + b, 0);
     if (total > 0) this.#ctx.log.info({ report }, 'reconciler finished interrupted or failed operations');
     return report;

@@ -23,7 +23,7 @@ const CACHE_TTL_MS = 10_000;
 export class ServiceUseCases {
   readonly #ctx: AppContext;
   /** token hash → identity; short-lived so a deleted service's tokens stop working within seconds everywhere. */
-  readonly #cache = new Map<string, { identity: Identity | NodeIdentity; until: number }>();
+  readonly #cache = new Map<string, { identity: Identity | NodeIdentity; tokenId: string; until: number }>();
 
   constructor(ctx: AppContext) {
     this.#ctx = ctx;
@@ -40,13 +40,18 @@ export class ServiceUseCases {
 
   /** Resolves a bearer token to an identity or a node credential (for the routes a node agent uses). */
   async authenticateCaller(token: string | undefined): Promise<Identity | NodeIdentity> {
+    return (await this.authenticateToken(token)).caller;
+  }
+
+  /** As `authenticateCaller`, with the id of the token used (written on events as part of the actor). */
+  async authenticateToken(token: string | undefined): Promise<{ caller: Identity | NodeIdentity; tokenId: string }> {
     if (token === undefined || token === '') {
       throw new PollyError('UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer <token>)');
     }
     const hash = hashToken(token);
     const now = Date.now();
     const cached = this.#cache.get(hash);
-    if (cached && cached.until > now) return cached.identity;
+    if (cached && cached.until > now) return { caller: cached.identity, tokenId: cached.tokenId };
     const rec = await findTokenByHash(this.#ctx.store.db, hash);
     if (!rec) throw new PollyError('UNAUTHENTICATED', 'invalid token');
     const identity: Identity | NodeIdentity =
@@ -56,8 +61,8 @@ export class ServiceUseCases {
           ? { kind: 'admin' }
           : { kind: 'service', service: rec.service };
     if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(hash, { identity, until: now + CACHE_TTL_MS });
-    return identity;
+    this.#cache.set(hash, { identity, tokenId: rec.id, until: now + CACHE_TTL_MS });
+    return { caller: identity, tokenId: rec.id };
   }
 
   async create(identity: Identity, input: { name: string; labels?: Labels | undefined }): Promise<Service> {

@@ -716,6 +716,11 @@ export interface components {
          * @enum {string}
          */
         AccessMode: "RWO" | "RWOP" | "ROX" | "RWX";
+        AdminActor: {
+            /** @enum {string} */
+            kind: "admin";
+            tokenId: string | null;
+        };
         Attachment: {
             accessMode: components["schemas"]["AccessMode"];
             createdAt: string;
@@ -881,11 +886,15 @@ export interface components {
          */
         ErrorCode: "VALIDATION_FAILED" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
         Event: {
+            /** @description who did it: a service token, the admin, a node agent, or Polly itself (system/reconciler, …); null on events older than this field */
+            actor: components["schemas"]["ServiceActor"] | components["schemas"]["AdminActor"] | components["schemas"]["NodeActor"] | components["schemas"]["SystemActor"] | null;
             at: string;
             data: {
                 [key: string]: unknown;
             };
             objectId: string;
+            /** @description the REST request (x-request-id) the change came from; null for background work */
+            requestId: string | null;
             seq: number;
             service: string | null;
             type: string;
@@ -958,6 +967,12 @@ export interface components {
             topology: {
                 [key: string]: string;
             };
+        };
+        NodeActor: {
+            /** @enum {string} */
+            kind: "node";
+            node: string;
+            tokenId: string;
         };
         NodeAttachment: components["schemas"]["Attachment"] & {
             volume: {
@@ -1128,6 +1143,12 @@ export interface components {
             };
             name: string;
         };
+        ServiceActor: {
+            /** @enum {string} */
+            kind: "service";
+            service: string;
+            tokenId: string;
+        };
         ServiceList: {
             items: components["schemas"]["Service"][];
         };
@@ -1171,6 +1192,11 @@ export interface components {
         };
         /** @enum {string} */
         SnapshotStatus: "creating" | "ready" | "deleting" | "error";
+        SystemActor: {
+            component: string;
+            /** @enum {string} */
+            kind: "system";
+        };
         Topology: {
             nodes?: string[];
             region?: string;

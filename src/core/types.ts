@@ -106,7 +106,17 @@ export interface PollyEvent {
   service: string | null;
   objectId: string;
   data: Record<string, unknown>;
+  /** Who did it: `{kind: 'service', service, tokenId}`, `{kind: 'admin', tokenId}`, `{kind: 'node', …}` or `{kind: 'system', component}`; null when unknown (older events). */
+  actor: EventActor | null;
+  /** The REST request id (`x-request-id`) the change came from, null for background work. */
+  requestId: string | null;
 }
+
+export type EventActor =
+  | { readonly kind: 'service'; readonly service: string; readonly tokenId: string }
+  | { readonly kind: 'admin'; readonly tokenId: string | null }
+  | { readonly kind: 'node'; readonly node: string; readonly tokenId: string }
+  | { readonly kind: 'system'; readonly component: string };
 
 /** A page of results with an opaque cursor for the next page, null on the last page. */
 export interface Page<T> {

@@ -297,6 +297,14 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.createIndex('osb_bindings_instance').on('osb_bindings').column('instance_id').execute();
       },
     },
+    // Who did it: every event names its actor (service + token id, admin, node, or system/<component>)
+    // and the REST request id it came from. Older rows have neither (null).
+    '0008-event-actor': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('events').addColumn('actor', 'text').execute();
+        await db.schema.alterTable('events').addColumn('request_id', 'text').execute();
+      },
+    },
   };
 }
 

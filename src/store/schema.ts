@@ -260,6 +260,9 @@ export interface EventsTable {
   service: string | null;
   object_id: string;
   data: string;
+  /** JSON of the acting identity (`Actor`), null on rows older than 0008. */
+  actor: string | null;
+  request_id: string | null;
 }
 
 export interface IdempotencyKeysTable {

@@ -147,6 +147,13 @@ describe('volumes with a service token', () => {
   it('records events, listed as JSON and followed live', async () => {
     const listed = json<PollyEvent[]>((await polly(['events', '--type', 'volume.created', '-o', 'json'], aliceToken)).stdout);
     expect(listed.map((e) => e.type)).toContain('volume.created');
+    // Each event names who did it (alice's token) and the request it came from.
+    const mine = listed.find((e) => e.service === 'alice');
+    expect(mine?.actor).toMatchObject({ kind: 'service', service: 'alice', tokenId: expect.stringMatching(/^tok-/) });
+    expect(mine?.requestId).toMatch(/^req-/);
+    const table = (await polly(['events', '--type', 'volume.created'], aliceToken)).stdout;
+    expect(table.split('\n')[0]).toMatch(/ACTOR\s+REQUEST/);
+    expect(table).toMatch(/service:alice\/tok-\S+\s+req-/);
 
     const follower = spawnPolly(['events', '--follow', '--type', 'volume', '--after', '0'], { ...env, POLLY_TOKEN: aliceToken }, tmp);
     await waitForOutput(follower, /volume\.created\s+alice\s+vol-/);

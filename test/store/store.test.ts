@@ -495,7 +495,7 @@ for (const kind of STORE_KINDS) {
         expect(await types({}, 2)).toEqual(['volume.created', 'volume.deleted']);
 
         const [first] = await listEvents(store.db, { afterSeq: s5 }, 1);
-        expect(first).toEqual({ seq: s6, at: T0, type: 'pool.updated', service: null, objectId: 'p1', data: { type: 'pool.updated', nested: { n: 1 } } });
+        expect(first).toEqual({ seq: s6, at: T0, type: 'pool.updated', service: null, objectId: 'p1', data: { type: 'pool.updated', nested: { n: 1 } }, actor: null, requestId: null });
       });
 
       it('type filters are literal: % and _ are not wildcards', async () => {

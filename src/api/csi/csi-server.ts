@@ -1,4 +1,5 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Histogram } from 'prom-client';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -26,6 +27,22 @@ export interface CsiServerHandle {
 
 type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
+/** Times every unary call of a service into `polly_rpc_duration_seconds{frontend="csi",method,code}`. */
+function timed(impl: UntypedServiceImplementation, histogram: Histogram<'frontend' | 'method' | 'code'>): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(impl)) {
+    const unaryHandler = handler as (call: unknown, callback: (err: { code?: number } | null, res?: unknown) => void) => void;
+    out[method] = ((call: unknown, callback: (err: { code?: number } | null, res?: unknown) => void) => {
+      const end = histogram.startTimer({ frontend: 'csi', method });
+      unaryHandler(call, (err, res) => {
+        end({ code: status[err?.code ?? status.OK] ?? String(err?.code) });
+        callback(err, res);
+      });
+    }) as UntypedServiceImplementation[string];
+  }
+  return out;
+}
+
 /** Serves CSI Identity and Controller over Polly on one endpoint. */
 export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Promise<CsiServerHandle> {
   const endpoint = parseEndpoint(opts.endpoint);
@@ -34,8 +51,8 @@ export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Pro
   await callers.checkBinding();
 
   const server = new Server();
-  server.addService(csiService('Identity'), identityServer(app, log));
-  server.addService(csiService('Controller'), controllerServer(app, log, callers));
+  server.addService(csiService('Identity'), timed(identityServer(app, log), app.ctx.telemetry.rpc));
+  server.addService(csiService('Controller'), timed(controllerServer(app, log, callers), app.ctx.telemetry.rpc));
 
   let address: string;
   if (endpoint.kind === 'unix') {

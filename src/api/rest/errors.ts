@@ -26,7 +26,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode }> = {
 export function installErrorHandling(app: FastifyInstance, allowedMethods: (path: string) => string[]): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isPollyError(err)) {
-      if (err.httpStatus >= 500) request.log.error({ err }, 'request failed');
+      // 507 (out of capacity or quota) is the caller's answer, not a fault of the server: info, not error.
+      if (err.httpStatus >= 500 && err.httpStatus !== 507) request.log.error({ err }, 'request failed');
       const retryAfter = err.details?.retryAfterSeconds;
       if (typeof retryAfter === 'number') void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
       return reply.status(err.httpStatus).send(errorBody(err.code, err.message, err.details));

@@ -1,10 +1,18 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { hostname } from 'node:os';
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { PollyApp } from '../../app/polly-app.js';
+import { ADMIN } from '../../core/types.js';
+import { VERSION } from '../../version.js';
 import type { RestApp } from './rest-api.js';
 
-/** Prometheus metrics at /metrics: request rate and latency per route, and per-pool allocation. */
+/**
+ * Prometheus metrics at /metrics. Counters and histograms are fed as work runs (app/telemetry.ts and the
+ * request hook below); every gauge is computed at scrape time from the store with one aggregate query
+ * each, so none is maintained by hand and none can drift from the state.
+ */
 export function registerMetrics(fastify: RestApp, app: PollyApp): void {
-  const registry = new Registry();
+  const registry = app.ctx.telemetry.registry;
+  const db = app.ctx.store.db;
   collectDefaultMetrics({ register: registry, prefix: 'polly_' });
   const requests = new Counter({
     name: 'polly_http_requests_total',
@@ -14,40 +22,92 @@ export function registerMetrics(fastify: RestApp, app: PollyApp): void {
   });
   const latency = new Histogram({
     name: 'polly_http_request_duration_seconds',
-    help: 'HTTP request latency',
-    labelNames: ['method', 'route'] as const,
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
   new Gauge({
-    name: 'polly_pool_allocated_bytes',
-    help: 'Bytes provisioned to volumes, per pool',
-    labelNames: ['pool'] as const,
+    name: 'polly_build_info',
+    help: 'Always 1; the labels say which build runs where',
+    labelNames: ['version', 'node', 'replica', 'store', 'nodejs'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = app.ctx.config;
+      this.set({ version: VERSION, node: hostname(), replica: c.replicaId, store: app.ctx.store.dialect, nodejs: process.version }, 1);
+    },
+  });
+  const poolGauge = (name: string, help: string, pick: (p: Awaited<ReturnType<typeof app.pools.list>>[number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool', 'driver'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const p of await app.pools.list(ADMIN)) this.set({ pool: p.name, driver: p.driver }, pick(p));
+      },
+    });
+  poolGauge('polly_pool_total_bytes', 'Backend capacity of the pool (statfs or the platform’s answer)', (p) => p.capacity.totalBytes);
+  poolGauge('polly_pool_free_bytes', 'Backend free bytes of the pool', (p) => p.capacity.freeBytes);
+  poolGauge('polly_pool_allocated_bytes', 'Bytes provisioned to volumes, per pool', (p) => p.capacity.allocatedBytes);
+  poolGauge('polly_pool_over_subscription_ratio', 'Configured over-subscription ratio of the pool', (p) => p.overSubscriptionRatio);
+  poolGauge('polly_pool_volumes', 'Volumes per pool', (p) => p.capacity.volumeCount);
+  new Gauge({
+    name: 'polly_volumes',
+    help: 'Volumes by pool and status (deleted ones are not counted)',
+    labelNames: ['pool', 'status'] as const,
     registers: [registry],
     async collect() {
       this.reset();
-      for (const p of await app.ctx.store.db.selectFrom('pools').select(['name', 'allocated_bytes', 'volume_count']).execute()) {
-        this.set({ pool: p.name }, Number(p.allocated_bytes));
-      }
+      const rows = await db
+        .selectFrom('volumes')
+        .select(['pool', 'status', (eb) => eb.fn.countAll<string | number>().as('n')])
+        .where('status', '!=', 'deleted')
+        .groupBy(['pool', 'status'])
+        .execute();
+      for (const r of rows) this.set({ pool: r.pool, status: r.status }, Number(r.n));
     },
   });
   new Gauge({
-    name: 'polly_pool_volumes',
-    help: 'Volumes per pool',
-    labelNames: ['pool'] as const,
+    name: 'polly_snapshots',
+    help: 'Snapshots by pool and status (deleted ones are not counted)',
+    labelNames: ['pool', 'status'] as const,
     registers: [registry],
     async collect() {
       this.reset();
-      for (const p of await app.ctx.store.db.selectFrom('pools').select(['name', 'volume_count']).execute()) {
-        this.set({ pool: p.name }, Number(p.volume_count));
-      }
+      const rows = await db
+        .selectFrom('snapshots')
+        .select(['pool', 'status', (eb) => eb.fn.countAll<string | number>().as('n')])
+        .where('status', '!=', 'deleted')
+        .groupBy(['pool', 'status'])
+        .execute();
+      for (const r of rows) this.set({ pool: r.pool, status: r.status }, Number(r.n));
+    },
+  });
+  new Gauge({
+    name: 'polly_attachments',
+    help: 'Live attachments by node',
+    labelNames: ['node'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await db
+        .selectFrom('attachments')
+        .select(['node', (eb) => eb.fn.countAll<string | number>().as('n')])
+        .where('status', '=', 'live')
+        .groupBy('node')
+        .execute();
+      for (const r of rows) this.set({ node: r.node }, Number(r.n));
     },
   });
 
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const status = String(reply.statusCode);
+    requests.inc({ method: request.method, route, status });
+    latency.observe({ method: request.method, route, status }, reply.elapsedTime / 1000);
   });
   fastify.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', registry.contentType);

@@ -13,7 +13,9 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { PollyApp } from '../../app/polly-app.js';
 import { PollyError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
 import type { Identity, NodeIdentity } from '../../core/types.js';
+import { currentScope, formatActor, runInScope } from '../../app/request-scope.js';
 import { installBodyParser, MAX_BODY_BYTES } from './body-parser.js';
 import { installErrorHandling } from './errors.js';
 import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, trackRoutes } from './framework-errors.js';
@@ -66,13 +68,30 @@ export function identityOf(request: FastifyRequest): Identity {
   return request.identity;
 }
 
+/**
+ * One JSON line per request: method, route (the pattern, not the URL with ids), status, ms, request id
+ * (`reqId`, from the request's child logger) and actor. A client error (4xx) or a refusal for capacity
+ * (507) is `info`; a server fault (5xx) is `error`. Health probes and scrapes are `debug`, as they come
+ * every few seconds and say nothing.
+ */
+function accessLog(request: FastifyRequest, status: number, elapsedMs: number): void {
+  const route = request.routeOptions.url ?? 'unmatched';
+  const line = { method: request.method, route, status, ms: Math.round(elapsedMs * 10) / 10, actor: formatActor(currentScope()?.actor) };
+  if (status >= 500 && status !== 507) request.log.error(line, 'request');
+  else if (route === '/healthz' || route === '/readyz' || route === '/metrics') request.log.debug(line, 'request');
+  else request.log.info(line, 'request');
+}
+
 /** Builds the REST v1 API (not listening yet). Each surface is one plugin, registered explicitly. */
 export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<RestApp> {
   const fastify = Fastify({
     loggerInstance: opts.logger,
-    // Per-request lines would drown the log at thousands of requests a second; /metrics counts them.
+    // Fastify's two lines per request are replaced by one access-log line (see accessLog below).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // A caller's own x-request-id (a proxy's, a CLI's) is kept, so one id follows a change end to end.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => newId('req'),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler,
     frameworkErrors,
@@ -84,14 +103,30 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   installErrorHandling(fastify, trackRoutes(fastify));
   fastify.decorateRequest('identity', null);
   fastify.decorateRequest('nodeCaller', null);
+  // Everything a request does runs in its scope, so the events it writes carry its actor and request id.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    runInScope({ requestId: request.id, actor: null }, done);
+  });
   fastify.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const caller = await app.services.authenticateCaller(token);
+    const { caller, tokenId } = await app.services.authenticateToken(token);
     if (caller.kind === 'node') request.nodeCaller = caller;
     else request.identity = caller;
+    const scope = currentScope();
+    if (scope) {
+      scope.actor =
+        caller.kind === 'node'
+          ? { kind: 'node', node: caller.node, tokenId }
+          : caller.kind === 'service'
+            ? { kind: 'service', service: caller.service, tokenId }
+            : { kind: 'admin', tokenId };
+    }
   });
+
+  fastify.addHook('onResponse', async (request, reply) => accessLog(request, reply.statusCode, reply.elapsedTime));
 
   await fastify.register(swagger, {
     openapi: {

@@ -142,6 +142,17 @@ export const EventSchema = Type.Object(
     service: Type.Union([Type.String(), Type.Null()]),
     objectId: Type.String(),
     data: Type.Record(Type.String(), Type.Unknown()),
+    actor: Type.Union(
+      [
+        Type.Object({ kind: Type.Literal('service'), service: Type.String(), tokenId: Type.String() }, { title: 'ServiceActor' }),
+        Type.Object({ kind: Type.Literal('admin'), tokenId: Type.Union([Type.String(), Type.Null()]) }, { title: 'AdminActor' }),
+        Type.Object({ kind: Type.Literal('node'), node: Type.String(), tokenId: Type.String() }, { title: 'NodeActor' }),
+        Type.Object({ kind: Type.Literal('system'), component: Type.String() }, { title: 'SystemActor' }),
+        Type.Null(),
+      ],
+      { description: 'who did it: a service token, the admin, a node agent, or Polly itself (system/reconciler, …); null on events older than this field' },
+    ),
+    requestId: Type.Union([Type.String(), Type.Null()], { description: 'the REST request (x-request-id) the change came from; null for background work' }),
   },
   { title: 'Event' },
 );

@@ -22,14 +22,31 @@ export const EVENT_COLUMNS: Column<PollyEvent>[] = [
   { header: 'TYPE', value: (e) => e.type },
   { header: 'SERVICE', value: (e) => e.service ?? '-' },
   { header: 'OBJECT', value: (e) => e.objectId },
+  { header: 'ACTOR', value: (e) => actorText(e.actor) },
+  { header: 'REQUEST', value: (e) => e.requestId ?? '-' },
   { header: 'DATA', value: (e) => summary(e.data) },
 ];
+
+/** `service:k8s/tok-…`, `admin/tok-…`, `node:n1/tok-…`, `system:reconciler`, or `-` (older events). */
+export function actorText(actor: PollyEvent['actor']): string {
+  if (!actor) return '-';
+  switch (actor.kind) {
+    case 'service':
+      return `service:${actor.service}/${actor.tokenId}`;
+    case 'admin':
+      return actor.tokenId ? `admin/${actor.tokenId}` : 'admin';
+    case 'node':
+      return `node:${actor.node}/${actor.tokenId}`;
+    case 'system':
+      return `system:${actor.component}`;
+  }
+}
 
 /** One line per event while following (NDJSON for -o json, YAML documents for -o yaml). */
 export function eventLine(e: PollyEvent, format: Format): string {
   if (format === 'json') return JSON.stringify(e);
   if (format === 'yaml') return `---\n${serialize(e, 'yaml')}`;
-  return `${e.at}  ${e.type}  ${e.service ?? '-'}  ${e.objectId}  ${summary(e.data, 200)}`;
+  return `${e.at}  ${e.type}  ${e.service ?? '-'}  ${e.objectId}  ${actorText(e.actor)}  ${e.requestId ?? '-'}  ${summary(e.data, 200)}`;
 }
 
 interface EventOptions {

@@ -1,11 +1,14 @@
 import { sql } from 'kysely';
-import type { PollyEvent } from '../../core/types.js';
+import type { EventActor, PollyEvent } from '../../core/types.js';
 import type { Executor } from '../store.js';
 
-export async function insertEvent(ex: Executor, e: Omit<PollyEvent, 'seq'>): Promise<number> {
+export async function insertEvent(
+  ex: Executor,
+  e: Omit<PollyEvent, 'seq' | 'actor' | 'requestId'> & Partial<Pick<PollyEvent, 'actor' | 'requestId'>>,
+): Promise<number> {
   const row = await ex
     .insertInto('events')
-    .values({ at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data) })
+    .values({ at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data), actor: e.actor ? JSON.stringify(e.actor) : null, request_id: e.requestId ?? null })
     .returning('seq')
     .executeTakeFirstOrThrow();
   return Number(row.seq);
@@ -40,5 +43,7 @@ export async function listEvents(
     service: r.service,
     objectId: r.object_id,
     data: JSON.parse(r.data) as Record<string, unknown>,
+    actor: r.actor === null ? null : (JSON.parse(r.actor) as EventActor),
+    requestId: r.request_id,
   }));
 }

@@ -29,3 +29,13 @@ describe('CSI Identity (no token needed)', () => {
     expect(probe.ready).toEqual({ value: true });
   });
 });
+
+describe('CSI calls are timed for /metrics', () => {
+  it('counts each call by method and gRPC code, refusals included', async () => {
+    await h.client.identity('Probe');
+    await expect(h.client.controller('DeleteVolume', { volume_id: '' })).rejects.toBeDefined();
+    const text = await (await fetch(`${h.polly.url}/metrics`)).text();
+    expect(text).toMatch(/^polly_rpc_duration_seconds_count\{frontend="csi",method="Probe",code="OK"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^polly_rpc_duration_seconds_count\{frontend="csi",method="DeleteVolume",code="(INVALID_ARGUMENT|UNAUTHENTICATED)"\} 1$/m);
+  });
+});
