@@ -107,9 +107,13 @@ export class Store {
    * no such clause.
    */
 
-  /** Locks a service's row (quota checks) until the transaction ends. */
+  /**
+   * Locks a service's row (quota checks) until the transaction ends. `FOR NO KEY UPDATE`, not `FOR
+   * UPDATE`: the latter conflicts with the `FOR KEY SHARE` lock each volume insert takes on its service
+   * through the foreign key, and racing creates deadlocked on it.
+   */
   async lockService(trx: Transaction<Database>, name: string): Promise<void> {
-    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
+    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forNoKeyUpdate().execute();
   }
 
   /** Locks a volume's row (attach/detach) until the transaction ends. */
