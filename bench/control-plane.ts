@@ -206,7 +206,7 @@ export async function measureAgainstReference(
   ctx: BenchContext,
   label: string,
   opts: ControlPlaneRun & { databaseUrl?: string; concurrency: number; openReference: () => Promise<SlicedLoad> },
-): Promise<Interleaved & { profile: string | undefined }> {
+): Promise<Interleaved & { profile: string | undefined; perPair: StoreCost }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'polly-bench-'));
   let server;
   let load: SlicedLoad | undefined;
@@ -230,6 +230,8 @@ export async function measureAgainstReference(
     load = httpCreateDeleteLoad(server.url, { concurrency: opts.concurrency });
     const proc = server;
     const result = await interleave(ctx, load, reference, { ...opts, pollyCpu: () => proc.cpuSeconds() });
+    const perPair = await storeCostPerPair(server.url);
+    ctx.progress(`store cost per create+delete pair: ${perPair.statements} statements, ${perPair.transactions} transactions, ${perPair.roundTrips} round trips`);
     await load.close();
     load = undefined;
     await server.stop();
@@ -238,7 +240,7 @@ export async function measureAgainstReference(
     if (profile !== undefined) {
       ctx.progress(`CPU profile of the server (${profileDir}; start-up left out; the load ran ${((result.polly.seconds + opts.warmupMs / 1000)).toFixed(0)} s of it):\n${profile}`);
     }
-    return { ...result, profile };
+    return { ...result, profile, perPair };
   } finally {
     await load?.close().catch(() => undefined);
     await reference?.close().catch(() => undefined);
@@ -247,10 +249,47 @@ export async function measureAgainstReference(
   }
 }
 
+/** The store's work for one create+delete pair, from the server's /metrics counters. */
+export interface StoreCost {
+  statements: number;
+  transactions: number;
+  roundTrips: number;
+}
+
+/**
+ * Reads /metrics, runs 50 sequential create+delete pairs over HTTP, reads /metrics again: the store's
+ * statements, transactions and round trips per pair (exact counts, not timings; /metrics itself adds a
+ * few statements, which is why it is read only twice).
+ */
+async function storeCostPerPair(url: string, pairs = 50): Promise<StoreCost> {
+  const read = async (): Promise<StoreCost> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN);
+    return { statements: value('polly_store_statements_total'), transactions: value('polly_store_transactions_total'), roundTrips: value('polly_store_round_trips_total') };
+  };
+  const auth = { authorization: `Bearer ${BENCH_SERVICE_TOKEN}` };
+  const run = randomBytes(3).toString('hex');
+  const before = await read();
+  for (let i = 0; i < pairs; i++) {
+    const created = await fetch(`${url}/v1/volumes`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `cost${run}-${i}`, sizeBytes: VOLUME_BYTES }),
+    });
+    if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}`);
+    const { id } = (await created.json()) as { id: string };
+    const deleted = await fetch(`${url}/v1/volumes/${id}`, { method: 'DELETE', headers: auth });
+    if (deleted.status !== 204) throw new Error(`delete: ${deleted.status} ${await deleted.text()}`);
+  }
+  const after = await read();
+  const per = (k: keyof StoreCost) => Math.round(((after[k] - before[k]) / pairs) * 10) / 10;
+  return { statements: per('statements'), transactions: per('transactions'), roundTrips: per('roundTrips') };
+}
+
 /** The rows P1 and P8 report. */
 export function controlPlaneRows(opts: {
   prefix: string;
-  result: Interleaved;
+  result: Interleaved & { perPair?: StoreCost };
   ratioGoal: number;
   opsGoal: number | undefined;
   params: Record<string, unknown>;
@@ -267,6 +306,7 @@ export function controlPlaneRows(opts: {
     ...(polly.firstError ? { firstError: polly.firstError } : {}),
     pollySlices: result.pollySlices,
     referenceSlices: result.referenceSlices,
+    ...(result.perPair ? { storeStatementsPerPair: result.perPair.statements, storeTransactionsPerPair: result.perPair.transactions, storeRoundTripsPerPair: result.perPair.roundTrips } : {}),
   };
   // A run where requests failed measured something else than the workload: never a pass.
   const clean = errorRate < 0.001;

@@ -19,8 +19,10 @@ import { listProfiles } from '../store/repos/pools.js';
 import { findService, listServices } from '../store/repos/services.js';
 import { nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
-import { provisionLimit, type Placement } from './placement.js';
+import type { Placement } from './placement.js';
+import { findPool } from '../store/repos/pools.js';
 import type { QuotaUseCases } from './quotas.js';
+import type { Admission } from './admission.js';
 import { listScope, requireAdmin } from './scope.js';
 
 export interface OfferFilter {
@@ -42,7 +44,10 @@ export class OfferUseCases {
   readonly #placement: Placement;
   readonly #quotas: QuotaUseCases;
 
-  constructor(ctx: AppContext, placement: Placement, quotas: QuotaUseCases) {
+  readonly #admission: Admission;
+
+  constructor(ctx: AppContext, placement: Placement, quotas: QuotaUseCases, admission: Admission) {
+    this.#admission = admission;
     this.#ctx = ctx;
     this.#placement = placement;
     this.#quotas = quotas;
@@ -168,14 +173,13 @@ export class OfferUseCases {
       expiresAt: this.#later(this.#ctx.config.reservationTtlSeconds),
     };
     await this.#ctx.store.transaction(async (trx) => {
-      await this.#ctx.store.lockService(trx, offer.service);
-      const pool = await this.#ctx.store.lockPool(trx, offer.pool);
+      const pool = await findPool(trx, offer.pool);
       if (!pool || pool.state !== 'enabled') throw new PollyError('OFFER_CLOSED', `offer ${id}: pool ${offer.pool} no longer takes volumes`);
-      const limit = provisionLimit(pool, capacity.totalBytes);
-      if (Number(pool.allocated_bytes) + sizeBytes > limit) throw new PollyError('NO_CAPACITY', `pool ${offer.pool}: ${sizeBytes} bytes no longer fit`);
-      await this.#quotas.check(trx, offer.service, { bytes: sizeBytes, profile: offer.profile });
-      if (!(await updateOffer(trx, offer.id, 'open', { status: 'accepted' }))) throw new PollyError('OFFER_CLOSED', `offer ${id} was taken meanwhile`);
-      await insertReservation(trx, reservation);
+      const demand = { service: offer.service, pool: offer.pool, profile: offer.profile, volumes: 0, bytes: sizeBytes, as: 'reservation' as const, capacityTotalBytes: capacity.totalBytes };
+      await this.#admission.admit(trx, demand, async () => {
+        if (!(await updateOffer(trx, offer.id, 'open', { status: 'accepted' }))) throw new PollyError('OFFER_CLOSED', `offer ${id} was taken meanwhile`);
+        await insertReservation(trx, reservation);
+      });
       await this.#event(trx, 'offer.accepted', offer, { reservation: reservation.id, sizeBytes });
       await this.#reservationEvent(trx, 'reservation.created', reservation);
     });

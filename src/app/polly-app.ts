@@ -9,6 +9,7 @@ import { PoolAdminUseCases } from './pool-admin.js';
 import { ProfileUseCases } from './profiles.js';
 import { PoolUseCases } from './pools.js';
 import { QuotaUseCases } from './quotas.js';
+import { Admission } from './admission.js';
 import { Reconciler } from './reconciler.js';
 import { ServiceUseCases } from './services.js';
 import { SnapshotUseCases } from './snapshots.js';
@@ -25,6 +26,8 @@ export class PollyApp {
   readonly volumes: VolumeUseCases;
   readonly volumeRecovery: VolumeRecovery;
   readonly quotas: QuotaUseCases;
+  /** The one quota + capacity admission step (create, expand, restore/clone, offers, import). */
+  readonly admission: Admission;
   readonly offers: OfferUseCases;
   readonly profiles: ProfileUseCases;
   readonly poolAdmin: PoolAdminUseCases;
@@ -44,11 +47,12 @@ export class PollyApp {
     this.pools = new PoolUseCases(ctx);
     this.quotas = new QuotaUseCases(ctx);
     this.placement = new Placement(ctx.store.db, this.pools);
-    this.volumes = new VolumeUseCases(ctx, this.pools, this.placement, this.quotas);
-    this.offers = new OfferUseCases(ctx, this.placement, this.quotas);
+    this.admission = new Admission(ctx.store, this.quotas);
+    this.volumes = new VolumeUseCases(ctx, this.pools, this.placement, this.admission);
+    this.offers = new OfferUseCases(ctx, this.placement, this.quotas, this.admission);
     this.profiles = new ProfileUseCases(ctx);
     this.poolAdmin = new PoolAdminUseCases(ctx, this.pools);
-    this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas);
+    this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas, this.admission);
     this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools);
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
     this.volumeRecovery = new VolumeRecovery(ctx, this.volumes);

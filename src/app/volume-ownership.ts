@@ -13,6 +13,7 @@ import { isUniqueViolation, nowIso } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import type { QuotaUseCases } from './quotas.js';
+import type { Admission } from './admission.js';
 import { requireAdmin } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
 import { volumeRef } from '../core/volume-ref.js';
@@ -28,7 +29,10 @@ export class VolumeOwnershipUseCases {
   readonly #pools: PoolUseCases;
   readonly #quotas: QuotaUseCases;
 
-  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases, quotas: QuotaUseCases) {
+  readonly #admission: Admission;
+
+  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases, quotas: QuotaUseCases, admission: Admission) {
+    this.#admission = admission;
     this.#ctx = ctx;
     this.#volumes = volumes;
     this.#pools = pools;
@@ -159,8 +163,9 @@ export class VolumeOwnershipUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        await this.#quotas.check(trx, input.service, { volumes: 1, bytes: volume.sizeBytes, profile: profile.name });
-        await insertVolume(trx, volume);
+        // The data already sits on the pool: the import is charged to it, but capacity is not a reason to refuse.
+        const demand = { service: input.service, pool: input.pool, profile: profile.name, volumes: 1, bytes: volume.sizeBytes, as: 'volume' as const, capacityTotalBytes: null };
+        await this.#admission.admit(trx, demand, () => insertVolume(trx, volume));
         await updateVolume(trx, volume.id, 'importing', { status: 'available' }, at);
         await this.#ctx.events.record(trx, { type: 'volume.imported', service: input.service, objectId: volume.id, data: { pool: input.pool, backendId: input.backendId, name: input.name } }, at);
       });

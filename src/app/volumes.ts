@@ -15,14 +15,16 @@ import {
   insertVolume,
   listVolumes,
   replaceVolumeTags,
+  setVolumeSize,
+  chargePool,
   updateVolume,
   type VolumeFilter,
 } from '../store/repos/volumes.js';
 import { nextRecovery } from './recovery.js';
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
-import { provisionLimit, type Placement } from './placement.js';
-import type { QuotaUseCases } from './quotas.js';
+import type { Placement } from './placement.js';
+import type { Admission } from './admission.js';
 import { closeReservation, findReservation, type Reservation } from '../store/repos/offers.js';
 import { chargeUsage } from '../store/repos/usage.js';
 import { findShare } from '../store/repos/shares.js';
@@ -79,13 +81,13 @@ export class VolumeUseCases {
   readonly #ctx: AppContext;
   readonly #pools: PoolUseCases;
   readonly #placement: Placement;
-  readonly #quotas: QuotaUseCases;
+  readonly #admission: Admission;
 
-  constructor(ctx: AppContext, pools: PoolUseCases, placement: Placement, quotas: QuotaUseCases) {
+  constructor(ctx: AppContext, pools: PoolUseCases, placement: Placement, admission: Admission) {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#placement = placement;
-    this.#quotas = quotas;
+    this.#admission = admission;
   }
 
   /** Loads a volume the caller may see; anything else is VOLUME_NOT_FOUND (no leak across services). */
@@ -254,28 +256,22 @@ export class VolumeUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        // Lock order: service, then pool. On PostgreSQL the row locks serialise racing creates of one
-        // service (quota) and of one pool (capacity); SQLite serialises all writers anyway.
-        await this.#ctx.store.lockService(trx, service);
-        const pool = await this.#ctx.store.lockPool(trx, poolName);
-        if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${poolName} not found`);
-        if (reservation) {
+        if (reservation && !(await closeReservation(trx, reservation, 'consumed', id))) {
           // The reservation's hold becomes the volume's charge, in the same transaction.
-          if (!(await closeReservation(trx, reservation, 'consumed', id))) {
-            throw new PollyError('RESERVATION_CLOSED', `reservation ${reservation.id} was released or consumed meanwhile`);
-          }
-        } else {
-          await this.#quotas.check(trx, service, { volumes: 1, bytes: volume.sizeBytes, profile: profile.name });
-          const limit = provisionLimit(pool, capacity.totalBytes);
-          if (Number(pool.allocated_bytes) + volume.sizeBytes > limit) {
-            throw new PollyError(
-              'NO_CAPACITY',
-              `pool ${poolName}: ${volume.sizeBytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`,
-              { pool: poolName, lostRace: pinnedPool === undefined },
-            );
-          }
+          throw new PollyError('RESERVATION_CLOSED', `reservation ${reservation.id} was released or consumed meanwhile`);
         }
-        await insertVolume(trx, volume, this.#ctx.replica.incarnation);
+        const demand = {
+          service,
+          pool: poolName,
+          profile: profile.name,
+          volumes: 1,
+          bytes: volume.sizeBytes,
+          as: 'volume' as const,
+          capacityTotalBytes: capacity.totalBytes,
+          held: reservation !== undefined,
+          mayReplace: pinnedPool === undefined,
+        };
+        await this.#admission.admit(trx, demand, () => insertVolume(trx, volume, this.#ctx.replica.incarnation));
         await opts.link?.(trx, { kind: 'volume', op: 'create', id });
         await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
       });
@@ -441,27 +437,23 @@ export class VolumeUseCases {
     if (!allowed.includes(v.status)) throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is ${v.status}; pool ${v.pool} expands only ${allowed.join(' or ')} volumes`);
     const capacity = await this.#pools.backendCapacity(v.pool);
     const grow = sizeBytes - v.sizeBytes;
-    // Charge the growth first (capacity is checked like a create), then grow the backend.
+    // Charge the growth first (through the admission step, like a create), then grow the backend. The
+    // size is compare-and-set: an expand or delete that changed the row since it was read wins, and this
+    // one changes nothing.
     await this.#ctx.store.transaction(async (trx) => {
-      const pool = await this.#ctx.store.lockPool(trx, v.pool);
-      if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${v.pool} not found`);
-      const limit = provisionLimit(pool, capacity.totalBytes);
-      if (Number(pool.allocated_bytes) + grow > limit) throw new PollyError('NO_CAPACITY', `pool ${v.pool}: ${grow} more bytes do not fit`);
-      await this.#quotas.check(trx, v.service, { bytes: grow, profile: v.profile });
       const at = nowIso();
-      await updateVolume(trx, id, v.status, { sizeBytes }, at);
-      await chargeUsage(trx, v.service, v.profile, { bytes: grow });
-      await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '+', grow) })).where('name', '=', v.pool).execute();
+      const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.totalBytes };
+      await this.#admission.admit(trx, demand, async () => {
+        if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed }, at))) {
+          throw new PollyError('INVALID_STATE', `volume ${id} changed while it was being expanded; read it again and retry`);
+        }
+      });
       await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
     });
     try {
       await driver.expand(v.backendId, sizeBytes);
     } catch (err) {
-      await this.#ctx.store.transaction(async (trx) => {
-        await trx.updateTable('volumes').set({ size_bytes: v.sizeBytes }).where('id', '=', id).execute();
-        await trx.updateTable('pools').set((eb) => ({ allocated_bytes: eb('allocated_bytes', '-', grow) })).where('name', '=', v.pool).execute();
-        await chargeUsage(trx, v.service, v.profile, { bytes: -grow });
-      });
+      await this.#rollbackExpand(v, sizeBytes, err);
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: expand failed: ${(err as Error).message}`);
     }
     await this.#ctx.store.transaction(async (trx) => {
@@ -469,5 +461,27 @@ export class VolumeUseCases {
     });
     this.#ctx.events.notify();
     return this.get(identity, id);
+  }
+
+  /**
+   * Gives back an expand the backend refused: the size goes back (compare-and-set, so a row a delete
+   * already removed, and refunded at its grown size, is left alone) and the growth is refunded.
+   */
+  async #rollbackExpand(v: Volume, sizeBytes: number, cause: unknown): Promise<void> {
+    const grow = sizeBytes - v.sizeBytes;
+    await this.#ctx.store.transaction(async (trx) => {
+      const at = nowIso();
+      const reverted = await setVolumeSize(trx, v.id, { from: sizeBytes, to: v.sizeBytes }, at);
+      if (reverted) {
+        await chargePool(trx, v.pool, -grow, 0);
+        await chargeUsage(trx, v.service, v.profile, { bytes: -grow });
+      }
+      await this.#ctx.events.record(
+        trx,
+        { type: 'volume.expand_failed', service: v.service, objectId: v.id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes, reverted, reason: (cause as Error).message } },
+        at,
+      );
+    });
+    this.#ctx.events.notify();
   }
 }

@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } fr
 import { PollyError } from '../core/errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
+import { StoreStats } from './store-stats.js';
 import type { Database, PoolRow } from './schema.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -27,12 +28,15 @@ export class Store {
   readonly db: Kysely<Database>;
   readonly dialect: StoreDialect;
   readonly url: string;
+  /** Statements, transactions and round trips so far (see StoreStats). */
+  readonly stats: StoreStats;
 
   /** SQLite only: transactions of one event-loop turn share a COMMIT (see GroupCommitter). */
   readonly #group: GroupCommitter | undefined;
 
-  private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string) {
+  private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string, stats: StoreStats) {
     this.db = db;
+    this.stats = stats;
     this.dialect = dialect;
     this.url = url;
     this.#group = dialect === 'sqlite' ? new GroupCommitter(db) : undefined;
@@ -41,7 +45,13 @@ export class Store {
   static async open(options: StoreOptions): Promise<Store> {
     const { url } = options;
     let store: Store;
-    if (/^postgres(ql)?:\/\//.test(url)) {
+    const remote = /^postgres(ql)?:\/\//.test(url);
+    const stats = new StoreStats(remote);
+    // Kysely reports every statement it runs (successful or not) here; BEGIN/COMMIT are counted in transaction().
+    const log = (): void => {
+      stats.statements++;
+    };
+    if (remote) {
       // Loaded only for PostgreSQL: an embedded (SQLite) server starts without it.
       const { default: pg } = await import('pg');
       // BIGINT (oid 20) arrives as a string by default; every bigint Polly stores is a byte count or a
@@ -54,7 +64,7 @@ export class Store {
       pool.on('error', () => {
         // An idle client lost its connection; the pool replaces it. Queries in flight report their own errors.
       });
-      store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', url);
+      store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log }), 'postgres', url, stats);
     } else {
       const file = url.replace(/^sqlite:(\/\/)?/, '');
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -65,7 +75,7 @@ export class Store {
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
       cachePreparedStatements(sqlite);
-      store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', url);
+      store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log }), 'sqlite', url, stats);
     }
     try {
       await store.migrate();
@@ -99,6 +109,7 @@ export class Store {
 
   /** Runs `fn` in one transaction; everything it wrote is committed together or not at all. */
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    this.stats.transactions++;
     return this.#group ? this.#group.run(fn) : this.db.transaction().execute(fn);
   }
 
@@ -108,9 +119,13 @@ export class Store {
    * no such clause.
    */
 
-  /** Locks a service's row (quota checks) until the transaction ends. */
+  /**
+   * Locks a service's row (quota checks) until the transaction ends. `FOR NO KEY UPDATE`, not `FOR
+   * UPDATE`: the latter conflicts with the `FOR KEY SHARE` lock each volume insert takes on its service
+   * through the foreign key, and racing creates deadlocked on it.
+   */
   async lockService(trx: Transaction<Database>, name: string): Promise<void> {
-    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
+    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forNoKeyUpdate().execute();
   }
 
   /** Locks a volume's row (attach/detach) until the transaction ends. */

@@ -48,7 +48,8 @@ import {
   updateVolume,
 } from '../../src/store/repos/volumes.js';
 import { migrationsFor } from '../../src/store/migrations.js';
-import { isUniqueViolation, Store } from '../../src/store/store.js';
+import { isUniqueViolation, Store, type Executor } from '../../src/store/store.js';
+import { chargeUsage } from '../../src/store/repos/usage.js';
 import { freshPgDatabase, pgSkipReason } from '../helpers/pg.js';
 import { openTestStore, STORE_KINDS, type StoreKind, type TestStore } from '../helpers/stores.js';
 
@@ -130,6 +131,14 @@ async function thrown(fn: () => Promise<unknown>): Promise<unknown> {
 
 // PostgreSQL tests skip (with the reason in the suite name) only outside CI; under CI they run and fail.
 const pgSkip = await pgSkipReason();
+
+
+/** A volume insert charged the way the admission step (app/admission.ts) charges it. */
+async function insertCharged(ex: Executor, v: Volume): Promise<void> {
+  await insertVolume(ex, v);
+  await chargePool(ex, v.pool, v.sizeBytes, 1);
+  await chargeUsage(ex, v.service, v.profile, { volumes: 1, bytes: v.sizeBytes });
+}
 
 for (const kind of STORE_KINDS) {
   const skip = kind === 'postgres' ? pgSkip : null;
@@ -270,15 +279,15 @@ for (const kind of STORE_KINDS) {
     });
 
     describe('volumes', () => {
-      it('insert charges the pool, find returns the volume, deleteVolumeRow gives the size back', async () => {
+      it('insert (charged as the admission step does), find returns the volume, deleteVolumeRow gives the size back', async () => {
         const v = volume('data', {
           sizeBytes: 5 * GiB,
           labels: { app: 'db' },
           fields: { 'csi.pvc': 'ns/data' },
           source: { kind: 'snapshot', id: 'snap-1' },
         });
-        await insertVolume(store.db, v);
-        await insertVolume(store.db, volume('logs', { sizeBytes: 2 * GiB }));
+        await insertCharged(store.db, v);
+        await insertCharged(store.db, volume('logs', { sizeBytes: 2 * GiB }));
         expect(await poolCounters()).toEqual({ allocatedBytes: 7 * GiB, volumeCount: 2 });
 
         expect(await findVolume(store.db, v.id)).toEqual(v);
@@ -300,12 +309,12 @@ for (const kind of STORE_KINDS) {
       });
 
       it('the database enforces (service, name) uniqueness; the same name in another service is fine', async () => {
-        await insertVolume(store.db, volume('data'));
-        const err = await thrown(() => insertVolume(store.db, volume('data')));
+        await insertCharged(store.db, volume('data'));
+        const err = await thrown(() => insertCharged(store.db, volume('data')));
         expect(isUniqueViolation(err)).toBe(true);
         expect(isUniqueViolation(new Error('other'))).toBe(false);
 
-        await insertVolume(store.db, volume('data', { service: 'svc-b' }));
+        await insertCharged(store.db, volume('data', { service: 'svc-b' }));
         expect(await countVolumes(store.db, {})).toBe(2);
         // The refused insert charged nothing.
         expect(await poolCounters()).toEqual({ allocatedBytes: 2 * GiB, volumeCount: 2 });
@@ -316,7 +325,7 @@ for (const kind of STORE_KINDS) {
         const boom = new Error('boom');
         await expect(
           store.transaction(async (trx) => {
-            await insertVolume(trx, v);
+            await insertCharged(trx, v);
             expect(await findVolume(trx, v.id)).toBeDefined();
             throw boom;
           }),
@@ -326,14 +335,14 @@ for (const kind of STORE_KINDS) {
         expect(await poolCounters()).toEqual({ allocatedBytes: 0, volumeCount: 0 });
 
         // A committed transaction keeps everything.
-        await store.transaction((trx) => insertVolume(trx, v));
+        await store.transaction((trx) => insertCharged(trx, v));
         expect(await findVolume(store.db, v.id)).toEqual(v);
         expect(await poolCounters()).toEqual({ allocatedBytes: GiB, volumeCount: 1 });
       });
 
       it('updateVolume is a compare-and-set on the status', async () => {
         const v = volume('data');
-        await insertVolume(store.db, v);
+        await insertCharged(store.db, v);
         const T1 = '2025-01-02T00:00:00.000Z';
         await updateVolume(store.db, v.id, 'creating', { status: 'available', backendId: 'be-1', statusReason: null }, T1);
         expect(await findVolume(store.db, v.id)).toEqual({ ...v, status: 'available', backendId: 'be-1', updatedAt: T1 });
@@ -359,7 +368,7 @@ for (const kind of STORE_KINDS) {
         const b = volume('b', { labels: { app: 'db', env: 'dev' }, status: 'available', pool: 'p2' });
         const c = volume('c', { labels: { app: 'web' }, fields: { app: 'db' } });
         const d = volume('d', { service: 'svc-b', labels: { app: 'db', env: 'prod' } });
-        for (const v of [a, b, c, d]) await insertVolume(store.db, v);
+        for (const v of [a, b, c, d]) await insertCharged(store.db, v);
 
         const names = async (filter: Parameters<typeof listVolumes>[1]) =>
           (await listVolumes(store.db, filter, 100, undefined)).items.map((v) => `${v.service}/${v.name}`).sort();
@@ -389,7 +398,7 @@ for (const kind of STORE_KINDS) {
             // Alternate services and labels so the filtered listing pages too.
             const v = volume(`v${i}`, { service: i % 2 === 0 ? 'svc-a' : 'svc-b', labels: { parity: i % 2 === 0 ? 'even' : 'odd' } });
             ids.push(v.id);
-            await insertVolume(trx, v);
+            await insertCharged(trx, v);
           }
         });
 
@@ -435,7 +444,7 @@ for (const kind of STORE_KINDS) {
     describe('snapshots', () => {
       it('inserts, finds, lists, counts, compare-and-sets and deletes snapshots', async () => {
         const v = volume('data');
-        await insertVolume(store.db, v);
+        await insertCharged(store.db, v);
         const s1 = snapshot('s1', v.id);
         const s2 = snapshot('s2', v.id, { status: 'ready' });
         const s3 = snapshot('s1', 'vol-other', { service: 'svc-b' });
@@ -538,7 +547,7 @@ for (const kind of STORE_KINDS) {
     describe('numbers', () => {
       it('bigint columns come back as JS numbers (a 5 TiB volume)', async () => {
         const v = volume('huge', { sizeBytes: 5 * TiB });
-        await insertVolume(store.db, v);
+        await insertCharged(store.db, v);
         await insertSnapshot(store.db, snapshot('huge-snap', v.id, { sizeBytes: 5 * TiB }));
         await insertEvent(store.db, { at: T0, type: 'volume.created', service: 'svc-a', objectId: v.id, data: {} });
 

@@ -103,6 +103,23 @@ export function registerMetrics(fastify: RestApp, app: PollyApp): void {
     },
   });
 
+  const stats = app.ctx.store.stats;
+  for (const [name, help, read] of [
+    ['polly_store_statements_total', 'SQL statements the store ran', () => stats.statements],
+    ['polly_store_transactions_total', 'Store transactions begun', () => stats.transactions],
+    ['polly_store_round_trips_total', 'Round trips to the database server (PostgreSQL: statements + BEGIN + COMMIT; SQLite: 0)', () => stats.roundTrips],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = String(reply.statusCode);

@@ -90,14 +90,12 @@ export async function updateOffer(ex: Executor, id: string, from: OfferStatus, s
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Inserts an active reservation and holds its bytes on the pool and the service's quota. */
+/** Inserts an active reservation; the caller holds its bytes through the admission step (app/admission.ts). */
 export async function insertReservation(ex: Executor, r: Reservation): Promise<void> {
   await ex
     .insertInto('reservations')
     .values({ id: r.id, offer_id: r.offerId, service: r.service, pool: r.pool, profile: r.profile, size_bytes: r.sizeBytes, status: r.status, volume_id: r.volumeId, created_at: r.createdAt, expires_at: r.expiresAt })
     .execute();
-  await chargePool(ex, r.pool, r.sizeBytes, 0);
-  await chargeUsage(ex, r.service, r.profile, { reservedBytes: r.sizeBytes });
 }
 
 export async function findReservation(ex: Executor, id: string): Promise<Reservation | undefined> {

@@ -41,6 +41,7 @@ async function writeTags(ex: Executor, volumeId: string, labels: Labels, fields:
  * Inserts a volume and charges its size to the pool's counters. The (service, name) uniqueness is the
  * database's: a duplicate raises a unique violation the caller maps to VOLUME_NAME_TAKEN.
  */
+/** Inserts a volume's row and tags; the caller charges it through the admission step (app/admission.ts). */
 export async function insertVolume(ex: Executor, v: Volume, intentOwner: string | null = null): Promise<void> {
   await ex
     .insertInto('volumes')
@@ -64,8 +65,17 @@ export async function insertVolume(ex: Executor, v: Volume, intentOwner: string 
     })
     .execute();
   await writeTags(ex, v.id, v.labels, v.fields);
-  await chargePool(ex, v.pool, v.sizeBytes, 1);
-  await chargeUsage(ex, v.service, v.profile, { volumes: 1, bytes: v.sizeBytes });
+}
+
+/**
+ * Compare-and-sets a volume's size: changes it only while it is still `from` (and, when given, in one of
+ * `statuses`). Returns false when the row changed or is gone.
+ */
+export async function setVolumeSize(ex: Executor, id: string, cas: { from: number; to: number; statuses?: readonly VolumeStatus[] }, at: string): Promise<boolean> {
+  let q = ex.updateTable('volumes').set({ size_bytes: cas.to, updated_at: at }).where('id', '=', id).where('size_bytes', '=', cas.from);
+  if (cas.statuses !== undefined) q = q.where('status', 'in', [...cas.statuses]);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /** Adjusts a pool's allocated bytes and volume count by the given deltas. */
@@ -278,13 +288,19 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
 }
 
 /** Removes a volume row (its tags and shares go with it) and gives its size back to the pool and the service. */
-export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id' | 'pool' | 'sizeBytes' | 'service' | 'profile'>): Promise<void> {
+/**
+ * Deletes a volume's row and refunds what the row held when it was deleted (`DELETE … RETURNING`), not
+ * what the caller read earlier: an expand that committed in between is refunded too. A row already gone
+ * refunds nothing.
+ */
+export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>): Promise<void> {
   await ex.deleteFrom('volume_tags').where('volume_id', '=', v.id).execute();
   await ex.deleteFrom('volume_shares').where('volume_id', '=', v.id).execute();
-  const res = await ex.deleteFrom('volumes').where('id', '=', v.id).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 1) {
-    await chargePool(ex, v.pool, -v.sizeBytes, -1);
-    await chargeUsage(ex, v.service, v.profile, { volumes: -1, bytes: -v.sizeBytes });
+  const gone = await ex.deleteFrom('volumes').where('id', '=', v.id).returning(['pool', 'service', 'profile', 'size_bytes']).executeTakeFirst();
+  if (gone) {
+    const bytes = Number(gone.size_bytes);
+    await chargePool(ex, gone.pool, -bytes, -1);
+    await chargeUsage(ex, gone.service, gone.profile, { volumes: -1, bytes: -bytes });
   }
 }
 
