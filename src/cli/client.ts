@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { request } from 'undici';
+import type { Dispatcher, request } from 'undici';
 import { ApiError, ConnectionError } from './errors.js';
 import type { Page } from './types.js';
 
@@ -31,7 +31,7 @@ export class PollyClient {
   readonly #token: string | undefined;
   /** PEM of the CA certificates to trust for an https server (`--ca` / POLLY_CA_FILE); else the system's. */
   readonly #ca: string | undefined;
-  #dispatcher: Promise<import('undici').Dispatcher> | undefined;
+  #dispatcher: Promise<Dispatcher> | undefined;
 
   constructor(baseUrl: string, token?: string, opts: { ca?: string | undefined } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
