@@ -140,6 +140,22 @@ export class PollyServer {
     return this.config.tls ? { cert: readFileSync(this.config.tls.certFile), key: readFileSync(this.config.tls.keyFile) } : undefined;
   }
 
+  /**
+   * Reads the certificate and key files again and swaps them into the listening REST server (new
+   * connections get the new pair; open ones and the listener are kept). Called on SIGHUP by `polly
+   * server`. False when TLS is not configured; throws when the files cannot be read or do not match, and
+   * then the previous pair stays in use.
+   */
+  reloadTls(): boolean {
+    const tls = this.#tls();
+    if (!tls) return false;
+    const server = this.rest.server as unknown as { setSecureContext?: (opts: { cert: Buffer; key: Buffer }) => void };
+    if (typeof server.setSecureContext !== 'function') return false;
+    server.setSecureContext(tls); // validates the pair (throws on a mismatch) before replacing it
+    this.log.info({ certFile: this.config.tls?.certFile }, 'TLS certificate reloaded');
+    return true;
+  }
+
   async start(): Promise<void> {
     const { host, port } = this.config.listen;
     const address = await this.rest.listen({ host, port });

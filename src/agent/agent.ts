@@ -14,6 +14,8 @@ import { ServerClient } from './server-client.js';
 export interface AgentOptions {
   /** The Polly server's REST URL. */
   serverUrl: string;
+  /** PEM of the CA that signed an https server's certificate (`--ca` / POLLY_CA_FILE); else the system's. */
+  ca?: string | undefined;
   /** A service token (the agent acts for that service) or the admin token. */
   token: string;
   nodeId: string;
@@ -80,7 +82,7 @@ export class NodeAgent {
 
   constructor(opts: AgentOptions) {
     this.#opts = opts;
-    this.#client = new ServerClient(opts.serverUrl, opts.token);
+    this.#client = new ServerClient(opts.serverUrl, opts.token, { ca: opts.ca });
   }
 
   get nodeId(): string {

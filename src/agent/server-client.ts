@@ -6,11 +6,13 @@ export class ServerClient {
   readonly #url: string;
   readonly #token: string;
   /** Its own connection pool, closed with the agent (so a stopping server is not kept waiting by idle sockets). */
-  readonly #dispatcher = new Agent({ keepAliveTimeout: 10_000 });
+  readonly #dispatcher: Agent;
 
-  constructor(url: string, token: string) {
+  /** `ca`: PEM of the CA certificates to trust for an https server (else the system's). */
+  constructor(url: string, token: string, opts: { ca?: string | undefined } = {}) {
     this.#url = url.replace(/\/+$/, '');
     this.#token = token;
+    this.#dispatcher = new Agent({ keepAliveTimeout: 10_000, ...(opts.ca !== undefined ? { connect: { ca: opts.ca } } : {}) });
   }
 
   async close(): Promise<void> {

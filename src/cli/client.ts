@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { request } from 'undici';
+import type { Dispatcher, request } from 'undici';
 import { ApiError, ConnectionError } from './errors.js';
 import type { Page } from './types.js';
 
@@ -29,10 +29,14 @@ const REASONS: Record<string, string> = {
 export class PollyClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
+  /** PEM of the CA certificates to trust for an https server (`--ca` / POLLY_CA_FILE); else the system's. */
+  readonly #ca: string | undefined;
+  #dispatcher: Promise<Dispatcher> | undefined;
 
-  constructor(baseUrl: string, token?: string) {
+  constructor(baseUrl: string, token?: string, opts: { ca?: string | undefined } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.#token = token;
+    this.#ca = opts.ca;
   }
 
   get<T>(path: string, query?: Query): Promise<T> {
@@ -111,8 +115,11 @@ export class PollyClient {
   async #send(url: string, opts: Parameters<typeof request>[1]) {
     try {
       // undici is loaded on the first request, not at start (see the start-up rows of `npm run bench`).
-      const { request: send } = await import('undici');
-      return await send(url, opts);
+      const { request: send, Agent } = await import('undici');
+      if (this.#ca === undefined) return await send(url, opts);
+      const ca = this.#ca;
+      this.#dispatcher ??= Promise.resolve(new Agent({ connect: { ca } }));
+      return await send(url, { ...opts, dispatcher: await this.#dispatcher });
     } catch (err) {
       throw toConnectionError(this.baseUrl, err);
     }

@@ -10,6 +10,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:7978';
 interface GlobalOptions {
   url: string;
   token?: string | undefined;
+  ca?: string | undefined;
   output: Format;
 }
 
@@ -52,5 +53,15 @@ export function checkUrl(url: string): string {
 /** Builds the context from the global options of the command being run. */
 export function contextOf(cmd: Command): Context {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  return { client: new PollyClient(checkUrl(opts.url), resolveToken(opts.token)), format: opts.output };
+  return { client: new PollyClient(checkUrl(opts.url), resolveToken(opts.token), { ca: readCa(opts.ca) }), format: opts.output };
+}
+
+/** The PEM of `--ca FILE` / POLLY_CA_FILE, read once; a usage error naming the file when unreadable. */
+export function readCa(file: string | undefined): string | undefined {
+  if (file === undefined || file === '') return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca: cannot read ${file}: ${(err as Error).message}`);
+  }
 }

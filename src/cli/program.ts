@@ -25,6 +25,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--token <token>', 'bearer token (default: <POLLY_DATA_DIR or ./data>/admin.token when it exists)').env('POLLY_TOKEN'),
     )
+    .addOption(new Option('--ca <file>', 'PEM file of the CA that signed an https server\'s certificate').env('POLLY_CA_FILE'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .showSuggestionAfterError()
     .exitOverride()

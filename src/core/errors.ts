@@ -30,6 +30,8 @@ interface CatalogEntry {
 
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
+  /** A pool parameter its driver does not declare, or one whose value does not match the driver's schema. */
+  INVALID_POOL_PARAMETER: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
   /** The HTTP request itself was malformed (refused by the HTTP parser). */
   BAD_REQUEST: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },
   INVALID_JSON: { httpStatus: 400, grpcCode: GrpcCode.INVALID_ARGUMENT },

@@ -1,9 +1,11 @@
+import type { TObject } from 'typebox';
 import { PollyError } from '../core/errors.js';
 import type { DriverContext, DriverFactory, StorageDriver } from '../core/ports/driver.js';
-import { BtrfsDriver } from './btrfs/btrfs-driver.js';
-import { FakeDriver } from './fake/fake-driver.js';
-import { LocalDriver } from './local/local-driver.js';
-import { LoopblockDriver } from './loopblock/loopblock-driver.js';
+import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
+import { FAKE_PARAMETERS, FakeDriver } from './fake/fake-driver.js';
+import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
+import { LOOPBLOCK_PARAMETERS, LoopblockDriver } from './loopblock/loopblock-driver.js';
+import { assertPoolParameters } from './system/pool-parameters.js';
 
 /** Every driver Polly can build, by the name pools use in configuration. Wired explicitly: no import side effects. */
 export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
@@ -13,11 +15,24 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   fake: (ctx) => new FakeDriver(ctx),
 };
 
-/** Builds the driver for one pool; `VALIDATION_FAILED` naming the known drivers when `name` is not one. */
+/** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
+export const DRIVER_PARAMETERS: Record<string, TObject> = {
+  local: LOCAL_PARAMETERS,
+  btrfs: BTRFS_PARAMETERS,
+  loopblock: LOOPBLOCK_PARAMETERS,
+  fake: FAKE_PARAMETERS,
+};
+
+/**
+ * Builds the driver for one pool; `VALIDATION_FAILED` naming the known drivers when `name` is not one,
+ * `INVALID_POOL_PARAMETER` naming the key when a parameter is unknown to the driver or malformed.
+ */
 export function createDriver(name: string, ctx: DriverContext): StorageDriver {
   const factory = Object.hasOwn(DRIVER_FACTORIES, name) ? DRIVER_FACTORIES[name] : undefined;
-  if (!factory) {
+  const schema = Object.hasOwn(DRIVER_PARAMETERS, name) ? DRIVER_PARAMETERS[name] : undefined;
+  if (!factory || !schema) {
     throw new PollyError('VALIDATION_FAILED', `pool ${ctx.poolName}: unknown driver "${name}" (known: ${Object.keys(DRIVER_FACTORIES).join(', ')})`);
   }
+  assertPoolParameters(ctx.poolName, name, schema, ctx.parameters);
   return factory(ctx);
 }

@@ -113,6 +113,12 @@ describe('pools', () => {
     expect((await polly(['pool', 'ls'])).stdout).not.toMatch(/^fast\s/m);
     expect((await polly(['pool', 'update', 'mem'])).code).toBe(2);
     expect((await polly(['pool', 'create', 'x', '--driver', 'fake', '--over-subscription', '0.5'])).code).toBe(2);
+    for (const param of ['capacity=20GiB', 'bogus=1']) {
+      const refused = await polly(['pool', 'create', 'typo', '--driver', 'local', '--param', param]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('INVALID_POOL_PARAMETER');
+      expect(refused.stderr).toContain(`"${param.split('=')[0]}"`);
+    }
   });
 
   it('lists unmanaged backend objects', async () => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkUrl, resolveToken } from '../context.js';
+import { checkUrl, readCa, resolveToken } from '../context.js';
 import { UsageError } from '../errors.js';
 import { note, print } from '../output.js';
 
@@ -48,7 +48,7 @@ export function registerAgent(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const globals = cmd.optsWithGlobals<{ url: string; token?: string }>();
+        const globals = cmd.optsWithGlobals<{ url: string; token?: string; ca?: string }>();
         const token = resolveToken(globals.token);
         if (!token) throw new UsageError('the agent needs a token (--token or POLLY_TOKEN)');
         const topology = parseTopology(opts.topology);
@@ -58,6 +58,7 @@ export function registerAgent(program: Command): void {
         const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-agent' } });
         const running = await runAgent({
           serverUrl: checkUrl(globals.url),
+          ca: readCa(globals.ca),
           token,
           nodeId: opts.node,
           hostname: hostname(),

@@ -78,5 +78,14 @@ export function registerServer(program: Command): void {
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
+      // SIGHUP: rotate the TLS certificate without dropping the listener (cert-manager, certbot hooks).
+      process.on('SIGHUP', () => {
+        try {
+          if (server.reloadTls()) print('TLS certificate reloaded');
+          else note('polly: SIGHUP ignored (no tls configured)');
+        } catch (err) {
+          note(`polly: TLS reload failed, keeping the previous certificate: ${(err as Error).message}`);
+        }
+      });
     });
 }

@@ -17,6 +17,7 @@ import { isErrno } from '../system/errno.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes, isObjectId } from '../system/object-ids.js';
 import { pathExists, poolPathParameter } from '../system/pool-path.js';
+import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { BTRFS_MAGIC, fsUsage } from '../system/statfs.js';
 import {
   clearStaleQgroups,
@@ -33,6 +34,9 @@ import {
   subvolumeId,
   syncFilesystem,
 } from './btrfs-cli.js';
+
+/** Pool parameters of `btrfs`: `path`, a directory on a mounted btrfs filesystem (required). */
+export const BTRFS_PARAMETERS = poolParameterSchema({ path: PathParameter }, ['path']);
 
 const CAPABILITIES: DriverCapabilities = {
   snapshots: true,

@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
 import type {
   BackendCapacity,
@@ -10,6 +11,7 @@ import type {
   StorageDriver,
 } from '../../core/ports/driver.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
+import { poolParameterSchema, wholeNumberParameter } from '../system/pool-parameters.js';
 import { type FakeMethod, FaultInjector, type FaultOptions } from './fake-faults.js';
 import { FakeNodeDriver } from './fake-node.js';
 import { type FakeObject, FakeState, usedBytes } from './fake-state.js';
@@ -24,6 +26,13 @@ const DISABLEABLE = ['snapshots', 'clones', 'restore', 'block', 'expand', 'qos']
 type Disableable = (typeof DISABLEABLE)[number];
 
 /** The live fake drivers by pool name: tests reach the driver a server built with {@link fakeDriverFor}. */
+/** Pool parameters of `fake` (see {@link FakeDriver}). */
+export const FAKE_PARAMETERS = poolParameterSchema({
+  capacityBytes: wholeNumberParameter('the pool size in bytes, a whole number'),
+  latencyMs: wholeNumberParameter('milliseconds added to every call, a whole number'),
+  disable: Type.String({ pattern: `^\\s*((${DISABLEABLE.join('|')})\\s*(,\\s*|$))*$`, description: `comma-separated capabilities to switch off: ${DISABLEABLE.join(', ')}` }),
+});
+
 const LIVE = new Map<string, FakeDriver>();
 
 /**

@@ -17,9 +17,13 @@ import { copyTree, diskUsage } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes, isObjectId } from '../system/object-ids.js';
 import { pathExists, poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
+import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { fsUsage } from '../system/statfs.js';
 import { DirectoryNodeDriver } from './directory-node.js';
 import { SizeRecords } from './size-records.js';
+
+/** Pool parameters of `local`: `path` (default: `<dataDir>/pools/<pool>`). */
+export const LOCAL_PARAMETERS = poolParameterSchema({ path: PathParameter });
 
 const CAPABILITIES: DriverCapabilities = {
   snapshots: true,

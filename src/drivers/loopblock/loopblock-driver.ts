@@ -15,9 +15,13 @@ import { copyTree } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
+import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { fsUsage } from '../system/statfs.js';
 import { fsTypeFor, ImageLayout, provisionedSize } from './images.js';
 import { LoopblockNodeDriver } from './loopblock-node.js';
+
+/** Pool parameters of `loopblock`: `path`, the directory holding the image files (required). */
+export const LOOPBLOCK_PARAMETERS = poolParameterSchema({ path: PathParameter }, ['path']);
 
 const CAPABILITIES: DriverCapabilities = {
   snapshots: true,

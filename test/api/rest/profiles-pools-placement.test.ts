@@ -111,6 +111,13 @@ describe('placement', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('broken');
     expect((await polly.call('POST', '/v1/pools', { body: { name: 'weird', driver: 'nope' } })).body.error.message).toContain('unknown driver');
+    // Parameters are checked against the driver's declared schema: unknown and malformed keys are named.
+    for (const [parameters, key] of [[{ capacity: '20GiB' }, 'capacity'], [{ bogus: '1' }, 'bogus'], [{ capacityBytes: '20GiB' }, 'capacityBytes']] as const) {
+      const refused = await polly.call('POST', '/v1/pools', { body: { name: 'typo', driver: 'fake', parameters } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'INVALID_POOL_PARAMETER', message: expect.stringContaining(`"${key}"`) });
+    }
+    expect((await polly.call('GET', '/v1/pools/typo')).status).toBe(404);
     expect((await polly.call('POST', '/v1/pools', { token, body: { name: 'mine', driver: 'fake' } })).status).toBe(403);
 
     const v = await polly.call('POST', '/v1/volumes', { token, body: { name: 'on-extra', sizeBytes: 1000, pool: 'extra' } });
@@ -121,5 +128,14 @@ describe('placement', () => {
     await polly.call('DELETE', `/v1/volumes/${v.body.id}`, { token });
     expect((await polly.call('DELETE', '/v1/pools/extra')).status).toBe(204);
     expect((await polly.call('GET', '/v1/pools/extra')).status).toBe(404);
+  });
+});
+
+describe('pool parameters in the config file', () => {
+  it('a server whose config declares an unknown pool parameter refuses to start, naming pool and key', async () => {
+    await expect(startPolly({ pools: [{ name: 'typo', driver: 'fake', parameters: { bogus: '1' } }] })).rejects.toMatchObject({
+      code: 'INVALID_POOL_PARAMETER',
+      message: 'pool typo: driver fake has no parameter "bogus" (accepted: capacityBytes, latencyMs, disable)',
+    });
   });
 });

@@ -1,0 +1,92 @@
+import { PollyError } from '../core/errors.js';
+import type { StorageDriver } from '../core/ports/driver.js';
+import { updateSnapshot } from '../store/repos/snapshots.js';
+import { updateVolume } from '../store/repos/volumes.js';
+import { nowIso } from '../store/store.js';
+import type { AppContext } from './context.js';
+
+export interface DriftReport {
+  /** Volumes whose backend object vanished, moved to `error` in this pass. */
+  volumesDrifted: number;
+  snapshotsDrifted: number;
+  /** Backend objects no record owns, summed over the pools checked (see GET /v1/pools/{name}/unmanaged). */
+  unmanaged: number;
+}
+
+/**
+ * Compares each loaded pool's backend objects with the records. A volume (`available`) or snapshot
+ * (`ready`) whose object is gone becomes `error` with a reason and a `volume.drift` / `snapshot.drift`
+ * event, so that it is never served as if it were there; an object no record owns is counted as
+ * unmanaged (listed and importable through the ownership use cases).
+ *
+ * Race-free against creates and deletes: the records are read *before* the backend is listed (a volume
+ * becomes `available` only after its object exists), and the move to `error` is a compare-and-set on the
+ * status read, so a volume that started deleting or attaching meanwhile is left alone. A pool whose
+ * listing fails (backend unreachable) is skipped, never taken as "everything vanished".
+ */
+export async function checkDrift(ctx: AppContext): Promise<DriftReport> {
+  const report: DriftReport = { volumesDrifted: 0, snapshotsDrifted: 0, unmanaged: 0 };
+  for (const [pool, driver] of ctx.drivers) {
+    await checkPool(ctx, pool, driver, report);
+  }
+  if (report.volumesDrifted + report.snapshotsDrifted > 0) ctx.events.notify();
+  return report;
+}
+
+async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, report: DriftReport): Promise<void> {
+  const db = ctx.store.db;
+  const volumes = await db.selectFrom('volumes').select(['id', 'backend_id', 'status', 'service']).where('pool', '=', pool).execute();
+  const snapshots = await db.selectFrom('snapshots').select(['id', 'backend_id', 'status', 'service', 'volume_id']).where('pool', '=', pool).execute();
+  let objects;
+  try {
+    objects = await driver.list();
+  } catch (err) {
+    ctx.log.warn({ err, pool }, 'drift check skipped: the pool backend could not be listed');
+    return;
+  }
+  const present = new Set(objects.map((o) => `${o.kind}:${o.backendId}`));
+  const known = new Set<string>();
+  for (const v of volumes) known.add(v.backend_id || v.id);
+  for (const s of snapshots) known.add(s.backend_id || s.id);
+  report.unmanaged += objects.filter((o) => !known.has(o.backendId)).length;
+
+  for (const v of volumes) {
+    const backendId = v.backend_id || v.id;
+    if (v.status !== 'available' || present.has(`volume:${backendId}`)) continue;
+    const reason = `backend object ${backendId} is missing from pool ${pool} (found by the reconciler); delete the volume or restore the object`;
+    const at = nowIso();
+    const moved = await ctx.store
+      .transaction(async (trx) => {
+        await updateVolume(trx, v.id, 'available', { status: 'error', statusReason: reason, recovery: null }, at);
+        await ctx.events.record(trx, { type: 'volume.drift', service: v.service, objectId: v.id, data: { pool, backendId, reason } }, at);
+        return true;
+      })
+      .catch(changedMeanwhile); // deleting or attaching meanwhile: not drift, leave it
+    if (moved) {
+      report.volumesDrifted++;
+      ctx.log.warn({ pool, volumeId: v.id, backendId }, 'volume backend object vanished; volume set to error');
+    }
+  }
+  for (const s of snapshots) {
+    const backendId = s.backend_id || s.id;
+    if (s.status !== 'ready' || present.has(`snapshot:${backendId}`)) continue;
+    const reason = `backend snapshot ${backendId} is missing from pool ${pool} (found by the reconciler); delete the snapshot`;
+    const at = nowIso();
+    const moved = await ctx.store
+      .transaction(async (trx) => {
+        await updateSnapshot(trx, s.id, 'ready', { status: 'error', statusReason: reason, recovery: null });
+        await ctx.events.record(trx, { type: 'snapshot.drift', service: s.service, objectId: s.id, data: { pool, backendId, volumeId: s.volume_id, reason } }, at);
+        return true;
+      })
+      .catch(changedMeanwhile);
+    if (moved) {
+      report.snapshotsDrifted++;
+      ctx.log.warn({ pool, snapshotId: s.id, backendId }, 'snapshot backend object vanished; snapshot set to error');
+    }
+  }
+}
+
+function changedMeanwhile(err: unknown): false {
+  if (err instanceof PollyError && err.code === 'INVALID_STATE') return false;
+  throw err;
+}
