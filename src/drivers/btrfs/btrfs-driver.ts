@@ -32,6 +32,7 @@ import {
   snapshotSubvolume,
   subvolumeId,
   syncFilesystem,
+  setSubvolumeReadOnly,
 } from './btrfs-cli.js';
 
 const CAPABILITIES: DriverCapabilities = {
@@ -70,6 +71,7 @@ export class BtrfsDriver implements StorageDriver {
       driverName: this.driverName,
       volumesDir: () => join(this.#root, 'volumes'),
       stats: (backendId, path) => this.#stats(backendId, path),
+      storageReadOnly: { set: (dir, readOnly) => setSubvolumeReadOnly(dir, readOnly), ownDevice: true },
     });
   }
 
