@@ -134,6 +134,12 @@ export interface SelfFenceRequest {
   stagingPath: string;
   /** The targets the agent published (other mounts are found from every process's mountinfo). */
   targetPaths: string[];
+  /**
+   * Also make the storage object itself read-only where the driver can (btrfs: the subvolume), for every
+   * mount at once. Only safe while no other node can have been granted the volume: at the agent's own
+   * deadline, which is before the server's re-grant time. The next stage (on any node) undoes it.
+   */
+  storageReadOnly: boolean;
 }
 
 /**

@@ -48,7 +48,7 @@ export class DirectoryNodeDriver implements NodeDriver {
    */
   async selfFence(req: SelfFenceRequest): Promise<void> {
     const dir = await this.#existingVolumeDir(req.backendId);
-    await this.#opts.storageReadOnly?.set(dir, true);
+    if (req.storageReadOnly) await this.#opts.storageReadOnly?.set(dir, true);
     const where = subtreeLocation(this.#opts.volumesDir(), await readMountInfo());
     if (where) {
       const own = `${where.prefix}${req.backendId}`;
