@@ -77,7 +77,6 @@ export class NodeAgent {
   #fenceTimer: NodeJS.Timeout | undefined;
   #leaseSeconds = 30;
   #marginSeconds = 5;
-  #lastHeartbeat = 0;
   /** When the last successful renewal was sent: the server's lease began no earlier. */
   #lastRenewalStart = 0;
   /** Self-fences not yet reported to the server (it was unreachable). */
@@ -218,7 +217,6 @@ export class NodeAgent {
 
   /** A successful renewal: the self-fence deadline moves to `sentAt` + lease − margin, on a timer. */
   #renewed(sentAt: number, hb: HeartbeatResult): void {
-    this.#lastHeartbeat = this.#now();
     this.#lastRenewalStart = Math.max(this.#lastRenewalStart, sentAt);
     this.#leaseSeconds = hb.leaseSeconds;
     if (typeof hb.selfFenceMarginSeconds === 'number') this.#marginSeconds = hb.selfFenceMarginSeconds;
