@@ -203,6 +203,8 @@ const PROFILE: Profile = {
   media: null,
   qos: {},
   replicas: 1,
+  failover: 'safe',
+  forceAfterSeconds: 60,
   accessModes: ['RWO'],
   poolSelector: {},
   pools: [],

@@ -9,6 +9,7 @@ import { createDriver } from '../drivers/registry.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
 import { stderrOf } from '../drivers/system/exec.js';
 import { isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
+import { selfFenceDeadline } from '../core/failover.js';
 import { ServerClient } from './server-client.js';
 
 export interface AgentOptions {
@@ -75,8 +76,13 @@ export class NodeAgent {
   /** Attachments a CO unstaged here (CSI NodeUnstage) that must not be staged again while they stay live. */
   readonly #unstaged = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #fenceTimer: NodeJS.Timeout | undefined;
   #leaseSeconds = 30;
-  #lastHeartbeat = 0;
+  #marginSeconds = 5;
+  /** When the last successful renewal was sent: the server's lease began no earlier. */
+  #lastRenewalStart = 0;
+  /** Self-fences not yet reported to the server (it was unreachable). */
+  readonly #unreported: Array<{ attachments: string[]; fencedAt: string }> = [];
   #syncing: Promise<void> | undefined;
   #stopped = false;
 
@@ -129,6 +135,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
     await this.#syncing?.catch(() => undefined);
     await Promise.all([...this.#drivers.values()].map((d) => d.close().catch(() => undefined)));
     this.#drivers.clear();
@@ -169,19 +176,18 @@ export class NodeAgent {
   async #sync(restore: boolean): Promise<void> {
     if (this.#stopped) return;
     let hb: HeartbeatResult;
+    const sentAt = this.#now();
     try {
+      await this.#reportSelfFences();
       hb = await this.#client.call<HeartbeatResult>('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/heartbeat`);
     } catch (err) {
-      // Without a heartbeat the leases lapse: once they have, another node may have been granted the
-      // volumes, so this node must not keep writing to them.
-      if (this.#lastHeartbeat > 0 && this.#now() - this.#lastHeartbeat > this.#leaseSeconds * 1000) {
-        this.#opts.log.error({ err }, 'no heartbeat for longer than the lease: releasing every volume of this node');
-        for (const h of [...this.#held.values()]) await this.#release(h, 'lease lapsed');
-      }
+      // An operator fenced this node: it must stop writing at once.
+      if (err instanceof PollyError && err.code === 'NODE_FENCED') await this.selfFence('the server says this node is fenced');
+      // Without a renewal the deadline still holds (the timer fences on time); this is the backstop.
+      else await this.checkDeadline();
       throw err;
     }
-    this.#lastHeartbeat = this.#now();
-    this.#leaseSeconds = hb.leaseSeconds;
+    this.#renewed(sentAt, hb);
     const live = new Map(hb.attachments.map((a) => [a.id, a]));
     // Stale first: a held volume whose attachment ended, or whose token is not the attachment's.
     // One volume that cannot be handled must not keep the others from being fenced or restored.
@@ -209,6 +215,76 @@ export class NodeAgent {
     }
     await attempt('release orphaned resources of', '*', () => this.#releaseOrphans());
     if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, `${failures.length} volumes could not be reconciled`);
+  }
+
+  /** A successful renewal: the self-fence deadline moves to `sentAt` + lease − margin, on a timer. */
+  #renewed(sentAt: number, hb: HeartbeatResult): void {
+    this.#lastRenewalStart = Math.max(this.#lastRenewalStart, sentAt);
+    this.#leaseSeconds = hb.leaseSeconds;
+    if (typeof hb.selfFenceMarginSeconds === 'number') this.#marginSeconds = hb.selfFenceMarginSeconds;
+    if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
+    if (this.#stopped) return;
+    const wait = Math.max(0, this.selfFenceDeadline - this.#now());
+    this.#fenceTimer = setTimeout(() => {
+      void this.checkDeadline().catch((err: unknown) => this.#opts.log.error({ err }, 'self-fence failed'));
+    }, wait);
+    this.#fenceTimer.unref();
+  }
+
+  /** By this time (ms since the epoch) the agent has fenced itself unless a renewal succeeded meanwhile. */
+  get selfFenceDeadline(): number {
+    return selfFenceDeadline(this.#lastRenewalStart, this.#leaseSeconds, this.#marginSeconds);
+  }
+
+  /** Fences every held volume when the self-fence deadline has passed (the timer calls it; so may tests). */
+  async checkDeadline(): Promise<boolean> {
+    if (this.#lastRenewalStart === 0 || this.#now() < this.selfFenceDeadline || this.#held.size === 0) return false;
+    await this.selfFence(`no successful renewal since ${new Date(this.#lastRenewalStart).toISOString()}: the lease deadline minus the safety margin passed`, { storageReadOnly: true });
+    return true;
+  }
+
+  /**
+   * Self-fence: makes every held volume unwritable on this node, in every mount namespace (the driver's
+   * node half does it: read-only at the storage where it can, forced unmounts everywhere, writers
+   * stopped), lets go of them, and reports it to the server (later, if it cannot be reached now).
+   */
+  async selfFence(reason: string, opts: { storageReadOnly?: boolean } = {}): Promise<void> {
+    const held = [...this.#held.values()];
+    if (held.length === 0) return;
+    const fencedAt = new Date(this.#now()).toISOString();
+    const done: string[] = [];
+    for (const h of held) {
+      try {
+        await this.#fenceOne(h, reason, opts.storageReadOnly === true);
+        done.push(h.attachmentId);
+      } catch (err) {
+        this.#opts.log.error({ err, volumeId: h.volumeId }, 'self-fence of a volume failed');
+      }
+    }
+    this.#opts.log.error({ reason, fencedAt, attachments: done }, 'self-fenced');
+    if (done.length > 0) this.#unreported.push({ attachments: done, fencedAt });
+    await this.#reportSelfFences().catch((err: unknown) => this.#opts.log.warn({ err }, 'self-fence not reported yet; retried with the next heartbeat'));
+  }
+
+  async #fenceOne(h: HeldVolume, reason: string, storageReadOnly = false): Promise<void> {
+    await this.#mutex.run(h.volumeId, async () => {
+      if (this.#held.get(h.volumeId) !== h) return;
+      const driver = await this.driver(h.pool);
+      await driver.node.selfFence({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, targetPaths: Object.keys(h.targets), storageReadOnly });
+    });
+    await this.#release(h, `self-fenced: ${reason}`).catch((err: unknown) => this.#opts.log.warn({ err, volumeId: h.volumeId }, 'fenced volume not fully released'));
+    if (this.#held.get(h.volumeId) === h) {
+      this.#held.delete(h.volumeId);
+      await this.#saveState();
+    }
+  }
+
+  async #reportSelfFences(): Promise<void> {
+    while (this.#unreported.length > 0) {
+      const r = this.#unreported[0]!;
+      await this.#client.call('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/self-fence`, r);
+      this.#unreported.shift();
+    }
   }
 
   /**
@@ -314,8 +390,9 @@ export class NodeAgent {
       if (opts.stagingPath === undefined || opts.stagingPath === h.stagingPath) return h;
       return this.#moveStaging(h, opts.stagingPath);
     }
+    const sentAt = this.#now();
     const hb = await this.#client.call<HeartbeatResult>('POST', `/v1/nodes/${encodeURIComponent(this.#opts.nodeId)}/heartbeat`);
-    this.#lastHeartbeat = this.#now();
+    this.#renewed(sentAt, hb);
     const a = hb.attachments.find((x) => x.id === attachmentId);
     if (!a) throw new PollyError('INVALID_STATE', `attachment ${attachmentId} of volume ${volumeId} is not live on node ${this.#opts.nodeId}`);
     opts.check?.(a.volume);

@@ -2,7 +2,8 @@ import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccessMode, VolumeMode } from '../core/ports/driver.js';
 import { assertTransition } from '../core/state-machine.js';
-import type { Identity, Volume } from '../core/types.js';
+import { decideTakeover, regrantAt, selfFenceDeadline } from '../core/failover.js';
+import type { FailoverPolicy, Identity, Volume } from '../core/types.js';
 import {
   endAttachment,
   findAttachment,
@@ -14,7 +15,7 @@ import {
   renewLeases,
   type Attachment,
 } from '../store/repos/attachments.js';
-import { findNode, listNodes, touchNode, upsertNode, type NodeRecord } from '../store/repos/nodes.js';
+import { findNode, listNodes, setNodeCoRegistrants, touchNode, upsertNode, type NodeRecord } from '../store/repos/nodes.js';
 import { findPool, findProfile } from '../store/repos/pools.js';
 import { findShare } from '../store/repos/shares.js';
 import { findVolume, updateVolume } from '../store/repos/volumes.js';
@@ -43,9 +44,21 @@ export interface NodeAttachment extends Attachment {
   volume: { name: string; service: string; pool: string; backendId: string; sizeBytes: number; volumeMode: VolumeMode; fsType: string };
 }
 
+export interface NodeView extends NodeRecord {
+  leaseSeconds: number;
+  selfFenceMarginSeconds: number;
+  clockSkewSeconds: number;
+  /** Last heartbeat + lease − margin: by then the node's agent has fenced itself if it heard nothing. */
+  selfFenceDeadline: string | null;
+  /** Last heartbeat + lease + clock-skew margin: no other node is granted its volumes before. */
+  regrantAfter: string | null;
+}
+
 export interface HeartbeatResult {
   node: string;
   leaseSeconds: number;
+  /** The agent fences itself this long before its lease would end, counted from its last successful renewal. */
+  selfFenceMarginSeconds: number;
   /** The attachments this node should hold right now; anything else it holds is stale (fenced or ended). */
   attachments: NodeAttachment[];
 }
@@ -107,8 +120,66 @@ export class AttachmentUseCases {
     }
     const node = await findNode(db, input.node);
     if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${input.node} is not registered`);
+    if (node.fence) {
+      throw new PollyError('NODE_FENCED', `node ${node.id} is fenced (${node.fence.reason || 'confirmed down'}, ${node.fence.at}); nothing is attached to it until \`polly node unfence ${node.id}\``);
+    }
     await this.#assertReachable(first, node);
+    const failover = { policy: profile?.failover ?? 'safe', forceAfterSeconds: profile?.forceAfterSeconds ?? 60 } as const;
+    // Holders fenced at the storage by this call (the driver is asked outside the transaction).
+    const storageFenced = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#grant(identity, volumeId, node, service, input.accessMode, readOnly, failover, driver.storageFence !== undefined, storageFenced);
+      } catch (err) {
+        if (err instanceof NeedsStorageFence && driver.storageFence && attempt < 3) {
+          await driver.storageFence.fenceNode({ backendId: first.backendId, node: err.holder.node });
+          storageFenced.add(err.holder.id);
+          continue;
+        }
+        if (err instanceof WaitingForFence) {
+          await this.#recordWaiting(volumeId, err.holder, err.reason);
+          throw new PollyError('VOLUME_BUSY', `volume ${volumeId} is attached (${err.holder.accessMode}) to node ${err.holder.node}: ${err.reason}`, {
+            node: err.holder.node,
+            accessMode: err.holder.accessMode,
+            leaseExpiresAt: err.holder.leaseExpiresAt,
+            waitingForFence: err.holder.node,
+            until: err.until,
+            remedies: err.remedies,
+          });
+        }
+        throw err;
+      }
+    }
+  }
 
+  /** Shows on the volume (statusReason) and in the events why it waits; recorded once per reason. */
+  async #recordWaiting(volumeId: string, holder: Attachment, reason: string): Promise<void> {
+    await this.#ctx.store.transaction(async (trx) => {
+      const v = await findVolume(trx, volumeId);
+      if (!v || v.status !== 'attached' || v.statusReason === reason) return;
+      const at = this.#now().toISOString();
+      await updateVolume(trx, volumeId, 'attached', { statusReason: reason }, at);
+      await this.#ctx.events.record(
+        trx,
+        { type: 'attachment.waiting_for_fence', service: holder.service, objectId: holder.id, data: { volumeId, node: holder.node, reason } },
+        at,
+      );
+    });
+    this.#ctx.events.notify();
+  }
+
+  async #grant(
+    identity: Identity,
+    volumeId: string,
+    node: NodeRecord,
+    service: string,
+    accessMode: AccessMode,
+    readOnly: boolean,
+    failover: { policy: FailoverPolicy; forceAfterSeconds: number },
+    storageCanFence: boolean,
+    storageFenced: ReadonlySet<string>,
+  ): Promise<Attachment> {
+    const input = { accessMode };
     let fenced: Attachment[] = [];
     const result = await this.#ctx.store
       .transaction(async (trx) => {
@@ -132,23 +203,38 @@ export class AttachmentUseCases {
           return { attachment: { ...mine, leaseExpiresAt }, fenced: [] as Attachment[] };
         }
         const conflicting = live.filter((a) => isExclusive(input.accessMode) || isExclusive(a.accessMode));
-        const holding = conflicting.filter((a) => a.leaseExpiresAt > at);
-        if (holding.length > 0) {
-          const h = holding[0]!;
-          throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is attached (${h.accessMode}) to node ${h.node}`, {
-            node: h.node,
-            accessMode: h.accessMode,
-            leaseExpiresAt: h.leaseExpiresAt,
-          });
+        const how = new Map<string, string>();
+        for (const h of conflicting) {
+          if (storageFenced.has(h.id)) {
+            how.set(h.id, 'storage-fence');
+            continue;
+          }
+          const d = decideTakeover({ ...failover, clockSkewSeconds: this.#ctx.config.clockSkewSeconds, now, holder: h, storageCanFence });
+          if (d.kind === 'busy') {
+            throw new PollyError('VOLUME_BUSY', `${volumeRef(v)} is attached (${h.accessMode}) to node ${h.node}`, {
+              node: h.node,
+              accessMode: h.accessMode,
+              leaseExpiresAt: h.leaseExpiresAt,
+            });
+          }
+          if (d.kind === 'wait') throw new WaitingForFence(h, d.reason, d.until, d.remedies);
+          if (d.kind === 'storage-fence') throw new NeedsStorageFence(h);
+          how.set(h.id, 'force-after');
         }
         for (const old of conflicting) {
           await endAttachment(trx, old.id, 'fenced', at);
           await this.#ctx.events.record(
             trx,
-            { type: 'attachment.fenced', service: old.service, objectId: old.id, data: { volumeId, node: old.node, fencingToken: old.fencingToken, by: node.id } },
+            {
+              type: 'attachment.fenced',
+              service: old.service,
+              objectId: old.id,
+              data: { volumeId, node: old.node, fencingToken: old.fencingToken, by: node.id, how: how.get(old.id) ?? 'lease' },
+            },
             at,
           );
         }
+        if (v.status === 'attached' && v.statusReason !== null) await updateVolume(trx, volumeId, 'attached', { statusReason: null }, at);
         if (v.status === 'available') {
           assertTransition(volumeId, 'available', 'attaching');
           assertTransition(volumeId, 'attaching', 'attached');
@@ -161,7 +247,7 @@ export class AttachmentUseCases {
           volumeId,
           service,
           node: node.id,
-          accessMode: input.accessMode,
+          accessMode,
           readOnly,
           fencingToken: await nextFencingToken(trx, volumeId),
           status: 'live',
@@ -184,7 +270,7 @@ export class AttachmentUseCases {
       })
       .catch((err: unknown) => {
         // A racing attach on another replica won the database's uniqueness check.
-        if (isUniqueViolation(err)) throw new PollyError('VOLUME_BUSY', `${volumeRef(first)} was attached elsewhere meanwhile; retry`);
+        if (isUniqueViolation(err)) throw new PollyError('VOLUME_BUSY', `volume ${volumeId} was attached elsewhere meanwhile; retry`);
         throw err;
       });
     fenced = result.fenced;
@@ -259,7 +345,7 @@ export class AttachmentUseCases {
    * attached, so only the service that registered the node first (or the admin) may change it; another
    * service may re-register it only as it is.
    */
-  async registerNode(identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeRecord> {
+  async registerNode(identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeView> {
     assertValidName('node', input.id);
     if (typeof input.hostname !== 'string' || input.hostname === '' || input.hostname.length > 253) {
       throw new PollyError('VALIDATION_FAILED', 'hostname must be 1-253 characters');
@@ -275,22 +361,56 @@ export class AttachmentUseCases {
         throw new PollyError('FORBIDDEN', `node ${input.id} was registered by another service with topology ${JSON.stringify(existing.topology)}; only it or the admin may change the topology`);
       }
       await upsertNode(trx, { id: input.id, hostname: input.hostname, topology, registeredBy: owner ?? caller }, at);
+      if (existing && identity.kind === 'service' && owner !== null && owner !== caller && !existing.coRegistrants.includes(caller)) {
+        await setNodeCoRegistrants(trx, input.id, [...existing.coRegistrants, caller]);
+      }
       await this.#ctx.events.record(trx, { type: 'node.registered', service: null, objectId: input.id, data: { hostname: input.hostname, topology } }, at);
     });
     this.#ctx.events.notify();
     const node = await findNode(this.#ctx.store.db, input.id);
     if (!node) throw new PollyError('INTERNAL', `node ${input.id} vanished after registration`);
-    return node;
+    return this.nodeView(node);
   }
 
-  listNodes(_identity: Identity): Promise<NodeRecord[]> {
-    return listNodes(this.#ctx.store.db);
+  async listNodes(_identity: Identity): Promise<NodeView[]> {
+    return (await listNodes(this.#ctx.store.db)).map((n) => this.nodeView(n));
   }
 
-  async getNode(_identity: Identity, id: string): Promise<NodeRecord> {
+  async getNode(_identity: Identity, id: string): Promise<NodeView> {
     const node = await findNode(this.#ctx.store.db, id);
     if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${id} is not registered`);
-    return node;
+    return this.nodeView(node);
+  }
+
+  /**
+   * A node with its fencing timeline: by when its agent fences itself if it hears nothing more (last
+   * heartbeat + lease − margin) and from when another node may be granted its volumes (lease end + skew).
+   */
+  nodeView(node: NodeRecord): NodeView {
+    const c = this.#ctx.config;
+    const last = node.lastHeartbeatAt === null ? null : Date.parse(node.lastHeartbeatAt);
+    return {
+      ...node,
+      leaseSeconds: c.attachmentLeaseSeconds,
+      selfFenceMarginSeconds: c.selfFenceMarginSeconds,
+      clockSkewSeconds: c.clockSkewSeconds,
+      selfFenceDeadline: last === null ? null : new Date(selfFenceDeadline(last, c.attachmentLeaseSeconds, c.selfFenceMarginSeconds)).toISOString(),
+      regrantAfter: last === null ? null : regrantAt(new Date(last + c.attachmentLeaseSeconds * 1000).toISOString(), c.clockSkewSeconds).toISOString(),
+    };
+  }
+
+  /**
+   * Only a service whose agent registered the node (first, or unchanged afterwards), or the admin, may
+   * heartbeat or report for it; a node the admin registered is the cluster's, open to every service.
+   * Another service is told the node does not exist.
+   */
+  async assertActsFor(identity: Identity, nodeId: string): Promise<NodeRecord> {
+    const node = await findNode(this.#ctx.store.db, nodeId);
+    if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${nodeId} is not registered`);
+    if (identity.kind === 'admin') return node;
+    const owner = node.registeredBy;
+    if (owner === null || owner === '*admin' || owner === identity.service || node.coRegistrants.includes(identity.service)) return node;
+    throw new PollyError('NODE_NOT_FOUND', `node ${nodeId} is not registered`);
   }
 
   /**
@@ -299,6 +419,9 @@ export class AttachmentUseCases {
    */
   async heartbeat(identity: Identity, nodeId: string): Promise<HeartbeatResult> {
     const scope = identity.kind === 'service' ? identity.service : undefined;
+    const node = await this.assertActsFor(identity, nodeId);
+    // A fenced node must not write: its agent, told so, fences everything it holds at once.
+    if (node.fence) throw new PollyError('NODE_FENCED', `node ${nodeId} is fenced (${node.fence.reason || 'confirmed down'}, ${node.fence.at})`);
     const now = this.#now();
     const attachments = await this.#ctx.store.transaction(async (trx) => {
       if (!(await touchNode(trx, nodeId, now.toISOString()))) throw new PollyError('NODE_NOT_FOUND', `node ${nodeId} is not registered`);
@@ -321,7 +444,26 @@ export class AttachmentUseCases {
         volume: { name: v.name, service: v.service, pool: v.pool, backendId: v.backendId, sizeBytes: v.sizeBytes, volumeMode: p.volumeMode, fsType: p.fsType },
       });
     }
-    return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, attachments: items };
+    return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, selfFenceMarginSeconds: this.#ctx.config.selfFenceMarginSeconds, attachments: items };
+  }
+}
+
+/** A holder whose lease ran out but that is not known to have stopped writing (see core/failover.ts). */
+class WaitingForFence extends Error {
+  constructor(
+    readonly holder: Attachment,
+    readonly reason: string,
+    readonly until: string | null,
+    readonly remedies: string[],
+  ) {
+    super(reason);
+  }
+}
+
+/** A holder the pool's driver must fence at the storage before the volume moves. */
+class NeedsStorageFence extends Error {
+  constructor(readonly holder: Attachment) {
+    super(`node ${holder.node} must be fenced at the storage first`);
   }
 }
 

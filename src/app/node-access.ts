@@ -3,13 +3,13 @@ import { newId } from '../core/ids.js';
 import { ADMIN, type Identity, type NodeIdentity, type Volume } from '../core/types.js';
 import { findAttachment, listLiveAttachments } from '../store/repos/attachments.js';
 import { assertValidName } from '../core/names.js';
-import type { NodeRecord } from '../store/repos/nodes.js';
 import { isVolumeBound, listBoundVolumeIds } from '../store/repos/osb.js';
 import { findTokenByHash, insertToken } from '../store/repos/services.js';
 import { findVolume } from '../store/repos/volumes.js';
 import { isUniqueViolation, nowIso } from '../store/store.js';
-import type { Attachment, AttachInput, AttachmentUseCases, HeartbeatResult } from './attachments.js';
+import type { Attachment, AttachInput, AttachmentUseCases, HeartbeatResult, NodeView } from './attachments.js';
 import type { AppContext } from './context.js';
+import type { NodeFencingUseCases, SelfFenceReport } from './node-fencing.js';
 import type { PoolUseCases } from './pools.js';
 import { requireAdmin } from './scope.js';
 import { generateToken, hashToken } from './tokens.js';
@@ -26,10 +26,13 @@ export class NodeAccessUseCases {
   readonly #attachments: AttachmentUseCases;
   readonly #pools: PoolUseCases;
 
-  constructor(ctx: AppContext, attachments: AttachmentUseCases, pools: PoolUseCases) {
+  readonly #fencing: NodeFencingUseCases;
+
+  constructor(ctx: AppContext, attachments: AttachmentUseCases, pools: PoolUseCases, fencing: NodeFencingUseCases) {
     this.#ctx = ctx;
     this.#attachments = attachments;
     this.#pools = pools;
+    this.#fencing = fencing;
   }
 
   /** Issues a credential for a node (admin). The token is returned once; only its hash is kept. */
@@ -68,7 +71,7 @@ export class NodeAccessUseCases {
     if (nodeId !== caller.node) throw new PollyError('FORBIDDEN', `the credential of node ${caller.node} cannot act for node ${nodeId}`);
   }
 
-  registerNode(caller: NodeIdentity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeRecord> {
+  registerNode(caller: NodeIdentity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeView> {
     this.#own(caller, input.id);
     return this.#attachments.registerNode(ADMIN, input);
   }
@@ -77,6 +80,12 @@ export class NodeAccessUseCases {
   heartbeat(caller: NodeIdentity, nodeId: string): Promise<HeartbeatResult> {
     this.#own(caller, nodeId);
     return this.#attachments.heartbeat(ADMIN, nodeId);
+  }
+
+  /** Its agent's self-fence report: ends those of the node's attachments (of every service). */
+  reportSelfFence(caller: NodeIdentity, nodeId: string, report: SelfFenceReport): Promise<{ ended: string[] }> {
+    this.#own(caller, nodeId);
+    return this.#fencing.reportSelfFence(nodeId, undefined, report);
   }
 
   /** A volume this node may mount: bound to an app, or attached to this node. */

@@ -1,4 +1,5 @@
 import { AttachmentUseCases } from './attachments.js';
+import { NodeFencingUseCases } from './node-fencing.js';
 import { BrokerUseCases } from './broker.js';
 import { NodeAccessUseCases } from './node-access.js';
 import type { AppContext } from './context.js';
@@ -40,6 +41,7 @@ export class PollyApp {
   readonly attachments: AttachmentUseCases;
   readonly broker: BrokerUseCases;
   readonly nodeAccess: NodeAccessUseCases;
+  readonly nodeFencing: NodeFencingUseCases;
 
   constructor(ctx: AppContext) {
     this.ctx = ctx;
@@ -60,7 +62,8 @@ export class PollyApp {
     this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots);
     this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
     this.broker = new BrokerUseCases(ctx, this.volumes, this.pools, this.profiles, this.volumeProfiles);
-    this.nodeAccess = new NodeAccessUseCases(ctx, this.attachments, this.pools);
+    this.nodeFencing = new NodeFencingUseCases(ctx);
+    this.nodeAccess = new NodeAccessUseCases(ctx, this.attachments, this.pools, this.nodeFencing);
   }
 
   get events() {

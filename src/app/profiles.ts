@@ -20,6 +20,8 @@ export function profileFromSpec(p: ProfileConfig, createdAt: string): Profile {
     media: p.media ?? null,
     qos: p.qos ?? {},
     replicas: p.replicas ?? 1,
+    failover: p.failover ?? 'safe',
+    forceAfterSeconds: p.forceAfterSeconds ?? 60,
     accessModes: p.accessModes ?? ['RWO', 'RWOP', 'ROX', 'RWX'],
     poolSelector: p.poolSelector ?? {},
     pools: p.pools ?? [],

@@ -4,6 +4,7 @@ import { registerAgent } from './commands/agent.js';
 import { registerEvents } from './commands/events.js';
 import { registerOffer } from './commands/offer.js';
 import { registerPlacement } from './commands/placement.js';
+import { registerNode } from './commands/node.js';
 import { registerPool } from './commands/pool.js';
 import { registerProfile } from './commands/profile.js';
 import { registerQuota } from './commands/quota.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerService(program);
   registerPool(program);
+  registerNode(program);
   registerProfile(program);
   registerQuota(program);
   registerVolume(program);

@@ -179,6 +179,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/nodes/{id}/fence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm a node down (admin), like Kubernetes’ out-of-service taint: its attachments end at once, so its RWO volumes can move; nothing is attached to it until unfenced */
+        post: operations["fenceNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes/{id}/heartbeat": {
         parameters: {
             query?: never;
@@ -190,6 +207,40 @@ export interface paths {
         put?: never;
         /** Renew the node's leases; answers the attachments it should hold with their fencing tokens */
         post: operations["heartbeatNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/self-fence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An agent reports that it made these attachments’ volumes unwritable on its node; they end, and the volumes may move */
+        post: operations["reportNodeSelfFence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/unfence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lift an operator’s fence (admin) */
+        post: operations["unfenceNode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -779,6 +830,12 @@ export interface components {
         CreateProfileRequest: {
             accessModes?: ("RWO" | "RWOP" | "ROX" | "RWX")[];
             description?: string;
+            /**
+             * @description when a RWO/RWOP volume may move from a silent node: safe (release, self-fence report or operator fence), storage-fence (also a fence at the storage), force-after (also forceAfterSeconds after the lease)
+             * @enum {string}
+             */
+            failover?: "safe" | "storage-fence" | "force-after";
+            forceAfterSeconds?: number;
             /** @description ext4, xfs, btrfs, … */
             fsType?: string;
             maxBytes?: number;
@@ -881,10 +938,10 @@ export interface components {
             };
         };
         /**
-         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, INVALID_POOL_PARAMETER 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, INSTANCE_NOT_FOUND 404, BINDING_NOT_FOUND 404, INSTANCE_EXISTS 409, BINDING_EXISTS 409, OPERATION_IN_PROGRESS 422, ASYNC_REQUIRED 422, APP_REQUIRED 422, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
+         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, INVALID_POOL_PARAMETER 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, INSTANCE_NOT_FOUND 404, BINDING_NOT_FOUND 404, INSTANCE_EXISTS 409, BINDING_EXISTS 409, OPERATION_IN_PROGRESS 422, ASYNC_REQUIRED 422, APP_REQUIRED 422, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, NODE_FENCED 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_POOL_PARAMETER" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_POOL_PARAMETER" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "NODE_FENCED" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
         Event: {
             /** @description who did it: a service token, the admin, a node agent, or Polly itself (system/reconciler, …); null on events older than this field */
             actor: components["schemas"]["ServiceActor"] | components["schemas"]["AdminActor"] | components["schemas"]["NodeActor"] | components["schemas"]["SystemActor"] | null;
@@ -912,6 +969,11 @@ export interface components {
             pools: components["schemas"]["PoolVerdict"][];
             summary: string;
         };
+        /** @enum {string} */
+        FailoverPolicy: "safe" | "storage-fence" | "force-after";
+        FenceNodeRequest: {
+            reason?: string;
+        };
         FilterSummary: {
             active: boolean;
             name: string;
@@ -931,6 +993,7 @@ export interface components {
             attachments: components["schemas"]["NodeAttachment"][];
             leaseSeconds: number;
             node: string;
+            selfFenceMarginSeconds: number;
         };
         Identity: {
             kind: components["schemas"]["IdentityKind"];
@@ -959,10 +1022,25 @@ export interface components {
             description?: string;
         };
         Node: {
+            clockSkewSeconds: number;
             createdAt: string;
+            /** @description set while an operator has confirmed the node down: nothing is attached to it until unfenced */
+            fence: {
+                at: string;
+                by: string;
+                reason: string;
+            } | null;
             hostname: string;
             id: string;
             lastHeartbeatAt: string | null;
+            leaseSeconds: number;
+            /** @description last heartbeat + lease + clock-skew margin: no other node is granted its volumes before */
+            regrantAfter: string | null;
+            /** @description the last self-fence its agent reported */
+            selfFencedAt: string | null;
+            /** @description last heartbeat + lease − margin: by then its agent has fenced itself if it heard nothing */
+            selfFenceDeadline: string | null;
+            selfFenceMarginSeconds: number;
             /** @description string keys and values, at most 64 */
             topology: {
                 [key: string]: string;
@@ -984,6 +1062,10 @@ export interface components {
                 sizeBytes: number;
                 volumeMode: string;
             };
+        };
+        NodeFenced: {
+            ended: string[];
+            node: components["schemas"]["Node"];
         };
         NodeList: {
             items: components["schemas"]["Node"][];
@@ -1061,6 +1143,8 @@ export interface components {
             accessModes: components["schemas"]["AccessMode"][];
             createdAt: string;
             description: string;
+            failover: components["schemas"]["FailoverPolicy"];
+            forceAfterSeconds: number;
             fsType: string;
             maxBytes: number;
             media: string | null;
@@ -1118,6 +1202,11 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ReportNodeSelfFenceRequest: {
+            attachments: string[];
+            /** Format: date-time */
+            fencedAt: string;
+        };
         Reservation: {
             createdAt: string;
             expiresAt: string;
@@ -1135,6 +1224,9 @@ export interface components {
         };
         /** @enum {string} */
         ReservationStatus: "active" | "consumed" | "released" | "expired";
+        SelfFenceResult: {
+            ended: string[];
+        };
         Service: {
             createdAt: string;
             /** @description string keys and values, at most 64 */
@@ -1237,6 +1329,12 @@ export interface components {
             accessModes?: ("RWO" | "RWOP" | "ROX" | "RWX")[];
             createdAt?: string;
             description?: string;
+            /**
+             * @description when a RWO/RWOP volume may move from a silent node: safe (release, self-fence report or operator fence), storage-fence (also a fence at the storage), force-after (also forceAfterSeconds after the lease)
+             * @enum {string}
+             */
+            failover?: "safe" | "storage-fence" | "force-after";
+            forceAfterSeconds?: number;
             /** @description ext4, xfs, btrfs, … */
             fsType?: string;
             maxBytes?: number;
@@ -1767,6 +1865,40 @@ export interface operations {
             507: components["responses"]["InsufficientCapacity"];
         };
     };
+    fenceNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FenceNodeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeFenced"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
     heartbeatNode: {
         parameters: {
             query?: never;
@@ -1785,6 +1917,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Heartbeat"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    reportNodeSelfFence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportNodeSelfFenceRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfFenceResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    unfenceNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Node"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -24,6 +24,10 @@ export interface PollyConfig {
   offerTtlSeconds: number;
   reservationTtlSeconds: number;
   attachmentLeaseSeconds: number;
+  /** The agent's self-fence deadline is this long before its lease ends (seconds, less than the lease). */
+  selfFenceMarginSeconds: number;
+  /** Re-grant no sooner than lease end plus this (seconds): the agent fenced itself long before. */
+  clockSkewSeconds: number;
   /** This replica's stable name: a restart under the same name takes over its own interrupted work at once. */
   replicaId: string;
   /** How often every replica records that it is alive (seconds). */
@@ -127,6 +131,10 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
       if (given !== 1) throw configError(source, `osb.credentials.${i}: give exactly one of password, passwordHash, passwordFile`);
     });
   }
+  const lease = doc.attachmentLeaseSeconds ?? 30;
+  if (doc.selfFenceMarginSeconds !== undefined && doc.selfFenceMarginSeconds >= lease) {
+    throw configError(source, `selfFenceMarginSeconds (${doc.selfFenceMarginSeconds}) must be less than attachmentLeaseSeconds (${lease})`);
+  }
   (doc.nodeCredentials ?? []).forEach((n, i) => {
     if ((n.token === undefined) === (n.tokenFile === undefined)) throw configError(source, `nodeCredentials.${i}: give exactly one of token, tokenFile`);
   });
@@ -144,6 +152,8 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     offerTtlSeconds: doc.offerTtlSeconds ?? 300,
     reservationTtlSeconds: doc.reservationTtlSeconds ?? 60,
     attachmentLeaseSeconds: doc.attachmentLeaseSeconds ?? 30,
+    selfFenceMarginSeconds: doc.selfFenceMarginSeconds ?? Math.min(5, (doc.attachmentLeaseSeconds ?? 30) / 3),
+    clockSkewSeconds: doc.clockSkewSeconds ?? 2,
     replicaId: env.POLLY_REPLICA_ID || doc.replicaId || `${hostname()}:${dataDir}`,
     replicaHeartbeatSeconds: doc.replicaHeartbeatSeconds ?? 2,
     replicaTimeoutSeconds: doc.replicaTimeoutSeconds ?? 10,

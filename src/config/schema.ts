@@ -55,6 +55,12 @@ const profileFields = {
     ),
   ),
   replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+  failover: Type.Optional(
+    Type.Union([Type.Literal('safe'), Type.Literal('storage-fence'), Type.Literal('force-after')], {
+      description: 'when a RWO/RWOP volume may move from a silent node: safe (release, self-fence report or operator fence), storage-fence (also a fence at the storage), force-after (also forceAfterSeconds after the lease)',
+    }),
+  ),
+  forceAfterSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
   accessModes: Type.Optional(Type.Array(AccessModeSchema, { minItems: 1, maxItems: 4, uniqueItems: true })),
   poolSelector: Type.Optional(Labels),
   pools: Type.Optional(Type.Array(Name, { maxItems: MAX_NAMES, uniqueItems: true })),
@@ -142,6 +148,10 @@ export const ConfigFileSchema = Type.Object(
     reservationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** How long an attachment's lease lasts without a heartbeat from its node (seconds). */
     attachmentLeaseSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** The agent fences itself this long before its lease ends, counted from its last successful renewal (seconds). */
+    selfFenceMarginSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Another node is granted a volume no sooner than this long after the holder's lease ended (seconds). */
+    clockSkewSeconds: Type.Optional(Type.Number({ minimum: 0 })),
     /** This replica's stable name among replicas sharing one PostgreSQL (default: hostname and data directory). */
     replicaId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** How often every replica records that it is alive (seconds). */

@@ -73,6 +73,7 @@ export const ERROR_CATALOG = {
   SERVICE_EXISTS: { httpStatus: 409, grpcCode: GrpcCode.ALREADY_EXISTS },
   SERVICE_NOT_EMPTY: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
   VOLUME_BUSY: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
+  NODE_FENCED: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
   VOLUME_HAS_SNAPSHOTS: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
   SNAPSHOT_BUSY: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
   INVALID_STATE: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },

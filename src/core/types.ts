@@ -125,6 +125,8 @@ export interface Page<T> {
 }
 
 /** A storage class: what a volume needs, and which pools may hold it. */
+export type FailoverPolicy = 'safe' | 'storage-fence' | 'force-after';
+
 export interface Profile {
   name: string;
   description: string;
@@ -137,6 +139,14 @@ export interface Profile {
   media: string | null;
   qos: { iops?: number | undefined; bandwidthBytes?: number | undefined };
   replicas: number;
+  /**
+   * When a RWO/RWOP volume may be granted to another node while its holder went silent (see
+   * src/core/failover.ts): `safe` waits for a release, a self-fence report or an operator's node fence;
+   * `storage-fence` also lets the pool's driver fence the holder at the storage; `force-after` also grants
+   * `forceAfterSeconds` after the holder's re-grant time, trusting its agent's self-fence timer.
+   */
+  failover: FailoverPolicy;
+  forceAfterSeconds: number;
   accessModes: Array<'RWO' | 'RWOP' | 'ROX' | 'RWX'>;
   /** Pools must carry all these labels. */
   poolSelector: Labels;

@@ -297,6 +297,16 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.createIndex('osb_bindings_instance').on('osb_bindings').column('instance_id').execute();
       },
     },
+    // Node fencing: an operator's confirmation that a node is down, and the agent's self-fence reports.
+    '0007-node-fence': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('nodes').addColumn('fenced_at', 'text').execute();
+        await db.schema.alterTable('nodes').addColumn('fenced_by', 'text').execute();
+        await db.schema.alterTable('nodes').addColumn('fence_reason', 'text').execute();
+        await db.schema.alterTable('nodes').addColumn('self_fenced_at', 'text').execute();
+        await db.schema.alterTable('nodes').addColumn('co_registrants', 'text').execute();
+      },
+    },
     // Who did it: every event names its actor (service + token id, admin, node, or system/<component>)
     // and the REST request id it came from. Older rows have neither (null).
     '0008-event-actor': {

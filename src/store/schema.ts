@@ -60,6 +60,14 @@ export interface NodesTable {
   registered_by: string | null;
   last_heartbeat_at: string | null;
   created_at: string;
+  /** When an operator confirmed the node down (`polly node fence`, 0007-node-fence); null when not fenced. */
+  fenced_at: string | null;
+  fenced_by: string | null;
+  fence_reason: string | null;
+  /** The last self-fence the node's agent reported (0007-node-fence). */
+  self_fenced_at: string | null;
+  /** JSON list of the other services whose agents registered this node too (0007-node-fence). */
+  co_registrants: string | null;
 }
 
 /** Volume × node leases. `exclusive_key` (volume id while a RWO/RWOP attachment is live) and `live_key` are unique. */

@@ -1,4 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,23 @@ import { Cleanup, tempDir } from '../helpers/loopfs.js';
 import { newService, startPolly, type TestPolly } from '../helpers/polly.js';
 
 const log = pino({ level: 'silent' });
+const execFileP = promisify(execFile);
+
+/** The pid of the `sleep` inside `unshare` once it runs in its own mount namespace. */
+async function childPid(child: ChildProcess): Promise<number> {
+  const self = await readlink('/proc/self/ns/mnt');
+  for (let i = 0; i < 200; i++) {
+    const ns = await readlink(`/proc/${child.pid}/ns/mnt`).catch(() => self);
+    if (ns !== self) return child.pid!;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('unshare did not start');
+}
+
+async function mountedIn(pid: number, path: string): Promise<boolean> {
+  const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
+  return info.split('\n').some((l) => l.split(' ')[4] === path);
+}
 const cleanup = new Cleanup();
 let polly: TestPolly;
 let token: string;
@@ -132,6 +151,63 @@ describe('node agent on a local pool (real bind mounts)', () => {
       await second.detach(kept.id);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('self-fences at its own deadline (lease − margin since the last good renewal), in every mount namespace, and reports it', async () => {
+    let now = Date.now();
+    const agent = new NodeAgent({
+      serverUrl: polly.url,
+      token,
+      nodeId: 'agent-sf',
+      hostname: 'agent-sf.test',
+      topology: {},
+      stateDir: join(work, 'sf'),
+      dataDir: polly.dataDir,
+      heartbeatSeconds: 3600,
+      log,
+      now: () => now,
+    });
+    await agent.start();
+    const v = await newVolume('selffence-1');
+    const target = join(work, 'targets', 'selffence');
+    // A "container": a process in its own mount namespace that inherited the published bind mount.
+    let container: ChildProcess | undefined;
+    try {
+      const held = await agent.attach(v.id, 'RWO');
+      await agent.publish(v.id, target, false);
+      container = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
+      const pid = await childPid(container);
+      expect(await mountedIn(pid, target)).toBe(true);
+      const client = agent.client as unknown as { call: unknown };
+      const realCall = client.call;
+      client.call = async () => {
+        throw new Error('network down');
+      };
+      // Lease 30 s, margin 5 s (the test server's defaults): at 24 s nothing happens…
+      now += 24_000;
+      expect(await agent.checkDeadline()).toBe(false);
+      expect(await isMountPoint(target)).toBe(true);
+      // …at 25 s the agent fences itself, although no heartbeat failed in between.
+      now += 1_000;
+      expect(await agent.checkDeadline()).toBe(true);
+      expect(await isMountPoint(target)).toBe(false);
+      expect(await mountedIn(pid, target)).toBe(false);
+      // The container's writes no longer reach the volume.
+      await execFileP('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', 'sh', '-c', `echo late > ${target}/late.txt || true`]);
+      await expect(readFile(join(poolPath, 'volumes', v.backendId, 'late.txt'))).rejects.toThrow();
+      expect(agent.held()).toEqual([]);
+      // Reachable again: the report goes out first, and the server ends the attachment as self-fenced.
+      client.call = realCall;
+      await agent.sync();
+      const a = await polly.call('GET', `/v1/attachments/${held.attachmentId}`, { token });
+      expect(a.body.status).toBe('fenced');
+      const events = await polly.call('GET', '/v1/events?type=attachment.fenced', { token });
+      const ev = events.body.items.find((e: { objectId: string }) => e.objectId === held.attachmentId);
+      expect(ev.data).toMatchObject({ how: 'self-fence', beforeDeadline: true });
+    } finally {
+      container?.kill('SIGKILL');
+      await agent.stop();
     }
   });
 

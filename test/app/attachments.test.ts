@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { fakeDriverFor } from '../../src/drivers/fake/fake-driver.js';
 import { PollyServer } from '../../src/server.js';
 import { freshPgDatabase } from '../helpers/pg.js';
 import { STORE_KINDS } from '../helpers/stores.js';
@@ -40,8 +41,8 @@ for (const kind of STORE_KINDS) {
       return { status: res.statusCode, body: res.body === '' ? null : res.json() };
     }
 
-    async function volume(token: string, name: string): Promise<string> {
-      const res = await call('POST', '/v1/volumes', token, { name, sizeBytes: 1000 });
+    async function volume(token: string, name: string, profile?: string): Promise<string> {
+      const res = await call('POST', '/v1/volumes', token, { name, sizeBytes: 1000, ...(profile ? { profile } : {}) });
       expect(res.status).toBe(201);
       return res.body.id as string;
     }
@@ -63,8 +64,16 @@ for (const kind of STORE_KINDS) {
           attachmentLeaseSeconds: 30,
           pools: [
             { name: 'mem', driver: 'fake', parameters: { capacityBytes: String(1 << 30) }, topology: { zone: 'z1' } },
+            // A fake pool whose driver can fence a node at the storage (as a Ceph client blocklist would).
+            { name: 'fencing', driver: 'fake', parameters: { capacityBytes: String(1 << 30), storageFence: 'true' }, topology: { zone: 'z1' } },
           ],
-          profiles: [{ name: 'single', accessModes: ['RWO'] }],
+          clockSkewSeconds: 2,
+          profiles: [
+            { name: 'single', accessModes: ['RWO'], pools: ['mem'] },
+            { name: 'forced', accessModes: ['RWO'], pools: ['mem'], failover: 'force-after', forceAfterSeconds: 10 },
+            { name: 'storage', accessModes: ['RWO'], pools: ['fencing'], failover: 'storage-fence' },
+            { name: 'storage-nofence', accessModes: ['RWO'], pools: ['mem'], failover: 'storage-fence' },
+          ],
           services: [
             { name: 'alpha', tokens: ['alpha-token-0123456789'] },
             { name: 'beta', tokens: ['beta-token-01234567890'] },
@@ -123,7 +132,7 @@ for (const kind of STORE_KINDS) {
       expect(b.body.fencingToken).toBeGreaterThan(a.body.fencingToken);
     });
 
-    it('fences a holder whose lease expired, and heartbeats keep a lease alive', async () => {
+    it('failover safe: a lapsed lease alone moves nothing; the volume waits, visibly, until an operator fences the node', async () => {
       const id = await volume(alpha, 'fence-1');
       const a = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' });
       clock.advance(20);
@@ -134,16 +143,118 @@ for (const kind of STORE_KINDS) {
       clock.advance(20); // 40 s after attach, 20 s after the heartbeat: still leased
       expect((await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' })).status).toBe(409);
       clock.advance(11); // the lease lapsed
+      const early = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(early.status).toBe(409);
+      expect(early.body.error.details).toMatchObject({ waitingForFence: 'node-a' });
+      expect(early.body.error.message).toMatch(/clock-skew margin/);
+      clock.advance(3600); // an hour of silence changes nothing under failover: safe
+      const waiting = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(waiting.status).toBe(409);
+      expect(waiting.body.error.code).toBe('VOLUME_BUSY');
+      expect(waiting.body.error.message).toMatch(/waiting for node node-a to be fenced/);
+      expect(waiting.body.error.details.remedies.join(' ')).toContain('polly node fence node-a');
+      const v = (await call('GET', `/v1/volumes/${id}`, alpha)).body;
+      expect(v.status).toBe('attached');
+      expect(v.statusReason).toMatch(/waiting for node node-a to be fenced/);
+      const waitEvents = await call('GET', '/v1/events?type=attachment.waiting_for_fence', alpha);
+      expect(waitEvents.body.items.map((e: { objectId: string }) => e.objectId)).toContain(a.body.id);
+      expect((await call('GET', `/v1/attachments/${a.body.id}`, alpha)).body.status).toBe('live');
+      // Fencing is the admin's; then the volume moves at once.
+      expect((await call('POST', '/v1/nodes/node-a/fence', alpha, { reason: 'x' })).status).toBe(403);
+      const fenced = await call('POST', '/v1/nodes/node-a/fence', ADMIN, { reason: 'powered off' });
+      expect(fenced.status).toBe(200);
+      expect(fenced.body.ended).toEqual([a.body.id]);
+      expect(fenced.body.node.fence).toMatchObject({ reason: 'powered off' });
+      expect((await call('GET', `/v1/attachments/${a.body.id}`, alpha)).body.status).toBe('fenced');
+      expect((await call('GET', `/v1/volumes/${id}`, alpha)).body).toMatchObject({ status: 'available', statusReason: null });
       const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
       expect(b.status).toBe(201);
       expect(b.body.fencingToken).toBeGreaterThan(a.body.fencingToken);
-      expect((await call('GET', `/v1/attachments/${a.body.id}`, alpha)).body.status).toBe('fenced');
-      // node-a's next heartbeat no longer lists the fenced attachment: its agent must drop the mount.
+      // A fenced node is refused heartbeats (its agent then fences everything) and attachments.
+      const refused = await call('POST', '/v1/nodes/node-a/heartbeat', alpha);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('NODE_FENCED');
+      const other = await volume(alpha, 'fence-1b');
+      expect((await call('POST', `/v1/volumes/${other}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' })).body.error.code).toBe('NODE_FENCED');
+      const events = await call('GET', '/v1/events?type=node.fenced', ADMIN);
+      expect(events.body.items.map((e: { objectId: string }) => e.objectId)).toContain('node-a');
+      // Unfenced, it heartbeats again, without the attachment it lost.
+      const unfenced = await call('POST', '/v1/nodes/node-a/unfence', ADMIN);
+      expect(unfenced.body.fence).toBeNull();
       const after = await call('POST', '/v1/nodes/node-a/heartbeat', alpha);
+      expect(after.status).toBe(200);
       expect(after.body.attachments.map((x: { id: string }) => x.id)).not.toContain(a.body.id);
-      const events = await call('GET', '/v1/events?type=attachment.fenced', alpha);
-      expect(events.body.items.map((e: { objectId: string }) => e.objectId)).toContain(a.body.id);
       expect((await call('GET', `/v1/volumes/${id}`, alpha)).body.status).toBe('attached');
+      await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
+    });
+
+    it('a self-fence report by the holder lets the volume move; a report for another node changes nothing', async () => {
+      const id = await volume(alpha, 'self-1');
+      const a = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-c', accessMode: 'RWO' });
+      clock.advance(31);
+      expect((await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' })).status).toBe(409);
+      // A report naming node-b (not the holder) does not end node-c's attachment.
+      const wrong = await call('POST', '/v1/nodes/node-b/self-fence', alpha, { attachments: [a.body.id], fencedAt: clock.now().toISOString() });
+      expect(wrong.body.ended).toEqual([]);
+      const fencedAt = new Date(Date.parse(a.body.leaseExpiresAt) - 5000).toISOString();
+      const report = await call('POST', '/v1/nodes/node-c/self-fence', alpha, { attachments: [a.body.id], fencedAt });
+      expect(report.status).toBe(200);
+      expect(report.body.ended).toEqual([a.body.id]);
+      const ev = (await call('GET', '/v1/events?type=attachment.fenced', alpha)).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
+      expect(ev.data).toMatchObject({ how: 'self-fence', fencedAt, beforeDeadline: true });
+      expect((await call('GET', '/v1/nodes/node-c', alpha)).body.selfFencedAt).toBe(fencedAt);
+      const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(b.status).toBe(201);
+      await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
+    });
+
+    it('failover force-after grants forceAfterSeconds after lease end + clock skew, not before', async () => {
+      const id = await volume(alpha, 'forced-1', 'forced');
+      const a = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' });
+      expect(a.body).toMatchObject({ node: 'node-a' });
+      clock.advance(30 + 2 + 9); // lease, skew, and 9 of the 10 s
+      const early = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(early.status).toBe(409);
+      expect(early.body.error.message).toMatch(/force-after grants it at/);
+      clock.advance(2);
+      const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(b.status).toBe(201);
+      const ev = (await call('GET', '/v1/events?type=attachment.fenced', alpha)).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
+      expect(ev.data).toMatchObject({ how: 'force-after', by: 'node-b' });
+      await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
+    });
+
+    it('failover storage-fence: the driver fences the holder at the storage, then the volume moves; a driver that cannot fence waits', async () => {
+      const id = await volume(alpha, 'storage-1', 'storage');
+      const a = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' });
+      clock.advance(33);
+      const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(b.status).toBe(201);
+      const driver = fakeDriverFor('fencing');
+      expect(driver?.storageFences()).toContainEqual({ backendId: expect.any(String), node: 'node-a' });
+      const ev = (await call('GET', '/v1/events?type=attachment.fenced', alpha)).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
+      expect(ev.data).toMatchObject({ how: 'storage-fence' });
+      await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
+
+      const plain = await volume(alpha, 'storage-2', 'storage-nofence');
+      await call('POST', `/v1/volumes/${plain}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' });
+      clock.advance(3600);
+      const waiting = await call('POST', `/v1/volumes/${plain}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(waiting.status).toBe(409);
+      expect(waiting.body.error.message).toMatch(/cannot fence at the storage/);
+    });
+
+    it('only a service whose agent registered a node (or the admin) may heartbeat or report for it', async () => {
+      expect((await call('POST', '/v1/nodes', alpha, { id: 'alpha-host', hostname: 'ah', topology: { zone: 'z1' } })).status).toBe(200);
+      expect((await call('POST', '/v1/nodes/alpha-host/heartbeat', alpha)).status).toBe(200);
+      const foreign = await call('POST', '/v1/nodes/alpha-host/heartbeat', beta);
+      expect(foreign.status).toBe(404);
+      expect(foreign.body.error.code).toBe('NODE_NOT_FOUND');
+      expect((await call('POST', '/v1/nodes/alpha-host/self-fence', beta, { attachments: [], fencedAt: clock.now().toISOString() })).status).toBe(404);
+      expect((await call('POST', '/v1/nodes/alpha-host/heartbeat', ADMIN)).status).toBe(200);
+      // beta's agent on the same host registers it unchanged: from then on it may heartbeat it too.
+      expect((await call('POST', '/v1/nodes', beta, { id: 'alpha-host', hostname: 'ah', topology: { zone: 'z1' } })).status).toBe(200);
+      expect((await call('POST', '/v1/nodes/alpha-host/heartbeat', beta)).status).toBe(200);
     });
 
     it('an idempotent repeat renews the lease', async () => {

@@ -239,3 +239,29 @@ describe('polly server', () => {
     expect(res.stderr).toBe(`polly: config ${join(tmp, 'missing.yml')}: file not found\n`);
   });
 });
+
+describe('nodes', () => {
+  it('ls shows the self-fence deadline and re-grant time; fence ends attachments; unfence lifts it', async () => {
+    const reg = await fetch(`${server!.url}/v1/nodes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'cli-node-1', hostname: 'cli-node-1.example' }),
+    });
+    expect(reg.status).toBe(200);
+    const ls = await polly(['node', 'ls']);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(/^NODE\s+HOSTNAME\s+LAST HEARTBEAT\s+SELF-FENCE BY\s+RE-GRANT AFTER\s+LEASE\/MARGIN\/SKEW\s+FENCED$/m);
+    expect(ls.stdout).toMatch(/cli-node-1\s+cli-node-1\.example\s+\d+s\s+\S+Z\s+\S+Z\s+30s\/5s\/2s\s+no/);
+    const fenced = await polly(['node', 'fence', 'cli-node-1', '--reason', 'powered off']);
+    expect(fenced.code).toBe(0);
+    expect(fenced.stdout).toMatch(/Fenced:\s+fenced \S+ \(powered off\)/);
+    expect(fenced.stdout).toMatch(/Ended attachments: none/);
+    const denied = await polly(['node', 'fence', 'cli-node-1'], aliceToken);
+    expect(denied.code).not.toBe(0);
+    const unfenced = await polly(['node', 'unfence', 'cli-node-1']);
+    expect(unfenced.code).toBe(0);
+    expect(unfenced.stdout).toMatch(/Fenced:\s+no/);
+    const got = await polly(['node', 'get', 'cli-node-1', '-o', 'json']);
+    expect(json<{ fence: unknown }>(got.stdout).fence).toBeNull();
+  });
+});

@@ -272,19 +272,26 @@ describe.skipIf(!ready)('Hello Polly on two Docker hosts (real dockerd, network 
       expect(refused.stderr).toContain('host-1');
       console.log(`hello-polly: host-2 refused with: ${refused.stderr.trim()}`);
 
-      // Host 1's agent dies; once its lease lapses host 2 gets the volume and host 1 is fenced.
+      // Host 1's agent dies. Its lease lapsing is not enough (failover: safe, the default): host 2 waits,
+      // told why, until an operator confirms host 1 down; then host 2 gets the volume.
       await agents['host-1']!.kill9();
       const killedAt = Date.now();
       let refusals = 0;
-      const fenced = await timed('fencing (lease lapse + read on host-2)', () =>
-        waitFor('host-2 to get the volume after host-1 died', 20 * LEASE_SECONDS * 1000, async () => {
+      const waiting = await timed('waiting for the fence (lease lapse + skew)', () =>
+        waitFor('host-2 to be told it waits for host-1 to be fenced', 20 * LEASE_SECONDS * 1000, async () => {
           const r = await h2.docker([...runArgs, 'cat', '/data/hello']);
-          if (r.code === 0) return r;
+          expect(r.code, 'host-2 must not get the volume before host-1 is fenced').not.toBe(0);
           expect(r.stderr, 'host-2 refused for another reason than host-1 holding the volume').toContain('host-1');
           refusals++;
-          return undefined;
+          return /waiting for node host-1 to be fenced: .*reported no self-fence/.test(r.stderr) ? r : undefined;
         }, 500),
       );
+      console.log(`hello-polly: host-2 waits with: ${waiting.stderr.trim()}`);
+      const volumeNow = await api('GET', `/v1/volumes/${hello!.id}`, ADMIN);
+      expect(volumeNow.body.statusReason).toMatch(/waiting for node host-1 to be fenced/);
+      expect((await api('POST', '/v1/nodes/host-1/fence', ADMIN, { reason: 'agent killed' })).status).toBe(200);
+      const fenced = await timed('read on host-2 after the fence', () => h2.docker([...runArgs, 'cat', '/data/hello']));
+      expect(fenced.code, fenced.stderr).toBe(0);
       timings.push(['host-2 got it after the kill', Date.now() - killedAt]);
       expect(fenced.stdout.trim()).toBe('hi');
       // How long host 2 was refused depends on when host 1 last heartbeated: recorded, not asserted.
@@ -292,7 +299,7 @@ describe.skipIf(!ready)('Hello Polly on two Docker hosts (real dockerd, network 
       const fencedEvents = await api('GET', '/v1/events?type=attachment.fenced', ADMIN);
       expect(fencedEvents.status).toBe(200);
       const fencings = (fencedEvents.body.items as Array<{ data: { volumeId: string; node: string; by: string } }>).map((e) => e.data);
-      expect(fencings).toContainEqual(expect.objectContaining({ volumeId: hello!.id, node: 'host-1', by: 'host-2' }));
+      expect(fencings).toContainEqual(expect.objectContaining({ volumeId: hello!.id, node: 'host-1', how: 'operator' }));
 
       // Host 1's agent comes back, finds its attachment fenced and lets go; its container then stops cleanly.
       await timed('host-1 agent restart + container stop', async () => {

@@ -81,6 +81,8 @@ export function profile(overrides: Partial<Profile> = {}): Profile {
     media: null,
     qos: {},
     replicas: 1,
+    failover: 'safe',
+    forceAfterSeconds: 60,
     accessModes: ['RWO'],
     poolSelector: {},
     pools: [],

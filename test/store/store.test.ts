@@ -263,6 +263,8 @@ for (const kind of STORE_KINDS) {
           media: 'ssd',
           qos: { iops: 1000 },
           replicas: 1,
+          failover: 'safe',
+          forceAfterSeconds: 60,
           accessModes: ['RWO'],
           poolSelector: { media: 'ssd' },
           pools: [],

@@ -90,6 +90,8 @@ export const ProfileSchema = Type.Object(
     media: Type.Union([Type.String(), Type.Null()]),
     qos: Type.Object({ iops: Type.Optional(Type.Number()), bandwidthBytes: Type.Optional(Type.Number()) }),
     replicas: Type.Number(),
+    failover: StringEnum(['safe', 'storage-fence', 'force-after'] as const, { title: 'FailoverPolicy' }),
+    forceAfterSeconds: Type.Number(),
     accessModes: Type.Array(AccessModeSchema),
     poolSelector: LabelMap,
     pools: Type.Array(Type.String()),

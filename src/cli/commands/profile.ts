@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { accessModes, collect, keyValue, parseKeyValues, positiveInt, sizeArg, type AccessMode } from '../args.js';
+import { accessModes, collect, keyValue, parseKeyValues, nonNegativeInt, positiveInt, sizeArg, type AccessMode } from '../args.js';
 import { seg } from '../client.js';
 import { contextOf } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -36,6 +36,7 @@ export const PROFILE_FIELDS: Field<Profile>[] = [
   ['Media', (p) => p.media ?? '-'],
   ['QoS', (p) => formatQos(p.qos)],
   ['Replicas', (p) => String(p.replicas)],
+  ['Failover', (p) => (p.failover === 'force-after' ? `force-after ${p.forceAfterSeconds}s` : p.failover)],
   ['Access modes', (p) => list(p.accessModes)],
   ['Pool selector', (p) => formatLabels(p.poolSelector)],
   ['Pools', (p) => list(p.pools)],
@@ -55,6 +56,8 @@ export interface ProfileOptions {
   iops?: number;
   bandwidth?: number;
   replicas?: number;
+  failover?: 'safe' | 'storage-fence' | 'force-after';
+  forceAfter?: number;
   accessMode?: AccessMode[];
   poolSelector?: string[];
   pool?: string[];
@@ -74,6 +77,8 @@ export function profileSpec(opts: ProfileOptions): Record<string, unknown> {
     media: opts.media,
     qos: opts.iops !== undefined || opts.bandwidth !== undefined ? { iops: opts.iops, bandwidthBytes: opts.bandwidth } : undefined,
     replicas: opts.replicas,
+    failover: opts.failover,
+    forceAfterSeconds: opts.forceAfter,
     accessModes: opts.accessMode,
     poolSelector: opts.poolSelector ? parseKeyValues(opts.poolSelector, 'pool selector') : undefined,
     pools: opts.pool,
@@ -93,6 +98,8 @@ function withProfileOptions(cmd: Command): Command {
     .option('--iops <n>', 'QoS: IOPS limit', positiveInt)
     .option('--bandwidth <size>', 'QoS: bandwidth per second, e.g. 100MiB', sizeArg)
     .option('--replicas <n>', 'copies of the data (1-16)', positiveInt)
+    .addOption(new Option('--failover <policy>', 'when a RWO volume may move off a silent node (see README: Failover)').choices(['safe', 'storage-fence', 'force-after']))
+    .option('--force-after <seconds>', 'with --failover force-after: seconds past the re-grant time', nonNegativeInt)
     .option('--access-mode <mode>', 'RWO, RWOP, ROX or RWX (repeatable; replaces the list)', accessModes)
     .option('--pool-selector <key=value>', 'pool label the pool must have (repeatable; replaces the selector)', keyValue('pool selector'))
     .option('--pool <pool>', 'a pool it may use (repeatable; replaces the list)', collect)

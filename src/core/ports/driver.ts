@@ -117,6 +117,38 @@ export interface NodeDriver {
   listNodeResources(): Promise<Array<{ backendId: string; description: string }>>;
   /** Releases node-local resources of a backend object that is no longer staged here (not an error when none). */
   releaseNodeResources(backendId: string): Promise<void>;
+  /**
+   * Self-fence: makes the volume unwritable for every mount of it on this node, the mounts in containers'
+   * mount namespaces included (read-only at the storage object where the driver can, else forced
+   * unmounts in every namespace that holds it). Called when the agent's lease deadline passes without a
+   * renewal, or for a volume the node no longer holds. Idempotent; not an error when nothing is mounted.
+   * After it returns no process on this node can write to the volume; `unfence` undoes what it set on
+   * the storage object (before the volume is staged again anywhere).
+   */
+  selfFence(req: SelfFenceRequest): Promise<void>;
+}
+
+export interface SelfFenceRequest {
+  backendId: string;
+  volumeId: string;
+  stagingPath: string;
+  /** The targets the agent published (other mounts are found from every process's mountinfo). */
+  targetPaths: string[];
+  /**
+   * Also make the storage object itself read-only where the driver can (btrfs: the subvolume), for every
+   * mount at once. Only safe while no other node can have been granted the volume: at the agent's own
+   * deadline, which is before the server's re-grant time. The next stage (on any node) undoes it.
+   */
+  storageReadOnly: boolean;
+}
+
+/**
+ * Storage-side fencing (an optional capability): cuts one node off from a volume at the storage, so that
+ * even a node whose agent is dead cannot write (e.g. a Ceph client blocklist). Node-local drivers cannot.
+ */
+export interface StorageFence {
+  /** Fences `node` off the volume. Idempotent; after it returns, writes from that node fail. */
+  fenceNode(req: { backendId: string; node: string }): Promise<void>;
 }
 
 export interface StorageDriver {
@@ -146,6 +178,8 @@ export interface StorageDriver {
   list(): Promise<BackendObject[]>;
   /** The node half; the agent calls it on the host where the volume is used. */
   readonly node: NodeDriver;
+  /** Storage-side fencing of a node, where the backend can (undefined: it cannot; see `failover`). */
+  readonly storageFence?: StorageFence | undefined;
   /** Releases in-process resources (timers, sockets). Never touches data. */
   close(): Promise<void>;
 }

@@ -111,3 +111,8 @@ export function parseQgroupShow(text: string): Map<number, Qgroup> {
   }
   return out;
 }
+
+/** Makes a subvolume read-only (or writable again) for every mount of it at once: the storage-level fence. */
+export async function setSubvolumeReadOnly(path: string, readOnly: boolean): Promise<void> {
+  await run('btrfs', ['property', 'set', '-ts', path, 'ro', String(readOnly)]);
+}

@@ -33,6 +33,7 @@ import {
   snapshotSubvolume,
   subvolumeId,
   syncFilesystem,
+  setSubvolumeReadOnly,
 } from './btrfs-cli.js';
 
 /** Pool parameters of `btrfs`: `path`, a directory on a mounted btrfs filesystem (required). */
@@ -74,6 +75,7 @@ export class BtrfsDriver implements StorageDriver {
       driverName: this.driverName,
       volumesDir: () => join(this.#root, 'volumes'),
       stats: (backendId, path) => this.#stats(backendId, path),
+      storageReadOnly: { set: (dir, readOnly) => setSubvolumeReadOnly(dir, readOnly), ownDevice: true },
     });
   }
 

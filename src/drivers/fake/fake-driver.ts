@@ -9,6 +9,7 @@ import type {
   DriverCapabilities,
   DriverContext,
   StorageDriver,
+  StorageFence,
 } from '../../core/ports/driver.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { poolParameterSchema, wholeNumberParameter } from '../system/pool-parameters.js';
@@ -89,7 +90,19 @@ export class FakeDriver implements StorageDriver {
     this.#state = new FakeState(capacityBytes);
     this.#faults = new FaultInjector(latencyMs);
     this.node = new FakeNodeDriver({ poolName: ctx.poolName, state: this.#state, faults: this.#faults, block: this.capabilities.block });
+    if (ctx.parameters.storageFence === 'true') {
+      this.storageFence = { fenceNode: (req) => this.#faults.around('storageFence', () => void this.#storageFenced.push(req)) };
+    }
     LIVE.set(ctx.poolName, this);
+  }
+
+  /** Storage-side fencing, when the pool parameter `storageFence: "true"` asks for it (records each fence). */
+  readonly storageFence: StorageFence | undefined;
+  readonly #storageFenced: Array<{ backendId: string; node: string }> = [];
+
+  /** The storage fences done so far (for assertions). */
+  storageFences(): Array<{ backendId: string; node: string }> {
+    return [...this.#storageFenced];
   }
 
   /**

@@ -19,6 +19,8 @@ export type FakeMethod =
   | 'node.stats'
   | 'node.expand'
   | 'node.listNodeResources'
+  | 'node.selfFence'
+  | 'storageFence'
   | 'node.releaseNodeResources';
 
 export interface FaultOptions {

@@ -1,5 +1,5 @@
 import { PollyError } from '../../core/errors.js';
-import type { NodeDriver, PublishRequest, StageRequest, VolumeMode, VolumeStats } from '../../core/ports/driver.js';
+import type { NodeDriver, PublishRequest, SelfFenceRequest, StageRequest, VolumeMode, VolumeStats } from '../../core/ports/driver.js';
 import type { FaultInjector } from './fake-faults.js';
 import { type FakeObject, type FakeState, usedBytes } from './fake-state.js';
 
@@ -25,6 +25,7 @@ export class FakeNodeDriver implements NodeDriver {
   readonly #staged = new Map<string, Placement>();
   readonly #published = new Map<string, Placement>();
   readonly #block: boolean;
+  readonly #fenced = new Set<string>();
 
   constructor(opts: { poolName: string; state: FakeState; faults: FaultInjector; block: boolean }) {
     this.#poolName = opts.poolName;
@@ -88,6 +89,21 @@ export class FakeNodeDriver implements NodeDriver {
         for (const [path, p] of map) if (p.backendId === backendId) map.delete(path);
       }
     });
+  }
+
+  /** Records the fence (see {@link fencedVolumes}) and drops the volume's staging and publications. */
+  selfFence(req: SelfFenceRequest): Promise<void> {
+    return this.#faults.around('node.selfFence', () => {
+      this.#fenced.add(req.backendId);
+      for (const map of [this.#staged, this.#published]) {
+        for (const [path, p] of map) if (p.backendId === req.backendId) map.delete(path);
+      }
+    });
+  }
+
+  /** Backend ids this node half self-fenced (for assertions). */
+  fencedVolumes(): string[] {
+    return [...this.#fenced];
   }
 
   /** The backend id published at `targetPath`, or undefined (for assertions). */

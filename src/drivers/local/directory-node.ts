@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { PollyError } from '../../core/errors.js';
-import type { NodeDriver, PublishRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
-import { mountsOfSubtree, unmountAll } from '../system/mounts.js';
+import { stat } from 'node:fs/promises';
+import type { NodeDriver, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
+import { mountsOfSubtree, readMountInfo, subtreeLocation, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
 import { pathExists } from '../system/pool-path.js';
 import { publishByBind, unpublishTarget } from '../system/publish.js';
@@ -13,6 +15,12 @@ export interface DirectoryNodeOptions {
   volumesDir: () => string;
   /** Stats of a published or staged volume. */
   stats: (backendId: string, path: string) => Promise<VolumeStats>;
+  /**
+   * Self-fence at the storage object where the backend can (btrfs: the subvolume read-only), undone by
+   * the next stage; and whether a volume is a filesystem of its own (its own st_dev, as a btrfs
+   * subvolume), so that writers holding files open in it can be found and stopped.
+   */
+  storageReadOnly?: { set: (dir: string, readOnly: boolean) => Promise<void>; ownDevice: boolean } | undefined;
 }
 
 /**
@@ -28,7 +36,26 @@ export class DirectoryNodeDriver implements NodeDriver {
 
   async stage(req: StageRequest): Promise<void> {
     this.#refuseBlock(req.volumeMode);
-    await this.#existingVolumeDir(req.backendId);
+    const dir = await this.#existingVolumeDir(req.backendId);
+    // A former holder's self-fence made it read-only; this node now holds the only live attachment.
+    await this.#opts.storageReadOnly?.set(dir, false);
+  }
+
+  /**
+   * Self-fence: the volume read-only at the storage where it can be (btrfs), every bind mount of it in
+   * every mount namespace detached (containers' included), and, where the volume has its own device,
+   * every process still holding a file open for writing in it killed.
+   */
+  async selfFence(req: SelfFenceRequest): Promise<void> {
+    const dir = await this.#existingVolumeDir(req.backendId);
+    if (req.storageReadOnly) await this.#opts.storageReadOnly?.set(dir, true);
+    const where = subtreeLocation(this.#opts.volumesDir(), await readMountInfo());
+    if (where) {
+      const own = `${where.prefix}${req.backendId}`;
+      await fenceMountsEverywhere((e) => e.device === where.host.device && (e.root === own || e.root.startsWith(`${own}/`)));
+    }
+    for (const t of req.targetPaths) await unmountAll(t, { lazyFallback: true }).catch(() => undefined);
+    if (this.#opts.storageReadOnly?.ownDevice) await killWritersOnDevice((await stat(dir)).dev);
   }
 
   async unstage(_req: { backendId: string; volumeId: string; stagingPath: string }): Promise<void> {

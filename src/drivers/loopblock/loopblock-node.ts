@@ -1,7 +1,9 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PollyError } from '../../core/errors.js';
-import type { NodeDriver, PublishRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import type { NodeDriver, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import { run } from '../system/exec.js';
+import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
 import { isErrno } from '../system/errno.js';
 import { detectFilesystem, growExtOffline, growFilesystem, isExtFilesystem, makeFilesystem } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
@@ -181,6 +183,28 @@ export class LoopblockNodeDriver implements NodeDriver {
         for (const m of await mountsOfLoopDevice(d.device)) await unmountAll(m.mountPoint, { lazyFallback: true });
         await detachLoop(d.device);
       }
+    });
+  }
+
+  /**
+   * Self-fence: stops every writer of the volume on this node, in every mount namespace. Processes with a
+   * file open for writing on its filesystem are killed (an open descriptor outlives any unmount), the
+   * filesystem is remounted read-only (for all its mounts at once), every mount of it is detached in
+   * every namespace, and its loop devices are set read-only (`blockdev --setro`), which also stops raw
+   * block writers.
+   */
+  async selfFence(req: SelfFenceRequest): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', req.backendId);
+    await this.#locks.run(req.backendId, async () => {
+      const devices = await this.#devicesOf(req.backendId);
+      const numbers = new Set(await Promise.all(devices.map((d) => deviceNumber(d.device).catch(() => ''))));
+      const staging = await findMount(req.stagingPath);
+      if (staging && numbers.has(staging.device)) {
+        await killWritersOnDevice((await stat(req.stagingPath)).dev);
+        await run('mount', ['-o', 'remount,ro', req.stagingPath]).catch(() => undefined);
+      }
+      await fenceMountsEverywhere((e) => numbers.has(e.device) || (e.fsType === 'devtmpfs' && devices.some((d) => e.root === `/${basename(d.device)}`)));
+      for (const d of devices) await run('blockdev', ['--setro', d.device]).catch(() => undefined);
     });
   }
 

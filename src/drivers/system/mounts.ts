@@ -150,18 +150,29 @@ export interface SubtreeMount {
  * `dir` itself is not included.
  */
 export async function mountsOfSubtree(dir: string): Promise<SubtreeMount[]> {
-  const base = resolve(dir);
   const entries = await readMountInfo();
+  const where = subtreeLocation(dir, entries);
+  if (!where) return [];
+  const { host, prefix } = where;
+  return entries
+    .filter((e) => e !== host && e.device === host.device && e.root.startsWith(prefix) && e.root.length > prefix.length)
+    .map((entry) => ({ entry, relativePath: entry.root.slice(prefix.length) }));
+}
+
+/**
+ * Where `dir` lies inside its filesystem: the mount holding it and the path prefix (in that filesystem)
+ * of what is below it. The device and path are the same in every mount namespace, so other namespaces'
+ * bind mounts of something in `dir` match `{device, root starts with prefix}` too.
+ */
+export function subtreeLocation(dir: string, entries: MountEntry[]): { host: MountEntry; prefix: string } | undefined {
+  const base = resolve(dir);
   let host: MountEntry | undefined;
   for (const e of entries) {
     const inside = e.mountPoint === '/' || base === e.mountPoint || base.startsWith(`${e.mountPoint}/`);
     if (inside && (!host || e.mountPoint.length >= host.mountPoint.length)) host = e;
   }
-  if (!host) return [];
+  if (!host) return undefined;
   const relativeToHost = host.mountPoint === '/' ? base : base.slice(host.mountPoint.length);
   const rootInFs = posix.join(host.root, relativeToHost);
-  const prefix = rootInFs === '/' ? '/' : `${rootInFs}/`;
-  return entries
-    .filter((e) => e !== host && e.device === host.device && e.root.startsWith(prefix) && e.root.length > prefix.length)
-    .map((entry) => ({ entry, relativePath: entry.root.slice(prefix.length) }));
+  return { host, prefix: rootInFs === '/' ? '/' : `${rootInFs}/` };
 }

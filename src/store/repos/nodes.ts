@@ -12,6 +12,12 @@ export interface NodeRecord {
   registeredBy: string | null;
   lastHeartbeatAt: string | null;
   createdAt: string;
+  /** Set while an operator has confirmed the node down: nothing is attached to it until unfenced. */
+  fence: { at: string; by: string; reason: string } | null;
+  /** The last self-fence its agent reported. */
+  selfFencedAt: string | null;
+  /** Other services whose agents registered the node unchanged (they share the host). */
+  coRegistrants: string[];
 }
 
 function rowToNode(row: Selectable<NodesTable>): NodeRecord {
@@ -22,6 +28,9 @@ function rowToNode(row: Selectable<NodesTable>): NodeRecord {
     registeredBy: row.registered_by,
     lastHeartbeatAt: row.last_heartbeat_at,
     createdAt: row.created_at,
+    fence: row.fenced_at ? { at: row.fenced_at, by: row.fenced_by ?? '', reason: row.fence_reason ?? '' } : null,
+    selfFencedAt: row.self_fenced_at,
+    coRegistrants: row.co_registrants ? (JSON.parse(row.co_registrants) as string[]) : [],
   };
 }
 
@@ -48,4 +57,22 @@ export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostn
 export async function touchNode(ex: Executor, id: string, at: string): Promise<boolean> {
   const res = await ex.updateTable('nodes').set({ last_heartbeat_at: at }).where('id', '=', id).executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
+}
+
+/** Marks a node fenced by an operator (or clears it with `null`). */
+export async function setNodeFence(ex: Executor, id: string, fence: { at: string; by: string; reason: string } | null): Promise<boolean> {
+  const res = await ex
+    .updateTable('nodes')
+    .set({ fenced_at: fence?.at ?? null, fenced_by: fence?.by ?? null, fence_reason: fence?.reason ?? null })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function setNodeSelfFenced(ex: Executor, id: string, at: string): Promise<void> {
+  await ex.updateTable('nodes').set({ self_fenced_at: at }).where('id', '=', id).execute();
+}
+
+export async function setNodeCoRegistrants(ex: Executor, id: string, services: string[]): Promise<void> {
+  await ex.updateTable('nodes').set({ co_registrants: JSON.stringify(services) }).where('id', '=', id).execute();
 }

@@ -53,6 +53,9 @@ export async function listPools(ex: Executor): Promise<PoolRecord[]> {
 
 type ProfileSpec = Omit<Profile, 'name' | 'createdAt'>;
 
+/** Fields added after profiles were first stored: rows written before them read as these. */
+const PROFILE_DEFAULTS: Pick<Profile, 'failover' | 'forceAfterSeconds'> = { failover: 'safe', forceAfterSeconds: 60 };
+
 export async function upsertProfile(ex: Executor, p: Profile): Promise<void> {
   const { name, createdAt, ...spec } = p;
   await ex
@@ -64,10 +67,10 @@ export async function upsertProfile(ex: Executor, p: Profile): Promise<void> {
 
 export async function findProfile(ex: Executor, name: string): Promise<Profile | undefined> {
   const row = await ex.selectFrom('profiles').selectAll().where('name', '=', name).executeTakeFirst();
-  return row ? { name: row.name, createdAt: row.created_at, ...(JSON.parse(row.spec) as ProfileSpec) } : undefined;
+  return row ? { name: row.name, createdAt: row.created_at, ...PROFILE_DEFAULTS, ...(JSON.parse(row.spec) as ProfileSpec) } : undefined;
 }
 
 export async function listProfiles(ex: Executor): Promise<Profile[]> {
   const rows = await ex.selectFrom('profiles').selectAll().orderBy('name').execute();
-  return rows.map((row) => ({ name: row.name, createdAt: row.created_at, ...(JSON.parse(row.spec) as ProfileSpec) }));
+  return rows.map((row) => ({ name: row.name, createdAt: row.created_at, ...PROFILE_DEFAULTS, ...(JSON.parse(row.spec) as ProfileSpec) }));
 }

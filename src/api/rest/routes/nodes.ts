@@ -5,8 +5,25 @@ import { identityOf } from '../rest-api.js';
 import { errorResponses, IdParams, LabelMap } from '../schemas.js';
 import { AttachmentSchema } from './attachments.js';
 
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
 const NodeSchema = Type.Object(
-  { id: Type.String(), hostname: Type.String(), topology: LabelMap, lastHeartbeatAt: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String() },
+  {
+    id: Type.String(),
+    hostname: Type.String(),
+    topology: LabelMap,
+    lastHeartbeatAt: NullableString,
+    createdAt: Type.String(),
+    fence: Type.Union([Type.Object({ at: Type.String(), by: Type.String(), reason: Type.String() }), Type.Null()], {
+      description: 'set while an operator has confirmed the node down: nothing is attached to it until unfenced',
+    }),
+    selfFencedAt: Type.Union([Type.String(), Type.Null()], { description: 'the last self-fence its agent reported' }),
+    leaseSeconds: Type.Number(),
+    selfFenceMarginSeconds: Type.Number(),
+    clockSkewSeconds: Type.Number(),
+    selfFenceDeadline: Type.Union([Type.String(), Type.Null()], { description: 'last heartbeat + lease − margin: by then its agent has fenced itself if it heard nothing' }),
+    regrantAfter: Type.Union([Type.String(), Type.Null()], { description: 'last heartbeat + lease + clock-skew margin: no other node is granted its volumes before' }),
+  },
   { title: 'Node' },
 );
 
@@ -60,12 +77,57 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           summary: "Renew the node's leases; answers the attachments it should hold with their fencing tokens",
           params: IdParams,
           response: {
-            200: Type.Object({ node: Type.String(), leaseSeconds: Type.Integer(), attachments: Type.Array(NodeAttachmentSchema) }, { title: 'Heartbeat' }),
+            200: Type.Object(
+              { node: Type.String(), leaseSeconds: Type.Integer(), selfFenceMarginSeconds: Type.Number(), attachments: Type.Array(NodeAttachmentSchema) },
+              { title: 'Heartbeat' },
+            ),
             ...errorResponses,
           },
         },
       },
       async (req) => (req.nodeCaller ? app.nodeAccess.heartbeat(req.nodeCaller, req.params.id) : app.attachments.heartbeat(identityOf(req), req.params.id)),
+    );
+    r.post(
+      '/v1/nodes/:id/fence',
+      {
+        schema: {
+          tags: ['nodes'],
+          summary: 'Confirm a node down (admin), like Kubernetes’ out-of-service taint: its attachments end at once, so its RWO volumes can move; nothing is attached to it until unfenced',
+          params: IdParams,
+          body: Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
+          response: { 200: Type.Object({ node: NodeSchema, ended: Type.Array(Type.String()) }, { title: 'NodeFenced' }), ...errorResponses },
+        },
+      },
+      async (req) => {
+        const { node, ended } = await app.nodeFencing.fence(identityOf(req), req.params.id, req.body?.reason ?? '');
+        return { node: app.attachments.nodeView(node), ended };
+      },
+    );
+    r.post(
+      '/v1/nodes/:id/unfence',
+      { schema: { tags: ['nodes'], summary: 'Lift an operator’s fence (admin)', params: IdParams, response: { 200: NodeSchema, ...errorResponses } } },
+      async (req) => app.attachments.nodeView(await app.nodeFencing.unfence(identityOf(req), req.params.id)),
+    );
+    r.post(
+      '/v1/nodes/:id/self-fence',
+      {
+        schema: {
+          tags: ['nodes'],
+          summary: 'An agent reports that it made these attachments’ volumes unwritable on its node; they end, and the volumes may move',
+          params: IdParams,
+          body: Type.Object(
+            { attachments: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 10000 }), fencedAt: Type.String({ format: 'date-time' }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ ended: Type.Array(Type.String()) }, { title: 'SelfFenceResult' }), ...errorResponses },
+        },
+      },
+      async (req) => {
+        if (req.nodeCaller) return app.nodeAccess.reportSelfFence(req.nodeCaller, req.params.id, req.body);
+        const identity = identityOf(req);
+        await app.attachments.assertActsFor(identity, req.params.id);
+        return app.nodeFencing.reportSelfFence(req.params.id, identity.kind === 'service' ? identity.service : undefined, req.body);
+      },
     );
     r.post(
       '/v1/nodes/:id/credentials',

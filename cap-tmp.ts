@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { pino } from 'pino';
+import { loadConfig } from '/work/wt/i10/src/config/config.js';
+import { PollyServer } from '/work/wt/i10/src/server.js';
+const tmp = await mkdtemp(join(tmpdir(), 'i10-cap-'));
+const config = loadConfig({ document: { listen: '127.0.0.1:0', dataDir: tmp, pools: [{ name: 'local', driver: 'local', path: join(tmp, 'pool') }] }, env: {} });
+const server = await PollyServer.create(config, { logger: pino({ level: 'silent' }) });
+await server.start();
+const token = readFileSync(server.adminTokenFile ?? join(tmp, 'admin.token'), 'utf8').trim();
+for (const id of ['host-a', 'host-b']) await fetch(`${server.url}/v1/nodes`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, hostname: `${id}.example` }) });
+const env = { PATH: process.env.PATH!, HOME: process.env.HOME!, NO_COLOR: '1', POLLY_URL: server.url, POLLY_TOKEN: token, POLLY_DATA_DIR: join(tmp, 'x') };
+const run = (args: string[]) => { try { return execFileSync(process.execPath, ['/work/wt/i10/scripts/polly-src.js', ...args], { env, encoding: 'utf8' }); } catch (e) { return String((e as { stdout: string }).stdout) + String((e as { stderr: string }).stderr); } };
+for (const a of [['node', 'ls'], ['node', 'fence', 'host-a', '--reason', 'powered off'], ['node', 'ls'], ['node', 'unfence', 'host-a']]) console.log(`$ polly ${a.map((x) => (x.includes(' ') ? `"${x}"` : x)).join(' ')}\n${run(a)}`);
+await server.stop();

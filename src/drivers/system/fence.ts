@@ -1,0 +1,112 @@
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { parseMountInfo, type MountEntry } from './mounts.js';
+import { run } from './exec.js';
+
+/** The mounts of one mount namespace, and a process inside it to enter it by. */
+export interface NamespaceMounts {
+  /** `mnt:[inode]`, the namespace's identity. */
+  namespace: string;
+  pid: number;
+  entries: MountEntry[];
+}
+
+/**
+ * Every mount namespace on the host (containers' included), each once, with its mount table, read from
+ * /proc/<pid>/mountinfo. Processes that exit while being read are skipped.
+ */
+export async function mountNamespaces(): Promise<NamespaceMounts[]> {
+  const seen = new Map<string, NamespaceMounts>();
+  const self = await readlink('/proc/self/ns/mnt');
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    try {
+      const ns = await readlink(`/proc/${pid}/ns/mnt`);
+      if (seen.has(ns)) continue;
+      const entries = parseMountInfo(await readFile(`/proc/${pid}/mountinfo`, 'utf8'));
+      seen.set(ns, { namespace: ns, pid: ns === self ? process.pid : pid, entries });
+    } catch {
+      // Gone meanwhile, or a kernel thread without a mount table.
+    }
+  }
+  return [...seen.values()];
+}
+
+export interface FencedMount {
+  namespace: string;
+  mountPoint: string;
+  /** What was done: made read-only in place, or detached (lazily, so busy mounts go too). */
+  action: 'read-only' | 'unmounted';
+}
+
+/**
+ * Makes every mount that `matches` unwritable, in every mount namespace: a read-only remount of that
+ * mount where the kernel allows it (it refuses while a file is open for writing there), else a lazy
+ * unmount, so that nothing can open the volume through that path any more. Runs inside each namespace
+ * with nsenter. Deepest mounts first. Answers what it did.
+ */
+export async function fenceMountsEverywhere(matches: (e: MountEntry) => boolean): Promise<FencedMount[]> {
+  const done: FencedMount[] = [];
+  const self = await readlink('/proc/self/ns/mnt');
+  for (const ns of await mountNamespaces()) {
+    const targets = ns.entries.filter(matches).sort((a, b) => b.mountPoint.length - a.mountPoint.length);
+    const seenPoints = new Set<string>();
+    for (const m of targets) {
+      if (seenPoints.has(m.mountPoint)) continue;
+      seenPoints.add(m.mountPoint);
+      const enter = ns.namespace === self ? [] : ['nsenter', `--mount=/proc/${ns.pid}/ns/mnt`, '--'];
+      const exec = (args: string[]) => (enter.length === 0 ? run(args[0]!, args.slice(1)) : run(enter[0]!, [...enter.slice(1), ...args]));
+      // A lazy unmount first: it cannot be refused, and a container then writes (if at all) into its
+      // own root filesystem, never into the volume. The read-only remount is a fallback for a mount
+      // the kernel will not detach (a mountpoint that is some namespace's root).
+      try {
+        for (let i = 0; i < 16; i++) {
+          await exec(['umount', '-l', m.mountPoint]);
+          const again = parseMountInfo(await readFile(`/proc/${ns.namespace === self ? 'self' : ns.pid}/mountinfo`, 'utf8').catch(() => ''));
+          if (!again.some((e) => e.mountPoint === m.mountPoint && matches(e))) break;
+        }
+        done.push({ namespace: ns.namespace, mountPoint: m.mountPoint, action: 'unmounted' });
+      } catch {
+        await exec(['mount', '-o', 'remount,bind,ro', m.mountPoint]);
+        done.push({ namespace: ns.namespace, mountPoint: m.mountPoint, action: 'read-only' });
+      }
+    }
+  }
+  return done;
+}
+
+/**
+ * Kills every process (but this one) that has a file open for writing on the filesystem with device
+ * number `dev` (stat's st_dev): an open descriptor keeps writing through a lazily detached or read-only
+ * remounted mount, so a fence that must stop every writer has to end those. Answers the pids killed.
+ */
+export async function killWritersOnDevice(dev: number): Promise<number[]> {
+  const killed: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    let fds: string[];
+    try {
+      fds = await readdir(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const st = await stat(`/proc/${pid}/fd/${fd}`);
+        if (st.dev !== dev) continue;
+        const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+        const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
+        // O_WRONLY = 1, O_RDWR = 2.
+        if ((flags & 3) === 0) continue;
+        process.kill(pid, 'SIGKILL');
+        killed.push(pid);
+        break;
+      } catch {
+        // The descriptor or the process went away meanwhile.
+      }
+    }
+  }
+  return killed;
+}
