@@ -186,6 +186,7 @@ export class PollyServer {
     const every = this.config.reconcileIntervalSeconds * 1000;
     this.#timers.push(
       setInterval(lead('reconcile pass', () => this.app.reconciler.run()), every),
+      setInterval(lead('drift check', () => this.app.reconciler.checkDrift()), every),
       // Every replica says it is alive; the leader also notices replicas that stopped saying so and
       // finishes their intents right away instead of at the next pass.
       setInterval(() => void this.#heartbeat(), this.config.replicaHeartbeatSeconds * 1000),

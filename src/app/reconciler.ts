@@ -6,7 +6,7 @@ import { asSystem } from './request-scope.js';
 import type { SnapshotUseCases } from './snapshots.js';
 import type { VolumeRecovery } from './volume-recovery.js';
 
-export interface ReconcileReport extends DriftReport {
+export interface ReconcileReport {
   volumesCreated: number;
   volumesDeleted: number;
   snapshotsCreated: number;
@@ -24,14 +24,16 @@ const UNOWNED_GRACE_MS = 60_000;
  * or `deleting` row) is taken over as soon as its owner is not alive — a previous run of this replica, or
  * a replica whose heartbeat stopped — by a compare-and-set claim, then replayed through the same code
  * path that started it (drivers are idempotent by id). A row in `error` whose recovery is due is retried
- * the same way; each retry is counted and the status reason says what was tried. Last, each pool's
- * backend is compared with the records (drift.ts): vanished objects put their volume in `error`.
+ * the same way; each retry is counted and the status reason says what was tried.
+ * {@link Reconciler.checkDrift} compares each pool's backend with the records (drift.ts); it lists whole
+ * backends, so it runs on its own timer and never delays a start-up.
  */
 export class Reconciler {
   readonly #ctx: AppContext;
   readonly #volumes: VolumeRecovery;
   readonly #snapshots: SnapshotUseCases;
   #running: Promise<ReconcileReport> | undefined;
+  #drift: Promise<DriftReport> | undefined;
 
   constructor(ctx: AppContext, volumes: VolumeRecovery, snapshots: SnapshotUseCases) {
     this.#ctx = ctx;
@@ -47,8 +49,16 @@ export class Reconciler {
     return this.#running;
   }
 
+  /** Compares every loaded pool's backend objects with the records (see drift.ts); concurrent calls share one check. */
+  checkDrift(): Promise<DriftReport> {
+    this.#drift ??= checkDrift(this.#ctx).finally(() => {
+      this.#drift = undefined;
+    });
+    return this.#drift;
+  }
+
   async #pass(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, retried: 0, failed: 0, volumesDrifted: 0, snapshotsDrifted: 0, unmanaged: 0 };
+    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, retried: 0, failed: 0 };
     const db = this.#ctx.store.db;
     const now = this.#ctx.clock.now();
     const live = await this.#ctx.replica.liveOwners();
@@ -74,16 +84,9 @@ export class Reconciler {
         await this.#attempt(report, snap.status === 'creating' ? 'snapshotsCreated' : 'snapshotsDeleted', snap.id, () => this.#snapshots.takeOverIntent(s));
       }
     }
-    try {
-      Object.assign(report, await checkDrift(this.#ctx));
-    } catch (err) {
-      report.failed++;
-      this.#ctx.log.warn({ err }, 'reconciler could not compare the pools with the records');
-    }
-    const { unmanaged: _unmanaged, ...acted } = report; // unmanaged objects are reported, not acted on
     this.#ctx.telemetry.reconcilerRuns.inc();
-    for (const [kind, n] of Object.entries(acted)) if (n > 0) this.#ctx.telemetry.reconcilerRepairs.inc({ kind }, n);
-    const total = Object.values(acted).reduce((a, b) => a + b, 0);
+    for (const [kind, n] of Object.entries(report)) if (n > 0) this.#ctx.telemetry.reconcilerRepairs.inc({ kind }, n);
+    const total = Object.values(report).reduce((a, b) => a + b, 0);
     if (total > 0) this.#ctx.log.info({ report }, 'reconciler finished interrupted or failed operations');
     return report;
   }

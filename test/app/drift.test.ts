@@ -61,10 +61,10 @@ describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
     const kept = (await polly.call('POST', '/v1/volumes', { token, body: { name: `kept-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
     const lost = (await polly.call('POST', '/v1/volumes', { token, body: { name: `lost-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
     expect(lost.status).toBe('available');
-    expect((await polly.server.app.reconciler.run()).volumesDrifted).toBe(0);
+    expect((await polly.server.app.reconciler.checkDrift()).volumesDrifted).toBe(0);
 
     await remove(roots[pool]!, lost.id); // drivers name the object after the volume id
-    const report = await polly.server.app.reconciler.run();
+    const report = await polly.server.app.reconciler.checkDrift();
     expect(report.volumesDrifted).toBe(1);
 
     const after = (await polly.call('GET', `/v1/volumes/${lost.id}`, { token })).body;
@@ -75,7 +75,7 @@ describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
     expect(events).toEqual([expect.objectContaining({ type: 'volume.drift', objectId: lost.id, data: expect.objectContaining({ pool }) })]);
 
     // Not flagged twice, and the error volume can still be deleted (the driver's delete of a missing object succeeds).
-    expect((await polly.server.app.reconciler.run()).volumesDrifted).toBe(0);
+    expect((await polly.server.app.reconciler.checkDrift()).volumesDrifted).toBe(0);
     expect((await polly.call('DELETE', `/v1/volumes/${lost.id}`, { token })).status).toBe(204);
     expect((await polly.call('DELETE', `/v1/volumes/${kept.id}`, { token })).status).toBe(204);
   });
@@ -83,7 +83,7 @@ describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
   it('a stray backend object is reported as unmanaged and can be imported', async () => {
     const id = `stray-${pool}-${process.pid}`;
     await stray(roots[pool]!, id);
-    const report = await polly.server.app.reconciler.run();
+    const report = await polly.server.app.reconciler.checkDrift();
     expect(report.unmanaged).toBeGreaterThanOrEqual(1);
     expect(report.volumesDrifted).toBe(0);
     const listed = (await polly.call('GET', `/v1/pools/${pool}/unmanaged`)).body.items;
@@ -93,7 +93,7 @@ describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
     expect(imported.status).toBe(201);
     expect(imported.body).toMatchObject({ status: 'available', pool, name: `imported-${pool}` });
     expect((await polly.call('GET', `/v1/pools/${pool}/unmanaged`)).body.items).toEqual([]);
-    expect((await polly.server.app.reconciler.run()).volumesDrifted).toBe(0);
+    expect((await polly.server.app.reconciler.checkDrift()).volumesDrifted).toBe(0);
     expect((await polly.call('DELETE', `/v1/volumes/${imported.body.id}`, { token })).status).toBe(204);
   });
 });
@@ -103,7 +103,7 @@ describe('snapshot drift', () => {
     const v = (await polly.call('POST', '/v1/volumes', { token, body: { name: 'snapped', sizeBytes: 16 * MiB, pool: 'sub' } })).body;
     const snap = (await polly.call('POST', `/v1/volumes/${v.id}/snapshots`, { token, body: { name: 'snapped-1' } })).body;
     await run('btrfs', ['subvolume', 'delete', join(roots.sub!, 'snapshots', snap.id)]);
-    expect(await polly.server.app.reconciler.run()).toMatchObject({ snapshotsDrifted: 1, volumesDrifted: 0 });
+    expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ snapshotsDrifted: 1, volumesDrifted: 0 });
     const after = (await polly.call('GET', `/v1/snapshots/${snap.id}`, { token })).body;
     expect(after).toMatchObject({ status: 'error', statusReason: expect.stringContaining('is missing from pool sub') });
     const events = (await polly.call('GET', '/v1/events?type=snapshot.drift', { token })).body.items;
