@@ -22,7 +22,8 @@ export interface DriftReport {
  * Race-free against creates and deletes: the records are read *before* the backend is listed (a volume
  * becomes `available` only after its object exists), and the move to `error` is a compare-and-set on the
  * status read, so a volume that started deleting or attaching meanwhile is left alone. A pool whose
- * listing fails (backend unreachable) is skipped, never taken as "everything vanished".
+ * listing fails (backend unreachable), or that lists nothing while several volumes are recorded (an
+ * unmounted file system), is skipped, never taken as "everything vanished".
  */
 export async function checkDrift(ctx: AppContext): Promise<DriftReport> {
   const report: DriftReport = { volumesDrifted: 0, snapshotsDrifted: 0, unmanaged: 0 };
@@ -42,6 +43,13 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
     objects = await driver.list();
   } catch (err) {
     ctx.log.warn({ err, pool }, 'drift check skipped: the pool backend could not be listed');
+    return;
+  }
+  // A pool that lists nothing at all while several of its volumes are recorded as there is far more
+  // likely unmounted (an empty mount point) than emptied by hand: do not turn every volume to error.
+  const recordedAvailable = volumes.filter((v) => v.status === 'available').length;
+  if (objects.length === 0 && recordedAvailable >= 2) {
+    ctx.log.warn({ pool, recordedAvailable }, 'drift check skipped: the pool lists no objects at all (is its filesystem mounted?)');
     return;
   }
   const present = new Set(objects.map((o) => `${o.kind}:${o.backendId}`));

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,11 +17,13 @@ beforeAll(async () => {
   roots.sub = (await createLoopFs(cleanup, { fsType: 'btrfs', sizeBytes: 256 * MiB })).path;
   roots.dir = await tempDir(cleanup);
   roots.img = await tempDir(cleanup);
+  roots.bare = await tempDir(cleanup);
   polly = await startPolly({
     pools: [
       { name: 'sub', driver: 'btrfs', path: roots.sub },
       { name: 'dir', driver: 'local', path: roots.dir },
       { name: 'img', driver: 'loopblock', path: roots.img },
+      { name: 'bare', driver: 'local', path: roots.bare },
     ],
   });
   token = await newService(polly, `drift${process.pid}`);
@@ -110,5 +112,23 @@ describe('snapshot drift', () => {
     expect(events).toEqual([expect.objectContaining({ objectId: snap.id, data: expect.objectContaining({ volumeId: v.id }) })]);
     expect((await polly.call('DELETE', `/v1/snapshots/${snap.id}`, { token })).status).toBe(204);
     expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
+  });
+});
+
+describe('a pool that lists nothing', () => {
+  it('is skipped, not taken as every volume vanished (an unmounted file system leaves an empty mount point)', async () => {
+    const a = (await polly.call('POST', '/v1/volumes', { token, body: { name: 'bare-a', sizeBytes: 16 * MiB, pool: 'bare' } })).body;
+    const b = (await polly.call('POST', '/v1/volumes', { token, body: { name: 'bare-b', sizeBytes: 16 * MiB, pool: 'bare' } })).body;
+    const volumes = join(roots.bare!, 'volumes');
+    await rename(volumes, `${volumes}.away`);
+    await mkdir(volumes);
+    try {
+      expect((await polly.server.app.reconciler.checkDrift()).volumesDrifted).toBe(0);
+      for (const v of [a, b]) expect((await polly.call('GET', `/v1/volumes/${v.id}`, { token })).body.status).toBe('available');
+    } finally {
+      await rm(volumes, { recursive: true });
+      await rename(`${volumes}.away`, volumes);
+    }
+    for (const v of [a, b]) expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
   });
 });

@@ -32,6 +32,7 @@ export const FAKE_PARAMETERS = poolParameterSchema({
   capacityBytes: wholeNumberParameter('the pool size in bytes, a whole number'),
   latencyMs: wholeNumberParameter('milliseconds added to every call, a whole number'),
   disable: Type.String({ pattern: `^\\s*((${DISABLEABLE.join('|')})\\s*(,\\s*|$))*$`, description: `comma-separated capabilities to switch off: ${DISABLEABLE.join(', ')}` }),
+  storageFence: Type.String({ pattern: '^(true|false)$', description: '"true" gives the pool a storage-side fence (recorded, for failover tests)' }),
 });
 
 const LIVE = new Map<string, FakeDriver>();
