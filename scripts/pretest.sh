@@ -88,7 +88,7 @@ as_postgres_psql() {
 # databases. One connection proves all of that.
 probe_test_role() {
   PGPASSWORD=$TEST_PASSWORD PGCONNECT_TIMEOUT=5 psql -X -q -At -h "$PG_HOST" -p "$PG_PORT" -U "$TEST_ROLE" -d "$TEST_DB" \
-    -c 'select rolcreatedb from pg_roles where rolname = current_user' 2>/dev/null || true
+    -c "select rolcreatedb and pg_has_role(current_user, 'pg_signal_backend', 'member') from pg_roles where rolname = current_user" 2>/dev/null || true
 }
 
 if [[ $(probe_test_role) != t ]]; then
@@ -107,6 +107,8 @@ SELECT 'CREATE DATABASE $TEST_DB OWNER $TEST_ROLE'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$TEST_DB')
 \gexec
 ALTER DATABASE $TEST_DB OWNER TO $TEST_ROLE;
+-- Tests drop their databases with (force); that may need to end a background worker on it.
+GRANT pg_signal_backend TO $TEST_ROLE;
 SQL
   [[ $(probe_test_role) == t ]] || die "role $TEST_ROLE still cannot log in to $TEST_DB on $PG_HOST:$PG_PORT"
 fi

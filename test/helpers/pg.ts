@@ -79,7 +79,16 @@ export async function freshPgDatabase(): Promise<FreshPgDatabase> {
           'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and usename = current_user and pid <> pg_backend_pid()',
           [name],
         );
-        await client.query(`drop database if exists ${name} with (force)`);
+        // A background worker that starts on the database meanwhile can make one attempt fail: retry.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.query(`drop database if exists ${name} with (force)`);
+            return;
+          } catch (err) {
+            if (attempt >= 5) throw err;
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+          }
+        }
       });
       return dropped;
     },
