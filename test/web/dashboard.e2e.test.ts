@@ -78,9 +78,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web dashboard in Chromium', () => {
   const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   async function signIn(token: string): Promise<void> {
+    // The page signs in again with a saved token only after checking it (asynchronously), so a "Sign out"
+    // button may not be visible yet right after loading: forget the saved token first, then load afresh.
     await page.goto(`${polly.url}/ui/`);
-    const out = page.getByRole('button', { name: 'Sign out' });
-    if (await out.isVisible()) await out.click();
+    await page.evaluate(() => sessionStorage.clear());
+    await page.reload();
     await page.getByLabel('Bearer token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('identity').waitFor();
