@@ -54,38 +54,26 @@ export function registerMetrics(fastify: RestApp, app: PollyApp): void {
   poolGauge('polly_pool_allocated_bytes', 'Bytes provisioned to volumes, per pool', (p) => p.capacity.allocatedBytes);
   poolGauge('polly_pool_over_subscription_ratio', 'Configured over-subscription ratio of the pool', (p) => p.overSubscriptionRatio);
   poolGauge('polly_pool_volumes', 'Volumes per pool', (p) => p.capacity.volumeCount);
-  new Gauge({
-    name: 'polly_volumes',
-    help: 'Volumes by pool and status (deleted ones are not counted)',
-    labelNames: ['pool', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db
-        .selectFrom('volumes')
-        .select(['pool', 'status', (eb) => eb.fn.countAll<string | number>().as('n')])
-        .where('status', '!=', 'deleted')
-        .groupBy(['pool', 'status'])
-        .execute();
-      for (const r of rows) this.set({ pool: r.pool, status: r.status }, Number(r.n));
-    },
-  });
-  new Gauge({
-    name: 'polly_snapshots',
-    help: 'Snapshots by pool and status (deleted ones are not counted)',
-    labelNames: ['pool', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db
-        .selectFrom('snapshots')
-        .select(['pool', 'status', (eb) => eb.fn.countAll<string | number>().as('n')])
-        .where('status', '!=', 'deleted')
-        .groupBy(['pool', 'status'])
-        .execute();
-      for (const r of rows) this.set({ pool: r.pool, status: r.status }, Number(r.n));
-    },
-  });
+  // Volumes and snapshots are counted the same way: rows by pool and status, deleted ones left out.
+  const byPoolAndStatus = (table: 'volumes' | 'snapshots', name: string, help: string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool', 'status'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const rows = await db
+          .selectFrom(table)
+          .select(['pool', 'status', (eb) => eb.fn.countAll<string | number>().as('n')])
+          .where('status', '!=', 'deleted')
+          .groupBy(['pool', 'status'])
+          .execute();
+        for (const r of rows) this.set({ pool: r.pool, status: r.status }, Number(r.n));
+      },
+    });
+  byPoolAndStatus('volumes', 'polly_volumes', 'Volumes by pool and status (deleted ones are not counted)');
+  byPoolAndStatus('snapshots', 'polly_snapshots', 'Snapshots by pool and status (deleted ones are not counted)');
   new Gauge({
     name: 'polly_attachments',
     help: 'Live attachments by node',
