@@ -79,6 +79,7 @@ const TAGS: Array<{ name: string; description: string }> = [
   { name: 'profiles', description: 'Storage classes' },
   { name: 'volumes', description: 'Volumes: create, list, change, share, transfer, import' },
   { name: 'snapshots', description: 'Point-in-time copies of volumes' },
+  { name: 'group-snapshots', description: 'Snapshots of several volumes taken together, deleted together' },
   { name: 'attachments', description: 'Volume × node leases with fencing tokens' },
   { name: 'nodes', description: 'Hosts running an agent' },
   { name: 'events', description: 'The audit stream (JSON pages or Server-Sent Events)' },

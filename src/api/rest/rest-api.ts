@@ -34,6 +34,7 @@ import { schedulingRoutes } from './routes/scheduling.js';
 import { healthRoutes } from './routes/health.js';
 import { poolRoutes } from './routes/pools.js';
 import { serviceRoutes } from './routes/services.js';
+import { groupSnapshotRoutes } from './routes/group-snapshots.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { volumeRoutes } from './routes/volumes.js';
 
@@ -156,6 +157,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(poolRoutes(app));
   await fastify.register(volumeRoutes(app));
   await fastify.register(snapshotRoutes(app));
+  await fastify.register(groupSnapshotRoutes(app));
   await fastify.register(eventRoutes(app));
   await fastify.register(adminObjectRoutes(app));
   await fastify.register(schedulingRoutes(app));
