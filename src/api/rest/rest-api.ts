@@ -36,6 +36,7 @@ import { poolRoutes } from './routes/pools.js';
 import { serviceRoutes } from './routes/services.js';
 import { groupSnapshotRoutes } from './routes/group-snapshots.js';
 import { snapshotRoutes } from './routes/snapshots.js';
+import { lazySerializerFactory } from './lazy-serializer.js';
 import { volumeRoutes } from './routes/volumes.js';
 
 declare module 'fastify' {
@@ -96,6 +97,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler,
     frameworkErrors,
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as RestApp;
   fastify.setValidatorCompiler(validatorCompiler());
