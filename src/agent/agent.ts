@@ -5,7 +5,6 @@ import type { Attachment, HeartbeatResult, NodeAttachment } from '../app/attachm
 import { PollyError } from '../core/errors.js';
 import type { AccessMode, StorageDriver, VolumeMode } from '../core/ports/driver.js';
 import type { Pool } from '../core/types.js';
-import { createDriver } from '../drivers/registry.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
 import { stderrOf } from '../drivers/system/exec.js';
 import { isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
@@ -145,6 +144,9 @@ export class NodeAgent {
   /** Builds a driver for every pool the server declares (and that this agent has not built yet). */
   async refreshPools(): Promise<void> {
     const { items } = await this.#client.call<{ items: Pool[] }>('GET', '/v1/pools');
+    // Loaded on first use: the drivers (and the schema library their parameters need) are the heaviest
+    // imports of the agent, and the Docker plugin socket must listen before them (driver-server.started).
+    const { createDriver } = await import('../drivers/registry.js');
     for (const pool of items) {
       if (this.#drivers.has(pool.name)) continue;
       try {

@@ -21,16 +21,20 @@ export interface RunningAgent {
 export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const agent = new NodeAgent(opts);
   const stops: Array<() => Promise<void>> = [];
-  // The Docker plugin socket listens first: dockerd (or Cloud Foundry's volman) may call as soon as the
-  // agent process is up, and its calls simply wait until the node is registered and reconciled.
-  const started = agent.start();
-  started.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
+  // The Docker plugin socket listens first, before the agent even begins to start: dockerd (or Cloud
+  // Foundry's volman, or volume_driver_cert, which waits about 1 s for `driver-server.started`) may call as
+  // soon as the process is up, and its calls simply wait until the node is registered and reconciled.
+  // Loading the drivers and registering the node never delay the socket.
+  let opened: ((started: Promise<void>) => void) | undefined;
   if (opts.dockerSocket) {
-    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready: started });
+    const ready = new Promise<void>((resolve) => (opened = resolve));
+    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready });
     stops.push(() => docker.stop());
     opts.onDockerListening?.(docker.socket);
   }
   try {
+    const started = agent.start();
+    opened?.(started);
     await started;
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

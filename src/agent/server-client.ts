@@ -1,25 +1,34 @@
-import { Agent, request } from 'undici';
+import type * as UndiciModule from 'undici';
+import type { Agent } from 'undici';
 import { ERROR_CATALOG, PollyError, type ErrorCode } from '../core/errors.js';
+
+// undici loads on the first call, not at import: the agent's Docker plugin socket listens sooner.
+type Undici = typeof UndiciModule;
+let undici: Promise<Undici> | undefined;
+const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));
 
 /** The agent's REST v1 client: JSON in and out, a bearer token, server errors re-raised as PollyErrors. */
 export class ServerClient {
   readonly #url: string;
   readonly #token: string;
-  /** Its own connection pool, closed with the agent (so a stopping server is not kept waiting by idle sockets). */
-  readonly #dispatcher: Agent;
+  readonly #ca: string | undefined;
+  /** Its own connection pool, closed with the agent (so a stopping server is not kept waiting by idle sockets); made on the first call. */
+  #dispatcher: Agent | undefined;
 
   /** `ca`: PEM of the CA certificates to trust for an https server (else the system's). */
   constructor(url: string, token: string, opts: { ca?: string | undefined } = {}) {
     this.#url = url.replace(/\/+$/, '');
     this.#token = token;
-    this.#dispatcher = new Agent({ keepAliveTimeout: 10_000, ...(opts.ca !== undefined ? { connect: { ca: opts.ca } } : {}) });
+    this.#ca = opts.ca;
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await this.#dispatcher?.close();
   }
 
   async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const { Agent, request } = await loadUndici();
+    this.#dispatcher ??= new Agent({ keepAliveTimeout: 10_000, ...(this.#ca !== undefined ? { connect: { ca: this.#ca } } : {}) });
     let res;
     try {
       res = await request(`${this.#url}${path}`, {

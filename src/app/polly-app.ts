@@ -3,6 +3,7 @@ import { NodeFencingUseCases } from './node-fencing.js';
 import { BrokerUseCases } from './broker.js';
 import { NodeAccessUseCases } from './node-access.js';
 import type { AppContext } from './context.js';
+import { GroupSnapshotUseCases } from './group-snapshots.js';
 import { IdempotencyUseCases } from './idempotency.js';
 import { OfferUseCases } from './offers.js';
 import { Placement } from './placement.js';
@@ -36,6 +37,7 @@ export class PollyApp {
   readonly volumeProfiles: VolumeProfileUseCases;
   readonly placement: Placement;
   readonly snapshots: SnapshotUseCases;
+  readonly groupSnapshots: GroupSnapshotUseCases;
   readonly idempotency: IdempotencyUseCases;
   readonly reconciler: Reconciler;
   readonly attachments: AttachmentUseCases;
@@ -57,9 +59,10 @@ export class PollyApp {
     this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas, this.admission);
     this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools);
     this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
+    this.groupSnapshots = new GroupSnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
     this.volumeRecovery = new VolumeRecovery(ctx, this.volumes);
     this.idempotency = new IdempotencyUseCases(ctx, this.volumeRecovery);
-    this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots);
+    this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots, this.groupSnapshots);
     this.attachments = new AttachmentUseCases(ctx, this.volumes, this.pools);
     this.broker = new BrokerUseCases(ctx, this.volumes, this.pools, this.profiles, this.volumeProfiles);
     this.nodeFencing = new NodeFencingUseCases(ctx);

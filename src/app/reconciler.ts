@@ -1,7 +1,9 @@
+import { listGroupSnapshotStates } from '../store/repos/group-snapshots.js';
 import { listSnapshotStates } from '../store/repos/snapshots.js';
 import { listVolumeStates } from '../store/repos/volumes.js';
 import type { AppContext } from './context.js';
 import { checkDrift, type DriftReport } from './drift.js';
+import type { GroupSnapshotUseCases } from './group-snapshots.js';
 import { asSystem } from './request-scope.js';
 import type { SnapshotUseCases } from './snapshots.js';
 import type { VolumeRecovery } from './volume-recovery.js';
@@ -11,6 +13,8 @@ export interface ReconcileReport {
   volumesDeleted: number;
   snapshotsCreated: number;
   snapshotsDeleted: number;
+  /** Group snapshots whose creation a crash interrupted, undone (members deleted). */
+  groupSnapshotsRolledBack: number;
   /** Failed operations retried (each counted once, whether the retry worked or not). */
   retried: number;
   failed: number;
@@ -32,13 +36,15 @@ export class Reconciler {
   readonly #ctx: AppContext;
   readonly #volumes: VolumeRecovery;
   readonly #snapshots: SnapshotUseCases;
+  readonly #groups: GroupSnapshotUseCases;
   #running: Promise<ReconcileReport> | undefined;
   #drift: Promise<DriftReport> | undefined;
 
-  constructor(ctx: AppContext, volumes: VolumeRecovery, snapshots: SnapshotUseCases) {
+  constructor(ctx: AppContext, volumes: VolumeRecovery, snapshots: SnapshotUseCases, groups: GroupSnapshotUseCases) {
     this.#ctx = ctx;
     this.#volumes = volumes;
     this.#snapshots = snapshots;
+    this.#groups = groups;
   }
 
   /** Runs one pass; concurrent calls share the pass in progress. */
@@ -58,7 +64,7 @@ export class Reconciler {
   }
 
   async #pass(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, retried: 0, failed: 0 };
+    const report: ReconcileReport = { volumesCreated: 0, volumesDeleted: 0, snapshotsCreated: 0, snapshotsDeleted: 0, groupSnapshotsRolledBack: 0, retried: 0, failed: 0 };
     const db = this.#ctx.store.db;
     const now = this.#ctx.clock.now();
     const live = await this.#ctx.replica.liveOwners();
@@ -75,8 +81,15 @@ export class Reconciler {
         await this.#attempt(report, v.status === 'creating' ? 'volumesCreated' : 'volumesDeleted', v.id, () => this.#volumes.takeOverIntent(s));
       }
     }
+    for (const g of await listGroupSnapshotStates(db, ['creating', 'deleting'])) {
+      if (orphaned(g.intentOwner, g.group.createdAt)) {
+        await this.#attempt(report, g.group.status === 'creating' ? 'groupSnapshotsRolledBack' : 'snapshotsDeleted', g.group.id, () => this.#groups.takeOverIntent(g));
+      }
+    }
     for (const s of await listSnapshotStates(db, ['creating', 'deleting', 'error'])) {
       const snap = s.snapshot;
+      // A group's members are settled with their group (above; a failed group delete is repeated by its owner).
+      if (snap.groupId !== null) continue;
       if (snap.status === 'error') {
         if (!due(s.recovery?.retryAt ?? null)) continue;
         await this.#attempt(report, 'retried', snap.id, () => this.#snapshots.retryFailed(s));

@@ -86,6 +86,7 @@ export class SnapshotUseCases {
       statusReason: null,
       backendId: '',
       createdAt: at,
+      groupId: null,
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
@@ -131,6 +132,9 @@ export class SnapshotUseCases {
   async remove(identity: Identity, id: string): Promise<void> {
     const snap = await this.#ctx.store.transaction(async (trx) => {
       const s = await this.load(trx, identity, id);
+      if (s.groupId !== null) {
+        throw new PollyError('SNAPSHOT_BUSY', `snapshot ${id} belongs to group snapshot ${s.groupId}; delete the group`, { groupSnapshotId: s.groupId });
+      }
       if (s.status === 'creating' || s.status === 'deleting') {
         throw new PollyError('INVALID_STATE', `snapshot ${id} is ${s.status}; try again when it settles`);
       }

@@ -14,6 +14,7 @@ export type NodeFenced = Schemas['NodeFenced'];
 export type Profile = Schemas['Profile'];
 export type Volume = Schemas['Volume'];
 export type Snapshot = Schemas['Snapshot'];
+export type GroupSnapshot = Schemas['GroupSnapshot'];
 export type PollyEvent = Schemas['Event'];
 export type Quota = Schemas['Quota'];
 export type Offer = Schemas['Offer'];

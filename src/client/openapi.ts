@@ -110,6 +110,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/group-snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Group Snapshots */
+        get: operations["listGroupSnapshots"];
+        put?: never;
+        /**
+         * Snapshot several volumes of one service together
+         * @description Idempotent by name: the same name over the same volumes returns the group made first (201), over other volumes 409 GROUP_SNAPSHOT_NAME_TAKEN.
+         */
+        post: operations["createGroupSnapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/group-snapshots/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Group Snapshot */
+        get: operations["getGroupSnapshot"];
+        put?: never;
+        post?: never;
+        /** Delete a group snapshot and all its member snapshots */
+        delete: operations["deleteGroupSnapshot"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/identity": {
         parameters: {
             query?: never;
@@ -799,6 +838,12 @@ export interface components {
             node: string;
             readOnly?: boolean;
         };
+        CreateGroupSnapshotRequest: {
+            /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
+            name: string;
+            /** @description volume ids */
+            volumes: string[];
+        };
         CreateNodeCredentialRequest: {
             description?: string;
         };
@@ -938,10 +983,10 @@ export interface components {
             };
         };
         /**
-         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, INVALID_POOL_PARAMETER 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, INSTANCE_NOT_FOUND 404, BINDING_NOT_FOUND 404, INSTANCE_EXISTS 409, BINDING_EXISTS 409, OPERATION_IN_PROGRESS 422, ASYNC_REQUIRED 422, APP_REQUIRED 422, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, NODE_FENCED 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
+         * @description stable error code; HTTP status per code: VALIDATION_FAILED 400, INVALID_POOL_PARAMETER 400, BAD_REQUEST 400, INVALID_JSON 400, INVALID_CURSOR 400, UNAUTHENTICATED 401, FORBIDDEN 403, QUOTA_EXCEEDED 403, NOT_FOUND 404, METHOD_NOT_ALLOWED 405, REQUEST_TIMEOUT 408, VOLUME_NOT_FOUND 404, SNAPSHOT_NOT_FOUND 404, GROUP_SNAPSHOT_NOT_FOUND 404, SERVICE_NOT_FOUND 404, POOL_NOT_FOUND 404, PROFILE_NOT_FOUND 404, OFFER_NOT_FOUND 404, RESERVATION_NOT_FOUND 404, ATTACHMENT_NOT_FOUND 404, NODE_NOT_FOUND 404, INSTANCE_NOT_FOUND 404, BINDING_NOT_FOUND 404, INSTANCE_EXISTS 409, BINDING_EXISTS 409, OPERATION_IN_PROGRESS 422, ASYNC_REQUIRED 422, APP_REQUIRED 422, ATTACHMENT_EXISTS 409, PROFILE_EXISTS 409, POOL_EXISTS 409, PROFILE_IN_USE 409, POOL_IN_USE 409, OFFER_CLOSED 409, RESERVATION_CLOSED 409, VOLUME_NAME_TAKEN 409, SNAPSHOT_NAME_TAKEN 409, GROUP_SNAPSHOT_NAME_TAKEN 409, SERVICE_EXISTS 409, SERVICE_NOT_EMPTY 409, VOLUME_BUSY 409, NODE_FENCED 409, VOLUME_HAS_SNAPSHOTS 409, SNAPSHOT_BUSY 409, INVALID_STATE 409, IDEMPOTENCY_KEY_REUSED 422, IDEMPOTENCY_IN_PROGRESS 409, NO_MATCHING_POOL 422, PROFILE_UNSATISFIABLE 422, UNSUPPORTED 422, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415, HEADERS_TOO_LARGE 431, NO_CAPACITY 507, BACKEND_FAILED 502, UNAVAILABLE 503, INTERNAL 500
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "INVALID_POOL_PARAMETER" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "NODE_FENCED" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
+        ErrorCode: "VALIDATION_FAILED" | "INVALID_POOL_PARAMETER" | "BAD_REQUEST" | "INVALID_JSON" | "INVALID_CURSOR" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "VOLUME_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "GROUP_SNAPSHOT_NOT_FOUND" | "SERVICE_NOT_FOUND" | "POOL_NOT_FOUND" | "PROFILE_NOT_FOUND" | "OFFER_NOT_FOUND" | "RESERVATION_NOT_FOUND" | "ATTACHMENT_NOT_FOUND" | "NODE_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "BINDING_NOT_FOUND" | "INSTANCE_EXISTS" | "BINDING_EXISTS" | "OPERATION_IN_PROGRESS" | "ASYNC_REQUIRED" | "APP_REQUIRED" | "ATTACHMENT_EXISTS" | "PROFILE_EXISTS" | "POOL_EXISTS" | "PROFILE_IN_USE" | "POOL_IN_USE" | "OFFER_CLOSED" | "RESERVATION_CLOSED" | "VOLUME_NAME_TAKEN" | "SNAPSHOT_NAME_TAKEN" | "GROUP_SNAPSHOT_NAME_TAKEN" | "SERVICE_EXISTS" | "SERVICE_NOT_EMPTY" | "VOLUME_BUSY" | "NODE_FENCED" | "VOLUME_HAS_SNAPSHOTS" | "SNAPSHOT_BUSY" | "INVALID_STATE" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "NO_MATCHING_POOL" | "PROFILE_UNSATISFIABLE" | "UNSUPPORTED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "NO_CAPACITY" | "BACKEND_FAILED" | "UNAVAILABLE" | "INTERNAL";
         Event: {
             /** @description who did it: a service token, the admin, a node agent, or Polly itself (system/reconciler, …); null on events older than this field */
             actor: components["schemas"]["ServiceActor"] | components["schemas"]["AdminActor"] | components["schemas"]["NodeActor"] | components["schemas"]["SystemActor"] | null;
@@ -984,6 +1029,24 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        GroupSnapshot: {
+            createdAt: string;
+            id: string;
+            name: string;
+            service: string;
+            /** @description one member snapshot per source volume, in the same order */
+            snapshots: components["schemas"]["Snapshot"][];
+            status: components["schemas"]["GroupSnapshotStatus"];
+            statusReason: string | null;
+            /** @description the source volumes, in the order asked for */
+            volumeIds: string[];
+        };
+        GroupSnapshotPage: {
+            items: components["schemas"]["GroupSnapshot"][];
+            nextCursor: string | null;
+        };
+        /** @enum {string} */
+        GroupSnapshotStatus: "creating" | "ready" | "deleting" | "error";
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -1269,6 +1332,8 @@ export interface components {
         };
         Snapshot: {
             createdAt: string;
+            /** @description the group snapshot it was taken in (deleted with the group), or null */
+            groupId?: string | null;
             id: string;
             name: string;
             pool: string;
@@ -1702,6 +1767,129 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EventList"];
                 };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    listGroupSnapshots: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
+                service?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupSnapshotPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    createGroupSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGroupSnapshotRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupSnapshot"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    getGroupSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupSnapshot"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BackendFailed"];
+            507: components["responses"]["InsufficientCapacity"];
+        };
+    };
+    deleteGroupSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];

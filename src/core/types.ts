@@ -95,6 +95,27 @@ export interface Snapshot {
   statusReason: string | null;
   backendId: string;
   createdAt: string;
+  /** The group snapshot this one was taken in (deleted with the group, not on its own), or null. */
+  groupId: string | null;
+}
+
+export type GroupSnapshotStatus = 'creating' | 'ready' | 'deleting' | 'error';
+
+/**
+ * Snapshots of several volumes of one service taken together (CSI's VolumeGroupSnapshot): one member
+ * snapshot per volume, created and deleted as a unit.
+ */
+export interface GroupSnapshot {
+  id: string;
+  name: string;
+  service: string;
+  /** The source volumes, in the order asked for. */
+  volumeIds: string[];
+  status: GroupSnapshotStatus;
+  statusReason: string | null;
+  createdAt: string;
+  /** One per source volume, in the order of volumeIds (empty while the group's rows are being written). */
+  snapshots: Snapshot[];
 }
 
 export interface PollyEvent {

@@ -315,6 +315,26 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.alterTable('events').addColumn('request_id', 'text').execute();
       },
     },
+    // Group snapshots: one row per group, its member snapshots point at it.
+    '0011-group-snapshots': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('group_snapshots')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('volume_ids', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_reason', 'text')
+          .addColumn('intent_owner', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('group_snapshots_service_name', ['service', 'name'])
+          .execute();
+        await db.schema.createIndex('group_snapshots_status').on('group_snapshots').column('status').execute();
+        await db.schema.alterTable('snapshots').addColumn('group_id', 'text').execute();
+        await db.schema.createIndex('snapshots_group').on('snapshots').column('group_id').execute();
+      },
+    },
   };
 }
 

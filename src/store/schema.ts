@@ -13,6 +13,7 @@ export interface Database {
   volumes: VolumesTable;
   volume_tags: VolumeTagsTable;
   snapshots: SnapshotsTable;
+  group_snapshots: GroupSnapshotsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
   service_quotas: ServiceQuotasTable;
@@ -258,6 +259,22 @@ export interface SnapshotsTable extends RecoveryColumns {
   status: string;
   status_reason: string | null;
   backend_id: string;
+  created_at: string;
+  /** The group snapshot this one belongs to (0011), null for a snapshot of its own. */
+  group_id: string | null;
+}
+
+/** Group snapshots (0011); their member snapshots are rows of `snapshots` with `group_id` set. */
+export interface GroupSnapshotsTable {
+  id: string;
+  name: string;
+  service: string;
+  /** JSON array of the source volume ids, in the order asked for. */
+  volume_ids: string;
+  status: string;
+  status_reason: string | null;
+  /** The replica incarnation that owns a `creating`/`deleting` intent; null once settled. */
+  intent_owner: string | null;
   created_at: string;
 }
 

@@ -108,6 +108,7 @@ function snapshot(name: string, volumeId: string, over: Partial<Snapshot> = {}):
     statusReason: null,
     backendId: '',
     createdAt: T0,
+    groupId: null,
     ...over,
   };
 }

@@ -28,7 +28,7 @@ export function toCsiSnapshot(s: Snapshot): csi.Snapshot {
     source_volume_id: s.volumeId,
     creation_time: toTimestamp(s.createdAt),
     ready_to_use: s.status === 'ready',
-    group_snapshot_id: '',
+    group_snapshot_id: s.groupId ?? '',
   };
 }
 

@@ -7,6 +7,7 @@ import type { PollyApp } from '../../app/polly-app.js';
 import { PollyError } from '../../core/errors.js';
 import { CallerResolver } from './caller.js';
 import { controllerServer } from './controller-server.js';
+import { groupControllerServer } from './group-controller-server.js';
 import { identityServer } from './identity-server.js';
 import { csiService } from './proto.js';
 
@@ -43,7 +44,7 @@ function timed(impl: UntypedServiceImplementation, histogram: Histogram<'fronten
   return out;
 }
 
-/** Serves CSI Identity and Controller over Polly on one endpoint. */
+/** Serves CSI Identity, Controller and GroupController over Polly on one endpoint. */
 export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Promise<CsiServerHandle> {
   const endpoint = parseEndpoint(opts.endpoint);
   const log = app.ctx.log.child({ frontend: 'csi', endpoint: opts.endpoint, ...(opts.service ? { service: opts.service } : {}) });
@@ -53,6 +54,7 @@ export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Pro
   const server = new Server();
   server.addService(csiService('Identity'), timed(identityServer(app, log), app.ctx.telemetry.rpc));
   server.addService(csiService('Controller'), timed(controllerServer(app, log, callers), app.ctx.telemetry.rpc));
+  server.addService(csiService('GroupController'), timed(groupControllerServer(app, log, callers), app.ctx.telemetry.rpc));
 
   let address: string;
   if (endpoint.kind === 'unix') {

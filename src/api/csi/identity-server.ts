@@ -12,6 +12,7 @@ export const PLUGIN_NAME = 'polly.csi.dev';
 export const PLUGIN_CAPABILITIES: csi.GetPluginCapabilitiesResponse['capabilities'] = [
   { service: { type: 'CONTROLLER_SERVICE' } },
   { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } },
+  { service: { type: 'GROUP_CONTROLLER_SERVICE' } },
 ];
 
 /** CSI Identity: who the plugin is, what it offers, whether it is ready. Needs no caller identity. */

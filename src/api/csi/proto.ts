@@ -23,7 +23,7 @@ export function csiPackage(): PackageDefinition {
   return loaded;
 }
 
-export type CsiServiceName = 'Identity' | 'Controller' | 'Node';
+export type CsiServiceName = 'Identity' | 'Controller' | 'GroupController' | 'Node';
 
 /** A service definition for `Server.addService` or `makeGenericClientConstructor`. */
 export function csiService(name: CsiServiceName): ServiceDefinition {
@@ -299,6 +299,48 @@ export interface GetSnapshotRequest {
 
 export interface GetSnapshotResponse {
   snapshot: Snapshot | null;
+}
+
+// ------------------------------------------------------------------ GroupController
+
+export type GroupControllerRpcType = 'UNKNOWN' | 'CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT';
+
+export interface GroupControllerGetCapabilitiesResponse {
+  capabilities: Array<{ rpc: { type: GroupControllerRpcType } }>;
+}
+
+export interface VolumeGroupSnapshot {
+  group_snapshot_id: string;
+  snapshots: Snapshot[];
+  creation_time: Timestamp | null;
+  ready_to_use: boolean;
+}
+
+export interface CreateVolumeGroupSnapshotRequest {
+  name: string;
+  source_volume_ids: string[];
+  secrets: StringMap;
+  parameters: StringMap;
+}
+
+export interface CreateVolumeGroupSnapshotResponse {
+  group_snapshot: VolumeGroupSnapshot | null;
+}
+
+export interface DeleteVolumeGroupSnapshotRequest {
+  group_snapshot_id: string;
+  snapshot_ids: string[];
+  secrets: StringMap;
+}
+
+export interface GetVolumeGroupSnapshotRequest {
+  group_snapshot_id: string;
+  snapshot_ids: string[];
+  secrets: StringMap;
+}
+
+export interface GetVolumeGroupSnapshotResponse {
+  group_snapshot: VolumeGroupSnapshot | null;
 }
 
 export interface ControllerExpandVolumeRequest {

@@ -34,7 +34,9 @@ import { schedulingRoutes } from './routes/scheduling.js';
 import { healthRoutes } from './routes/health.js';
 import { poolRoutes } from './routes/pools.js';
 import { serviceRoutes } from './routes/services.js';
+import { groupSnapshotRoutes } from './routes/group-snapshots.js';
 import { snapshotRoutes } from './routes/snapshots.js';
+import { lazySerializerFactory } from './lazy-serializer.js';
 import { volumeRoutes } from './routes/volumes.js';
 
 declare module 'fastify' {
@@ -95,6 +97,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler,
     frameworkErrors,
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as RestApp;
   fastify.setValidatorCompiler(validatorCompiler());
@@ -156,6 +159,7 @@ export async function buildRestApi(app: PollyApp, opts: RestOptions): Promise<Re
   await fastify.register(poolRoutes(app));
   await fastify.register(volumeRoutes(app));
   await fastify.register(snapshotRoutes(app));
+  await fastify.register(groupSnapshotRoutes(app));
   await fastify.register(eventRoutes(app));
   await fastify.register(adminObjectRoutes(app));
   await fastify.register(schedulingRoutes(app));

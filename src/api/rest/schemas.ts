@@ -132,8 +132,23 @@ export const SnapshotSchema = Type.Object(
     status: StringEnum(SNAPSHOT_STATUSES, { title: 'SnapshotStatus' }),
     statusReason: Type.Union([Type.String(), Type.Null()]),
     createdAt: Type.String(),
+    groupId: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the group snapshot it was taken in (deleted with the group), or null' })),
   },
   { title: 'Snapshot' },
+);
+
+export const GroupSnapshotSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    service: Type.String(),
+    volumeIds: Type.Array(Type.String(), { description: 'the source volumes, in the order asked for' }),
+    status: StringEnum(SNAPSHOT_STATUSES, { title: 'GroupSnapshotStatus' }),
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String(),
+    snapshots: Type.Array(SnapshotSchema, { description: 'one member snapshot per source volume, in the same order' }),
+  },
+  { title: 'GroupSnapshot' },
 );
 
 export const EventSchema = Type.Object(

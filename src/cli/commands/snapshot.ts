@@ -5,6 +5,7 @@ import { contextOf } from '../context.js';
 import { formatAge, note, print, renderList, renderObject, type Column, type Field } from '../output.js';
 import { formatSize } from '../sizes.js';
 import type { Snapshot } from '../types.js';
+import { groupSnapshotCommands } from './group-snapshot.js';
 import { removeEach } from './remove.js';
 
 export const SNAPSHOT_COLUMNS: Column<Snapshot>[] = [
@@ -30,7 +31,7 @@ export const SNAPSHOT_FIELDS: Field<Snapshot>[] = [
 ];
 
 export function registerSnapshot(program: Command): void {
-  const snapshot = program.command('snapshot').alias('snapshots').description('Snapshots: list, show, delete (create: polly volume snapshot)');
+  const snapshot = program.command('snapshot').alias('snapshots').description('Snapshots: list, show, delete (create: polly volume snapshot; several volumes together: polly snapshot group)');
 
   snapshot
     .command('ls')
@@ -67,4 +68,6 @@ export function registerSnapshot(program: Command): void {
       const { client, format } = contextOf(cmd);
       await removeEach('snapshot', ids, format, (id) => client.delete(`/v1/snapshots/${seg(id)}`));
     });
+
+  groupSnapshotCommands(snapshot);
 }

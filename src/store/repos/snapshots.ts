@@ -18,6 +18,7 @@ export function rowToSnapshot(row: SnapshotRow): Snapshot {
     statusReason: row.status_reason,
     backendId: row.backend_id,
     createdAt: row.created_at,
+    groupId: row.group_id,
   };
 }
 
@@ -36,6 +37,7 @@ export async function insertSnapshot(ex: Executor, s: Snapshot, intentOwner: str
       backend_id: s.backendId,
       created_at: s.createdAt,
       intent_owner: intentOwner,
+      group_id: s.groupId,
     })
     .execute();
   await chargeUsage(ex, s.service, SNAPSHOT_USAGE_KEY, { snapshots: 1 });

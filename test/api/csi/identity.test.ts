@@ -21,7 +21,7 @@ describe('CSI Identity (no token needed)', () => {
 
   it('GetPluginCapabilities offers the controller service and accessibility constraints', async () => {
     const caps = await h.client.identity<csi.GetPluginCapabilitiesResponse>('GetPluginCapabilities');
-    expect(caps.capabilities.map((c) => c.service?.type).sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+    expect(caps.capabilities.map((c) => c.service?.type).sort()).toEqual(['CONTROLLER_SERVICE', 'GROUP_CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
   });
 
   it('Probe is ready while the store answers', async () => {
