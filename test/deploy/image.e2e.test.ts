@@ -65,7 +65,7 @@ describe('the container image', () => {
     expect(res.stdout.trim().split('\n').at(-1)).toBe('tools-ok');
   });
 
-  it('runs polly server: /readyz answers and the CLI in the container creates a volume', async () => {
+  it('runs polly server: /readyz answers, the CLI in the container creates a volume, an agent registers its node', async () => {
     const name = `polly-srv-${id}`;
     const started = await host!.docker(['run', '-d', '--network', 'none', '--name', name, tag]);
     expect(started.code, started.stderr).toBe(0);
@@ -80,6 +80,17 @@ describe('the container image', () => {
     const created = await host!.docker(['exec', name, 'polly', 'volume', 'create', 'demo', '--service', 'demo', '--size', '16MiB', '-o', 'json']);
     expect(created.stderr).toBe('');
     expect(JSON.parse(created.stdout)).toMatchObject({ name: 'demo', pool: 'local', status: 'available', sizeBytes: 16 * 1024 * 1024 });
+    // The node half from the same image: an agent with the service's token registers its node and serves CSI Node.
+    const token = (await host!.docker(['exec', name, 'polly', 'service', 'token', 'demo'])).stdout.trim();
+    const agent = await host!.docker(['exec', '-d', '-e', `POLLY_TOKEN=${token}`, name, 'polly', 'agent', '--node', 'image-node', '--csi-socket', '/tmp/csi-node.sock', '--state-dir', '/tmp/agent']);
+    expect(agent.code, agent.stderr).toBe(0);
+    const nodes = await waitFor('the agent\'s node', 60_000, async () => {
+      const r = await host!.docker(['exec', name, 'polly', 'node', 'ls', '-o', 'json']);
+      const list = r.code === 0 ? (JSON.parse(r.stdout) as Array<{ id: string }>) : [];
+      const sock = await host!.docker(['exec', name, 'stat', '-c', '%F', '/tmp/csi-node.sock']);
+      return list.some((n) => n.id === 'image-node') && sock.stdout.trim() === 'socket' ? list : undefined;
+    }, 500);
+    expect(nodes.map((n) => n.id)).toContain('image-node');
     const logs = await host!.docker(['logs', name]);
     expect(logs.stdout).toMatch(/Polly 0\.1\.0 serving http:\/\/\S+:7978 \(store: sqlite \S*polly\.db\)/);
   });
