@@ -166,6 +166,7 @@ describe('deploy/kubernetes', () => {
     const pvc = find('PersistentVolumeClaim', 'polly-postgres') as unknown as { spec: { volumeName: string; storageClassName: string } };
     const pv = find('PersistentVolume', pvc.spec.volumeName) as unknown as { spec: { storageClassName: string } };
     expect(pv.spec.storageClassName).toBe(pvc.spec.storageClassName);
+    expect(find('StorageClass', pvc.spec.storageClassName)).toBeDefined();
   });
 
   it('RBAC bindings name accounts and roles that exist', () => {
@@ -236,8 +237,10 @@ describe('deploy/kubernetes', () => {
   it('StorageClasses use the CSI driver and Secrets in the polly namespace; the image is what build.sh makes', () => {
     const driver = find('CSIDriver', 'polly.csi.dev');
     expect(driver).toBeDefined();
-    for (const sc of all('StorageClass') as unknown as Array<Obj & { provisioner: string; parameters: Record<string, string> }>) {
-      expect(sc.provisioner).toBe('polly.csi.dev');
+    const classes = all('StorageClass') as unknown as Array<Obj & { provisioner: string; parameters: Record<string, string> }>;
+    // PostgreSQL's class binds the hand-made local PersistentVolume; every other one is Polly's.
+    expect(classes.filter((sc) => sc.provisioner !== 'polly.csi.dev').map((sc) => sc.metadata.name)).toEqual(['polly-postgres-local']);
+    for (const sc of classes.filter((x) => x.provisioner === 'polly.csi.dev')) {
       for (const [k, v] of Object.entries(sc.parameters)) if (k.endsWith('-secret-namespace')) expect(v, k).toBe(NS);
       expect(sc.parameters.profile).toBeTruthy();
     }
