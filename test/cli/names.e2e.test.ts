@@ -210,11 +210,30 @@ describe('shell completion', () => {
     expect(stdout.split('\n').map((l) => l.split('\t')[0])).toEqual(expect.arrayContaining(['ls', 'get', 'rm']));
   });
 
-  it('zsh loads the script and defines its completion function', async () => {
+  it('zsh (compinit, on a pseudo-terminal) completes `polly volume ge` to `polly volume get`', async () => {
     const script = join(tmp, '_polly');
     writeFileSync(script, (await runPolly(['completion', 'zsh'], {})).stdout);
     await run('zsh', ['-n', script]);
-    const { stdout } = await run('zsh', ['-f', '-c', `autoload -U compinit; compinit -u; source ${script}; print -r -- \${_comps[polly]}`], { env: shellEnv() });
-    expect(stdout.trim()).toBe('_polly');
+    // An interactive zsh on a zpty: type the words and TAB, then read the line zsh redraws.
+    const driver = join(tmp, 'complete.zsh');
+    writeFileSync(
+      driver,
+      [
+        'zmodload zsh/zpty',
+        `zpty z 'zsh -f -i'`,
+        `zpty -w z 'PS1="> "; autoload -U compinit; compinit -u; source ${script}'`,
+        "zpty -wn z $'polly volume ge\\t'",
+        'buf=""',
+        'for i in {1..300}; do',
+        '  zpty -rt z chunk && buf+=$chunk',
+        '  [[ $buf == *"polly volume get"* ]] && break',
+        '  sleep 0.1',
+        'done',
+        'zpty -d z',
+        '[[ $buf == *"polly volume get"* ]] && print completed || print -r -- "no completion: ${(V)buf}"',
+      ].join('\n'),
+    );
+    const { stdout } = await run('zsh', ['-f', driver], { env: shellEnv(), timeout: 60_000 });
+    expect(stdout.trim()).toBe('completed');
   });
 });
