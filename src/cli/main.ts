@@ -10,7 +10,7 @@ import { buildProgram } from './program.js';
 export async function run(argv: string[]): Promise<number> {
   try {
     const program = buildProgram();
-    if (wantsCompletion(argv)) await registerCompletion(program);
+    if (wantsCompletion(argv)) await registerCompletion(program, argv);
     else registerCompletionHelp(program);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

@@ -187,6 +187,19 @@ describe('shell completion', () => {
     expect(usage.code).toBe(2);
   });
 
+  it('completes the names of the caller volumes, read from the server', async () => {
+    const alice = { POLLY_URL: server!.url, POLLY_TOKEN: tokens.alice ?? '', POLLY_DATA_DIR: join(tmp, 'nowhere') };
+    const args = await runPolly(['complete', '--', 'volume', 'get', ''], alice);
+    expect(args.stdout).toBe('pg-data\tvolume\n:4\n');
+    const option = await runPolly(['complete', '--', 'volume', 'create', 'x', '--from-volume', ''], alice);
+    expect(option.stdout.split('\n')[0]).toBe('pg-data\tvolume');
+    // The admin sees every service's names, each once.
+    const admin = await runPolly(['complete', '--', 'volume', 'rm', ''], { ...alice, POLLY_TOKEN: adminToken });
+    expect(admin.stdout).toBe('pg-data\tvolume\n:4\n');
+    await polly(['volume', 'snapshot', 'pg-data', 'hourly'], tokens.alice);
+    expect((await runPolly(['complete', '--', 'snapshot', 'get', ''], alice)).stdout).toBe('hourly\tsnapshot\n:4\n');
+  });
+
   it('bash (with bash-completion) completes `polly volume g` and `polly attachment l`', async () => {
     const script = join(tmp, 'polly.bash');
     writeFileSync(script, (await runPolly(['completion', 'bash'], {})).stdout);
