@@ -17,6 +17,7 @@ import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClai
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { parse as parseHcl } from '@cdktf/hcl2json';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -252,19 +253,50 @@ describe('deploy/kubernetes', () => {
 });
 
 describe('deploy/nomad', () => {
-  const read = (f: string) => readFileSync(join(ROOT, 'deploy/nomad', f), 'utf8');
+  /** Parsed by HashiCorp's own HCL parser (compiled to WebAssembly), as Nomad reads it. */
+  type Block = Record<string, unknown>;
+  const job = async (file: string): Promise<Block> => {
+    const doc = (await parseHcl(file, readFileSync(join(ROOT, 'deploy/nomad', file), 'utf8'))) as { job: Record<string, Block[]> };
+    const [only] = Object.values(doc.job);
+    return only![0]!;
+  };
+  const first = (b: Block, key: string): Block => (b[key] as Block[])[0]!;
+  /** A labelled block (`group "node" {…}`): the first one under `key`. */
+  const named = (b: Block, key: string): Block => (Object.values(b[key] as Record<string, Block[]>)[0] as Block[])[0]!;
+  const taskOf = (j: Block) => named(named(j, 'group'), 'task');
 
-  it('the node plugin is a system job with a privileged docker task; the controller a service job', () => {
-    const node = read('polly-node.nomad.hcl');
-    expect(node).toMatch(/^\s*type\s*=\s*"system"/m);
-    expect(node).toMatch(/driver\s*=\s*"docker"/);
-    expect(node).toMatch(/privileged\s*=\s*true/);
-    expect(node).toMatch(/type\s*=\s*"node"/);
-    expect(node).toContain(`image        = "polly:${VERSION}"`);
-    const controller = read('polly-controller.nomad.hcl');
-    expect(controller).toMatch(/^\s*type\s*=\s*"service"/m);
-    expect(controller).toMatch(/type\s*=\s*"controller"/);
-    expect(controller).toContain(`image      = "polly:${VERSION}"`);
-    for (const text of [node, controller]) expect(text).not.toMatch(/driver\s*=\s*"exec"/);
+  it('the node plugin is a system job with a privileged docker task serving the node plugin', async () => {
+    const j = await job('polly-node.nomad.hcl');
+    expect(j.type).toBe('system');
+    const task = taskOf(j);
+    expect(task.driver).toBe('docker');
+    const config = first(task, 'config');
+    expect(config).toMatchObject({ image: `polly:${VERSION}`, privileged: true, network_mode: 'host' });
+    expect((config.args as string[]).slice(0, 3)).toEqual(['agent', '--csi-socket', '/csi/csi.sock']);
+    expect(first(task, 'csi_plugin')).toMatchObject({ id: 'polly', type: 'node', mount_dir: '/csi' });
+  });
+
+  it('the controller is a service job, the CSI controller plugin, with its secrets from Nomad Variables', async () => {
+    const j = await job('polly-controller.nomad.hcl');
+    expect(j.type).toBe('service');
+    const group = named(j, 'group');
+    expect(group.count).toBe(1);
+    const task = taskOf(j);
+    expect(task.driver).toBe('docker');
+    expect(first(task, 'config')).toMatchObject({ image: `polly:${VERSION}`, args: ['server', '--config', '/local/config.yml'] });
+    expect(first(task, 'csi_plugin')).toMatchObject({ id: 'polly', type: 'controller', mount_dir: '/csi' });
+    const templates = task.template as Array<{ destination: string; data: string }>;
+    const env = templates.find((t) => t.destination === 'secrets/polly.env')!;
+    expect(env.data).toMatch(/POLLY_ADMIN_TOKEN=\{\{ \.adminToken \}\}/);
+    expect(env.data).toMatch(/POLLY_DATABASE_URL=\{\{ \.databaseUrl \}\}/);
+    // Its config (less the template's node name) loads with Polly's loader.
+    const config = templates.find((t) => t.destination === 'local/config.yml')!.data.replace(/\{\{[^}]*\}\}/g, 'client-1');
+    const loaded = loadConfig({ document: parse(config) as Record<string, unknown>, env: {} });
+    expect(loaded.csi.map((c) => c.endpoint)).toEqual(['unix:///csi/csi.sock']);
+  });
+
+  it('volume.hcl names the plugin', async () => {
+    const doc = (await parseHcl('volume.hcl', readFileSync(join(ROOT, 'deploy/nomad/volume.hcl'), 'utf8'))) as Block;
+    expect(doc).toMatchObject({ type: 'csi', plugin_id: 'polly' });
   });
 });
