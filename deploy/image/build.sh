@@ -58,15 +58,17 @@ copy_tool() { # NAME DEST-DIR: the tool found on PATH (symlinks resolved), or a 
 copy_tool node /usr/local/bin nodejs
 # A shell and the small utilities (busybox-static: no libraries).
 copy_tool busybox /bin busybox-static
-for applet in sh env cat ls mkdir rm cp mv du df ln sleep kill ps grep sed awk find stat chmod chown touch true false head tail wc tr id hostname; do
+for applet in sh env cat ls mkdir rm mv df ln sleep kill ps grep sed awk find stat chmod chown touch true false head tail wc tr id hostname; do
   ln -sf busybox "$fs/bin/$applet"
 done
 ln -sf ../../bin/env "$fs/usr/bin/env"
-# What the agent and the drivers run on a node (util-linux, mount, e2fsprogs, xfsprogs, btrfs-progs).
+# What the agent and the drivers run (util-linux, mount, e2fsprogs, xfsprogs, btrfs-progs, coreutils).
 for t in mount umount losetup blockdev blkid findmnt nsenter; do copy_tool "$t" /usr/bin util-linux; done
 for t in mkfs.ext4 e2fsck resize2fs dumpe2fs; do copy_tool "$t" /usr/sbin e2fsprogs; done
 for t in mkfs.xfs xfs_growfs; do copy_tool "$t" /usr/sbin xfsprogs; done
 copy_tool btrfs /usr/bin btrfs-progs
+# GNU cp and du: the local driver clones with `cp -a --reflink=auto --sparse=always` and sizes with `du -sb`.
+for t in cp du; do copy_tool "$t" /usr/bin coreutils; done
 
 # Files a process expects to find.
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$fs/etc/passwd"

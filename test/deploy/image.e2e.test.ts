@@ -53,7 +53,7 @@ describe('the container image', () => {
 
   it('holds the node-side tools the agent and drivers run, with their libraries', async () => {
     // As the agent runs them: execFile through PATH (busybox sh would prefer its own applets).
-    const tools = [['mount', '--version'], ['losetup', '--version'], ['nsenter', '--version'], ['blkid', '--version'], ['mkfs.ext4', '-V'], ['mkfs.xfs', '-V'], ['btrfs', '--version']];
+    const tools = [['mount', '--version'], ['losetup', '--version'], ['nsenter', '--version'], ['blkid', '--version'], ['mkfs.ext4', '-V'], ['mkfs.xfs', '-V'], ['btrfs', '--version'], ['cp', '--version'], ['du', '-sb', '/opt/polly/bin']];
     const script = `const { spawnSync } = require('node:child_process'); for (const [c, ...a] of ${JSON.stringify(tools)}) { const r = spawnSync(c, a, { encoding: 'utf8' }); console.log(c, r.status, (r.stdout + r.stderr).split('\\n')[0]); } console.log('tools-ok');`;
     const res = await host!.docker(['run', '--rm', '--network', 'none', '--entrypoint', '/usr/local/bin/node', tag, '-e', script]);
     expect(res.stderr).toBe('');
@@ -62,6 +62,8 @@ describe('the container image', () => {
     expect(res.stdout).toMatch(/^mkfs\.ext4 0 mke2fs \d/m);
     expect(res.stdout).toMatch(/^mkfs\.xfs 0 mkfs\.xfs version \d/m);
     expect(res.stdout).toMatch(/^btrfs 0 btrfs-progs v\d/m);
+    expect(res.stdout).toMatch(/^cp 0 cp \(GNU coreutils\)/m);
+    expect(res.stdout).toMatch(/^du 0 \d+\s+\/opt\/polly\/bin$/m);
     expect(res.stdout.trim().split('\n').at(-1)).toBe('tools-ok');
   });
 
