@@ -53,14 +53,14 @@ export class SnapshotUseCases {
 
   async list(
     identity: Identity,
-    input: { volumeId?: string | undefined; service?: string | undefined; limit?: number | undefined; cursor?: string | undefined },
+    input: { volumeId?: string | undefined; service?: string | undefined; name?: string | undefined; limit?: number | undefined; cursor?: string | undefined },
   ): Promise<Page<Snapshot>> {
     const limit = input.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new PollyError('VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
     }
     if (input.volumeId !== undefined) await this.#volumes.load(this.#ctx.store.db, identity, input.volumeId);
-    return listSnapshots(this.#ctx.store.db, { service: listScope(identity, input.service), volumeId: input.volumeId }, limit, input.cursor);
+    return listSnapshots(this.#ctx.store.db, { service: listScope(identity, input.service), volumeId: input.volumeId, name: input.name }, limit, input.cursor);
   }
 
   /** Takes a snapshot: intent row first (`creating`), then the backend, then `ready`. */

@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import { registerCompletion, registerCompletionHelp, wantsCompletion } from './completion.js';
 import { describeError, EXIT } from './errors.js';
 import { buildProgram } from './program.js';
 
@@ -8,7 +9,10 @@ import { buildProgram } from './program.js';
  */
 export async function run(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    if (wantsCompletion(argv)) await registerCompletion(program, argv);
+    else registerCompletionHelp(program);
+    await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     // Commander has already printed its message (or the help).

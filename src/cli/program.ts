@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAgent } from './commands/agent.js';
+import { registerAttachment } from './commands/attachment.js';
 import { registerEvents } from './commands/events.js';
 import { registerOffer } from './commands/offer.js';
 import { registerPlacement } from './commands/placement.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerService(program);
   registerPool(program);
   registerNode(program);
+  registerAttachment(program);
   registerProfile(program);
   registerQuota(program);
   registerVolume(program);

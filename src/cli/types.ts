@@ -10,6 +10,7 @@ export type Service = Schemas['Service'];
 export type IssuedToken = Schemas['IssuedToken'];
 export type Pool = Schemas['Pool'];
 export type PollyNode = Schemas['Node'];
+export type Attachment = Schemas['Attachment'];
 export type NodeFenced = Schemas['NodeFenced'];
 export type Profile = Schemas['Profile'];
 export type Volume = Schemas['Volume'];

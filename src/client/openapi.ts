@@ -2993,6 +2993,8 @@ export interface operations {
             query?: {
                 cursor?: string;
                 limit?: number;
+                /** @description exactly this snapshot name (unique per service) */
+                name?: string;
                 /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
                 service?: string;
                 volume?: string;
@@ -3089,6 +3091,8 @@ export interface operations {
                 /** @description key=value, repeatable */
                 label?: string[];
                 limit?: number;
+                /** @description exactly this volume name (unique per service; the admin may find one in several services) */
+                name?: string;
                 /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
                 pool?: string;
                 /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */

@@ -4,6 +4,7 @@ import { seg } from '../client.js';
 import { contextOf } from '../context.js';
 import { formatAge, note, print, renderList, renderObject, type Column, type Field } from '../output.js';
 import type { GroupSnapshot } from '../types.js';
+import { resolveVolume, withServiceScope } from '../resolve.js';
 import { removeEach } from './remove.js';
 
 const GROUP_COLUMNS: Column<GroupSnapshot>[] = [
@@ -31,13 +32,16 @@ function groupFields(group: GroupSnapshot): Field<GroupSnapshot>[] {
 export function groupSnapshotCommands(snapshot: Command): void {
   const group = snapshot.command('group').alias('groups').description('Group snapshots: several volumes of one service snapshotted together');
 
-  group
-    .command('create')
-    .description('Snapshot volumes together (idempotent by name)')
-    .argument('<name>', 'group snapshot name')
-    .argument('<volume...>', 'volume ids')
-    .action(async (name: string, volumes: string[], _opts: unknown, cmd: Command) => {
+  withServiceScope(
+    group
+      .command('create')
+      .description('Snapshot volumes together (idempotent by name)')
+      .argument('<name>', 'group snapshot name')
+      .argument('<volume...>', 'volume ids or names'),
+  ).action(async (name: string, refs: string[], opts: { service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const volumes: string[] = [];
+      for (const ref of refs) volumes.push(await resolveVolume(client, ref, opts.service));
       const g = await client.post<GroupSnapshot>('/v1/group-snapshots', { name, volumes });
       print(renderObject(g, groupFields(g), format));
     });

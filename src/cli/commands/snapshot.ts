@@ -6,6 +6,7 @@ import { formatAge, note, print, renderList, renderObject, type Column, type Fie
 import { formatSize } from '../sizes.js';
 import type { Snapshot } from '../types.js';
 import { groupSnapshotCommands } from './group-snapshot.js';
+import { resolveSnapshot, resolveVolume, withServiceScope } from '../resolve.js';
 import { removeEach } from './remove.js';
 
 export const SNAPSHOT_COLUMNS: Column<Snapshot>[] = [
@@ -37,37 +38,35 @@ export function registerSnapshot(program: Command): void {
     .command('ls')
     .alias('list')
     .description('List snapshots')
-    .option('--volume <id>', 'only snapshots of this volume')
-    .option('--service <service>', 'only snapshots of this service (admin)')
+    .option('--volume <volume>', 'only snapshots of this volume (id or name)')
+    .option('--name <name>', 'only the snapshot with this name')
+    .option('--service <service>', 'only snapshots of this service (admin); also where --volume names are looked up')
     .option('--limit <n>', 'at most this many (with --all: page size)', positiveInt)
     .option('--all', 'follow the cursor and list every page')
-    .action(async (opts: { volume?: string; service?: string; limit?: number; all?: boolean }, cmd: Command) => {
+    .action(async (opts: { volume?: string; name?: string; service?: string; limit?: number; all?: boolean }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
-      const query = { volume: opts.volume, service: opts.service, limit: opts.limit };
+      const volume = opts.volume === undefined ? undefined : await resolveVolume(client, opts.volume, opts.service);
+      const query = { volume, name: opts.name, service: opts.service, limit: opts.limit };
       const page = await client.list<Snapshot>('/v1/snapshots', query, opts.all === true);
       if (format === 'table' && page.items.length === 0) note('No snapshots.');
       else print(renderList(page.items, SNAPSHOT_COLUMNS, format));
       if (page.nextCursor && !opts.all) note('(more snapshots: use --all, or --limit)');
     });
 
-  snapshot
-    .command('get')
-    .description('Show one snapshot')
-    .argument('<id>', 'snapshot id')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+  withServiceScope(snapshot.command('get').description('Show one snapshot').argument('<snapshot>', 'snapshot id or name')).action(
+    async (ref: string, opts: { service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const id = await resolveSnapshot(client, ref, opts.service);
       print(renderObject(await client.get<Snapshot>(`/v1/snapshots/${seg(id)}`), SNAPSHOT_FIELDS, format));
-    });
+    },
+  );
 
-  snapshot
-    .command('rm')
-    .alias('delete')
-    .description('Delete snapshots')
-    .argument('<id...>', 'snapshot ids')
-    .action(async (ids: string[], _opts: unknown, cmd: Command) => {
+  withServiceScope(snapshot.command('rm').alias('delete').description('Delete snapshots').argument('<snapshot...>', 'snapshot ids or names')).action(
+    async (refs: string[], opts: { service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
-      await removeEach('snapshot', ids, format, (id) => client.delete(`/v1/snapshots/${seg(id)}`));
-    });
+      await removeEach('snapshot', refs, format, async (ref) => client.delete(`/v1/snapshots/${seg(await resolveSnapshot(client, ref, opts.service))}`));
+    },
+  );
 
   groupSnapshotCommands(snapshot);
 }

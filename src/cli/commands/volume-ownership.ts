@@ -4,6 +4,7 @@ import { seg } from '../client.js';
 import { contextOf } from '../context.js';
 import { formatAge, note, print, renderList, renderObject, type Column } from '../output.js';
 import type { Share, Volume } from '../types.js';
+import { resolveVolume, SCOPE_HELP } from '../resolve.js';
 import { removeEach } from './remove.js';
 import { VOLUME_FIELDS } from './volume.js';
 
@@ -24,11 +25,13 @@ export function registerVolumeOwnership(volume: Command): void {
   volume
     .command('offer')
     .description('Share a volume with other services, read-only unless --rw (admin)')
-    .argument('<id>', 'volume id')
+    .argument('<volume>', 'volume id or name')
+    .option('--service <name>', SCOPE_HELP)
     .requiredOption('--to <service>', 'service to share with (repeatable, or a,b)', commaList)
     .option('--rw', 'let them write too')
-    .action(async (id: string, opts: { to: string[]; rw?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { to: string[]; rw?: boolean; service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const id = await resolveVolume(client, ref, opts.service);
       const body = { services: opts.to, access: opts.rw ? 'rw' : 'ro' };
       printShares((await client.post<{ items: Share[] }>(`/v1/volumes/${seg(id)}/offer`, body)).items, format, id);
     });
@@ -36,29 +39,35 @@ export function registerVolumeOwnership(volume: Command): void {
   volume
     .command('revoke')
     .description('Take shares back; refused while attached there (admin)')
-    .argument('<id>', 'volume id')
+    .argument('<volume>', 'volume id or name')
+    .option('--service <name>', SCOPE_HELP)
     .requiredOption('--from <service>', 'service to take it from (repeatable, or a,b)', commaList)
-    .action(async (id: string, opts: { from: string[] }, cmd: Command) => {
+    .action(async (ref: string, opts: { from: string[]; service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const id = await resolveVolume(client, ref, opts.service);
       printShares((await client.post<{ items: Share[] }>(`/v1/volumes/${seg(id)}/revoke`, { services: opts.from })).items, format, id);
     });
 
   volume
     .command('shares')
     .description('List the services a volume is shared with')
-    .argument('<id>', 'volume id')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .argument('<volume>', 'volume id or name')
+    .option('--service <name>', SCOPE_HELP)
+    .action(async (ref: string, opts: { service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const id = await resolveVolume(client, ref, opts.service);
       printShares((await client.get<{ items: Share[] }>(`/v1/volumes/${seg(id)}/shares`)).items, format, id);
     });
 
   volume
     .command('transfer')
     .description('Give a volume and its snapshots to another service (quotas checked on both sides)')
-    .argument('<id>', 'volume id')
+    .argument('<volume>', 'volume id or name')
+    .option('--service <name>', SCOPE_HELP)
     .requiredOption('--to <service>', 'the new owner')
-    .action(async (id: string, opts: { to: string }, cmd: Command) => {
+    .action(async (ref: string, opts: { to: string; service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
+      const id = await resolveVolume(client, ref, opts.service);
       print(renderObject(await client.post<Volume>(`/v1/volumes/${seg(id)}/transfer`, { toService: opts.to }), VOLUME_FIELDS, format));
     });
 
@@ -79,9 +88,12 @@ export function registerVolumeOwnership(volume: Command): void {
   volume
     .command('release')
     .description('Forget volumes without deleting their data (admin)')
-    .argument('<id...>', 'volume ids')
-    .action(async (ids: string[], _opts: unknown, cmd: Command) => {
+    .argument('<volume...>', 'volume ids or names')
+    .option('--service <name>', SCOPE_HELP)
+    .action(async (refs: string[], opts: { service?: string }, cmd: Command) => {
       const { client, format } = contextOf(cmd);
-      await removeEach('volume', ids, format, (id) => client.post<unknown>(`/v1/volumes/${seg(id)}/release`).then(() => undefined), 'released');
+      await removeEach('volume', refs, format, async (ref) => {
+        await client.post<unknown>(`/v1/volumes/${seg(await resolveVolume(client, ref, opts.service))}/release`);
+      }, 'released');
     });
 }

@@ -60,13 +60,14 @@ export async function findSnapshotByName(ex: Executor, service: string, name: st
 
 export async function listSnapshots(
   ex: Executor,
-  filter: { service?: string | undefined; volumeId?: string | undefined },
+  filter: { service?: string | undefined; volumeId?: string | undefined; name?: string | undefined },
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<Snapshot>> {
   let q = ex.selectFrom('snapshots').selectAll();
   if (filter.service !== undefined) q = q.where('service', '=', filter.service);
   if (filter.volumeId !== undefined) q = q.where('volume_id', '=', filter.volumeId);
+  if (filter.name !== undefined) q = q.where('name', '=', filter.name);
   if (cursor !== undefined) q = q.where('id', '>', decodeCursor(cursor));
   const rows = await q.orderBy('id').limit(limit + 1).execute();
   const more = rows.length > limit;

@@ -109,6 +109,8 @@ export interface VolumeFilter {
   service?: string | undefined;
   /** Volumes shared with this service (owned by others), instead of a service's own. */
   sharedWith?: string | undefined;
+  /** Exactly this name (unique per service; the admin may find it in several services). */
+  name?: string | undefined;
   status?: VolumeStatus | undefined;
   pool?: string | undefined;
   labels?: Labels | undefined;
@@ -128,6 +130,7 @@ export async function listVolumes(
     const sharedWith = filter.sharedWith;
     q = q.where('volumes.id', 'in', (eb) => eb.selectFrom('volume_shares').select('volume_id').where('volume_shares.service', '=', sharedWith));
   }
+  if (filter.name !== undefined) q = q.where('volumes.name', '=', filter.name);
   if (filter.status !== undefined) q = q.where('volumes.status', '=', filter.status);
   if (filter.pool !== undefined) q = q.where('volumes.pool', '=', filter.pool);
   for (const [kind, tags] of [

@@ -33,7 +33,12 @@ export function snapshotRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
         schema: {
           tags: ['snapshots'],
           querystring: Type.Object(
-            { volume: Type.Optional(Type.String({ maxLength: 200 })), service: Type.Optional(Name), ...PageQuery },
+            {
+              volume: Type.Optional(Type.String({ maxLength: 200 })),
+              service: Type.Optional(Name),
+              name: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'exactly this snapshot name (unique per service)' })),
+              ...PageQuery,
+            },
             { additionalProperties: false },
           ),
           response: { 200: pageOf(SnapshotSchema), ...errorResponses },
@@ -43,6 +48,7 @@ export function snapshotRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
         const page = await app.snapshots.list(identityOf(req), {
           volumeId: req.query.volume,
           service: req.query.service,
+          name: req.query.name,
           limit: req.query.limit,
           cursor: req.query.cursor,
         });

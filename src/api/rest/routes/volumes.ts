@@ -50,6 +50,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
             {
               label: Type.Optional(Type.Array(Type.String(), { description: 'key=value, repeatable' })),
               field: Type.Optional(Type.Array(Type.String(), { description: 'key=value, repeatable' })),
+              name: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'exactly this volume name (unique per service; the admin may find one in several services)' })),
               status: Type.Optional(VolumeStatusSchema),
               pool: Type.Optional(Name),
               service: Type.Optional(Name),
@@ -68,6 +69,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
         const page = await app.volumes.list(identityOf(req), {
           labels: parseSelectors('label', q.label),
           fields: parseSelectors('field', q.field),
+          name: q.name,
           status: q.status as VolumeStatus | undefined,
           pool: q.pool,
           service: q.service,
