@@ -306,13 +306,7 @@ export class AttachmentUseCases {
       const at = this.#now().toISOString();
       if (!(await endAttachment(trx, id, opts.force ? 'fenced' : 'ended', at))) return;
       if (opts.force) await nextFencingToken(trx, a.volumeId);
-      const rest = await listLiveAttachments(trx, { volumeId: a.volumeId });
-      const v = await findVolume(trx, a.volumeId);
-      if (rest.length === 0 && v?.status === 'attached') {
-        assertTransition(v.id, 'attached', 'detaching');
-        assertTransition(v.id, 'detaching', 'available');
-        await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
-      }
+      await releaseVolumeIfIdle(trx, a.volumeId, at);
       await this.#ctx.events.record(
         trx,
         { type: opts.force ? 'attachment.fenced' : 'attachment.ended', service: a.service, objectId: id, data: { volumeId: a.volumeId, node: a.node, fencingToken: a.fencingToken } },
@@ -445,6 +439,17 @@ export class AttachmentUseCases {
       });
     }
     return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, selfFenceMarginSeconds: this.#ctx.config.selfFenceMarginSeconds, attachments: items };
+  }
+}
+
+/** An attached volume whose last live attachment ended becomes available again (in the caller's transaction). */
+export async function releaseVolumeIfIdle(trx: Executor, volumeId: string, at: string): Promise<void> {
+  const rest = await listLiveAttachments(trx, { volumeId });
+  const v = await findVolume(trx, volumeId);
+  if (rest.length === 0 && v?.status === 'attached') {
+    assertTransition(v.id, 'attached', 'detaching');
+    assertTransition(v.id, 'detaching', 'available');
+    await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
   }
 }
 
