@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccessMode, VolumeMode } from '../core/ports/driver.js';
@@ -26,7 +27,7 @@ import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { VolumeUseCases } from './volumes.js';
-import { zoneReaches } from '../scheduler/zones.js';
+import { poolNodes, zoneReaches } from '../scheduler/zones.js';
 import { volumeRef } from '../core/volume-ref.js';
 
 export type { Attachment } from '../store/repos/attachments.js';
@@ -282,14 +283,30 @@ export class AttachmentUseCases {
   async #assertReachable(v: Volume, node: NodeRecord): Promise<void> {
     const pool = await findPool(this.#ctx.store.db, v.pool);
     if (!pool) return;
-    const nodes = pool.topology.nodes ?? [];
-    if (nodes.length > 0 && !nodes.includes(node.id)) {
-      throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is not reachable from node ${node.id} (nodes: ${nodes.join(', ')})`);
+    const undeclared = (pool.topology.nodes ?? []).length === 0 && pool.topology.shared !== true;
+    const home = undeclared ? await this.#homeNode() : undefined;
+    const nodes = poolNodes(pool, home);
+    if (nodes !== undefined && !nodes.includes(node.id)) {
+      const where = nodes.length === 0 ? 'no node yet' : `node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')}`;
+      const why = undeclared ? ` (it declares no nodes: ${home === undefined ? 'no node is registered' : `${home} is ${this.#ctx.config.agent.enabled ? "the server's embedded agent" : 'the node registered first'}`})` : '';
+      throw new PollyError(
+        'POOL_NOT_ON_NODE',
+        `pool ${pool.name} (driver ${pool.driver}) is node-local and lives on ${where}${why}; node ${node.id} cannot attach its volumes. Declare the nodes that see its path (topology.nodes) or, when every node sees the same filesystem, shared: true`,
+        { pool: pool.name, nodes, node: node.id },
+      );
     }
     const zone = node.topology.zone;
     if (!zoneReaches(pool.topology.zone, zone)) {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is in zone ${pool.topology.zone}; node ${node.id} is in zone ${zone}`);
     }
+  }
+
+  /** Where an undeclared node-local pool lives: the embedded agent's node, else the node registered first. */
+  async #homeNode(): Promise<string | undefined> {
+    const agent = this.#ctx.config.agent;
+    if (agent.enabled) return agent.nodeId ?? hostname();
+    const first = await this.#ctx.store.db.selectFrom('nodes').select('id').orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+    return first?.id;
   }
 
   /**

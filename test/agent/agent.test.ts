@@ -68,7 +68,7 @@ async function newVolume(name: string): Promise<{ id: string; backendId: string 
 beforeAll(async () => {
   work = await tempDir(cleanup);
   poolPath = join(work, 'pool');
-  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: poolPath }] });
+  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: poolPath, topology: { shared: true } }] });
   cleanup.add(() => polly.stop());
   token = await newService(polly, 'agents');
   // Registered after the server: mounts under the agents' directories go first.
