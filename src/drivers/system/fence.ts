@@ -121,23 +121,26 @@ export async function fenceMountsEverywhere(matches: (e: MountEntry) => boolean)
     for (const m of targets) {
       if (seenPoints.has(m.mountPoint)) continue;
       seenPoints.add(m.mountPoint);
-      const enter = ns.namespace === self ? [] : ['nsenter', `--mount=/proc/${ns.pid}/ns/mnt`, '--'];
+      // Inside another namespace (a container's) its own binaries may be missing: nsenter keeps this
+      // host's root (`--root=/`, opened before entering), and the target is reached through the
+      // process's root (`/proc/<pid>/root/<mountpoint>`), which leads into that namespace's mount tree;
+      // `-c` keeps mount(8) from canonicalising it back to a path of this host.
+      const other = ns.namespace !== self;
+      const enter = other ? ['nsenter', `--mount=/proc/${ns.pid}/ns/mnt`, '--root=/', '--'] : [];
       const exec = (args: string[]) => (enter.length === 0 ? run(args[0]!, args.slice(1)) : run(enter[0]!, [...enter.slice(1), ...args]));
-      // A lazy unmount first: it cannot be refused, and a container then writes (if at all) into its
-      // own root filesystem, never into the volume. The read-only remount is a fallback for a mount
-      // the kernel will not detach (a mountpoint that is some namespace's root).
+      const path = other ? `/proc/${ns.pid}/root${m.mountPoint === '/' ? '' : m.mountPoint}` : m.mountPoint;
       try {
         for (let i = 0; i < 16; i++) {
-          await exec(['umount', '-l', m.mountPoint]);
+          await exec(['umount', '-c', '-l', path]);
           const again = parseMountInfo(await readFile(`/proc/${ns.namespace === self ? 'self' : ns.pid}/mountinfo`, 'utf8').catch(() => ''));
           if (!again.some((e) => e.mountPoint === m.mountPoint && matches(e))) break;
         }
         // Another namespace's path (a container's) now leads into that namespace's root filesystem: a
         // read-only empty tmpfs in its place makes a write there fail (EROFS) instead of landing elsewhere.
-        if (ns.namespace !== self) await exec(['mount', '-t', 'tmpfs', '-o', 'ro,size=4k,mode=0555', 'polly-fenced', m.mountPoint]).catch(() => undefined);
+        if (other) await exec(['mount', '-c', '-t', 'tmpfs', '-o', 'ro,size=4k,mode=0555', 'polly-fenced', path]).catch(() => undefined);
         done.push({ namespace: ns.namespace, mountPoint: m.mountPoint, action: 'unmounted' });
       } catch {
-        await exec(['mount', '-o', 'remount,bind,ro', m.mountPoint]);
+        await exec(['mount', '-c', '-o', 'remount,bind,ro', path]);
         done.push({ namespace: ns.namespace, mountPoint: m.mountPoint, action: 'read-only' });
       }
     }
