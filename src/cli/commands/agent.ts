@@ -92,7 +92,11 @@ export function registerAgent(program: Command): void {
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
         if (opts.csiSocket) print(`CSI Node service listening on ${opts.csiSocket}`);
+        // The agent's own timers do not hold the process open (they are unref'd): without a plugin or CSI
+        // socket nothing else would, and an agent that exits leaves its volumes to the fence guard.
+        const keepAlive = setInterval(() => undefined, 2 ** 30);
         const shutdown = () => {
+          clearInterval(keepAlive);
           running.stop().then(
             () => process.exit(0),
             (err: unknown) => {
