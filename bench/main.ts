@@ -23,6 +23,7 @@ import { postgresBenchmark } from './postgres.js';
 import { scaleBenchmark } from './scale.js';
 import { snapshotCostBenchmark } from './snapshot-cost.js';
 import { startupBenchmark } from './startup.js';
+import { takeoverBenchmark } from './takeover.js';
 import { throughputBenchmark } from './throughput.js';
 
 const placementBenchmark: Benchmark = {
@@ -41,6 +42,7 @@ export const BENCHMARKS: Benchmark[] = [
   snapshotCostBenchmark,
   postgresBenchmark,
   startupBenchmark,
+  takeoverBenchmark,
 ];
 
 interface Options {

@@ -9,7 +9,9 @@ import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
 import { stderrOf } from '../drivers/system/exec.js';
 import { isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
 import { selfFenceDeadline } from '../core/failover.js';
+import { setFenceHostPid } from '../drivers/system/fence.js';
 import { ServerClient } from './server-client.js';
+import { readGuardReport, startFenceGuard, stopFenceGuard, type FenceGuardCommand } from './fence-guard.js';
 
 export interface AgentOptions {
   /** The Polly server's REST URL. */
@@ -31,6 +33,17 @@ export interface AgentOptions {
   log: Logger;
   /** Injectable time, for tests of the local lease. */
   now?: () => number;
+  /**
+   * The process whose mount namespace is this host's (default 1): a self-fence touches that namespace
+   * and the ones below it only (see drivers/system/fence.ts). Two "hosts" on one kernel need it.
+   */
+  hostPid?: number | undefined;
+  /**
+   * A separate process that fences this node's volumes at the self-fence deadline when the agent itself
+   * died (kill -9, a crash) and no new agent took over: the deadline must hold without the agent. Off
+   * unless given (the `polly agent` command starts one).
+   */
+  fenceGuard?: FenceGuardCommand | undefined;
 }
 
 /** One publication of a held volume: a target path (a directory, or a file for block volumes). */
@@ -55,8 +68,16 @@ export interface HeldVolume {
   targets: Record<string, Target>;
 }
 
-interface AgentState {
+export interface AgentState {
   held: HeldVolume[];
+  /** When the last successful renewal was sent (ms since the epoch): the self-fence deadline counts from it. */
+  lastRenewalStart?: number | undefined;
+  leaseSeconds?: number | undefined;
+  marginSeconds?: number | undefined;
+  /** The agent process that wrote this, and the pools of its held volumes: what a fence guard needs. */
+  agentPid?: number | undefined;
+  guardPid?: number | undefined;
+  pools?: Record<string, { driver: string; parameters: Record<string, string> }> | undefined;
 }
 
 /**
@@ -70,6 +91,9 @@ export class NodeAgent {
   readonly #opts: AgentOptions;
   readonly #client: ServerClient;
   readonly #drivers = new Map<string, StorageDriver>();
+  readonly #pools = new Map<string, Pool>();
+  #guardPid: number | undefined;
+  #saving: Promise<void> = Promise.resolve();
   readonly #held = new Map<string, HeldVolume>();
   readonly #mutex = new KeyedMutex();
   /** Attachments a CO unstaged here (CSI NodeUnstage) that must not be staged again while they stay live. */
@@ -87,6 +111,7 @@ export class NodeAgent {
 
   constructor(opts: AgentOptions) {
     this.#opts = opts;
+    if (opts.hostPid !== undefined) setFenceHostPid(opts.hostPid);
     this.#client = new ServerClient(opts.serverUrl, opts.token, { ca: opts.ca });
   }
 
@@ -120,7 +145,8 @@ export class NodeAgent {
     await mkdir(this.#opts.stateDir, { recursive: true });
     await this.#client.call('POST', '/v1/nodes', { id: this.#opts.nodeId, hostname: this.#opts.hostname, topology: this.#opts.topology });
     await this.refreshPools();
-    await this.#loadState();
+    const previous = await this.#loadState();
+    await this.#takeOver(previous);
     // A volume that cannot be restored is logged (and retried at every heartbeat), not fatal to the agent.
     await this.sync({ restore: true }).catch((err: unknown) => this.#opts.log.error({ err }, 'agent start: reconciliation incomplete'));
     const every = (this.#opts.heartbeatSeconds ?? Math.max(1, Math.floor(this.#leaseSeconds / 3))) * 1000;
@@ -132,6 +158,7 @@ export class NodeAgent {
 
   /** Stops heartbeating and closes drivers. Mounts stay: a restarted agent restores or releases them. */
   async stop(): Promise<void> {
+    // A fence guard stays: it fences at the deadline unless a new agent takes over before.
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
@@ -148,6 +175,7 @@ export class NodeAgent {
     // imports of the agent, and the Docker plugin socket must listen before them (driver-server.started).
     const { createDriver } = await import('../drivers/registry.js');
     for (const pool of items) {
+      this.#pools.set(pool.name, pool);
       if (this.#drivers.has(pool.name)) continue;
       try {
         const driver = createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: this.#opts.dataDir });
@@ -205,7 +233,16 @@ export class NodeAgent {
     for (const h of [...this.#held.values()]) {
       const a = live.get(h.attachmentId);
       if (!a || a.fencingToken !== h.fencingToken) {
-        await attempt('release', h.volumeId, () => this.#release(h, a ? 'fencing token changed' : 'attachment ended or fenced'));
+        // The attachment moved on while containers may still hold the volume in their own mount
+        // namespaces (a restart forgot them, or an operator fenced this node): fence it on this host
+        // (never at the storage, which the new holder may use already), then let go.
+        const why = a ? 'fencing token changed' : 'attachment ended or fenced';
+        await attempt('release', h.volumeId, () =>
+          this.#fenceOne(h, why).catch((err: unknown) => {
+            this.#opts.log.warn({ err, volumeId: h.volumeId }, 'fencing a volume this node no longer holds failed; releasing it');
+            return this.#release(h, why);
+          }),
+        );
       }
     }
     for (const id of this.#unstaged) if (!live.has(id)) this.#unstaged.delete(id);
@@ -224,8 +261,14 @@ export class NodeAgent {
     this.#lastRenewalStart = Math.max(this.#lastRenewalStart, sentAt);
     this.#leaseSeconds = hb.leaseSeconds;
     if (typeof hb.selfFenceMarginSeconds === 'number') this.#marginSeconds = hb.selfFenceMarginSeconds;
+    // The deadline is persisted: a fence guard (or a restarted agent) keeps it when this process dies.
+    void this.#saveState().catch((err: unknown) => this.#opts.log.warn({ err }, 'agent state not saved'));
+    this.#armFenceTimer();
+  }
+
+  #armFenceTimer(): void {
     if (this.#fenceTimer) clearTimeout(this.#fenceTimer);
-    if (this.#stopped) return;
+    if (this.#stopped || this.#lastRenewalStart === 0) return;
     const wait = Math.max(0, this.selfFenceDeadline - this.#now());
     this.#fenceTimer = setTimeout(() => {
       void this.checkDeadline().catch((err: unknown) => this.#opts.log.error({ err }, 'self-fence failed'));
@@ -313,7 +356,13 @@ export class NodeAgent {
         targets: {},
       };
       const driver = await this.driver(h.pool);
-      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      try {
+        await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      } catch (err) {
+        // Whatever the failed stage left (a loop device, a half mount) goes; the orphan sweep retries.
+        await driver.node.unstage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath }).catch(() => undefined);
+        throw err;
+      }
       this.#held.set(h.volumeId, h);
       await this.#saveState();
       this.#opts.log.info({ volumeId: h.volumeId, attachment: h.attachmentId, fencingToken: h.fencingToken }, 'staged');
@@ -371,7 +420,18 @@ export class NodeAgent {
       accessMode,
       ...(readOnly !== undefined ? { readOnly } : {}),
     });
-    return this.ensureStaged(a.id, volumeId);
+    try {
+      return await this.ensureStaged(a.id, volumeId);
+    } catch (err) {
+      // Not held here (the stage failed: the pool is not usable on this node, …): the attachment ends,
+      // or every heartbeat would renew a lease on a volume nobody can use and nobody else may have.
+      if (this.#held.get(volumeId)?.attachmentId !== a.id) {
+        await this.#client
+          .call('DELETE', `/v1/attachments/${encodeURIComponent(a.id)}`)
+          .catch((e: unknown) => this.#opts.log.error({ err: e, volumeId, attachment: a.id }, 'could not end the attachment of a volume that failed to stage'));
+      }
+      throw err;
+    }
   }
 
   /**
@@ -510,19 +570,66 @@ export class NodeAgent {
     return join(this.#opts.stateDir, 'agent-state.json');
   }
 
-  async #loadState(): Promise<void> {
+  async #loadState(): Promise<AgentState | undefined> {
     let text: string;
     try {
       text = await readFile(this.#stateFile, 'utf8');
     } catch {
-      return;
+      return undefined;
     }
     const state = JSON.parse(text) as AgentState;
     for (const h of state.held) this.#held.set(h.volumeId, h);
+    // The previous run's deadline still holds until a renewal succeeds.
+    if (typeof state.lastRenewalStart === 'number') this.#lastRenewalStart = state.lastRenewalStart;
+    if (typeof state.leaseSeconds === 'number') this.#leaseSeconds = state.leaseSeconds;
+    if (typeof state.marginSeconds === 'number') this.#marginSeconds = state.marginSeconds;
+    return state;
   }
 
-  async #saveState(): Promise<void> {
-    const state: AgentState = { held: [...this.#held.values()] };
+  /**
+   * This process takes over from the previous agent of this state directory: its fence guard stops (one
+   * of ours starts), volumes that guard fenced are no longer held and its report goes to the server, and
+   * the inherited self-fence deadline is armed.
+   */
+  async #takeOver(previous: AgentState | undefined): Promise<void> {
+    if (previous?.guardPid !== undefined) await stopFenceGuard(previous.guardPid);
+    const report = await readGuardReport(this.#opts.stateDir);
+    if (report) {
+      for (const id of report.attachments) {
+        const h = [...this.#held.values()].find((x) => x.attachmentId === id);
+        if (h) this.#held.delete(h.volumeId);
+      }
+      this.#unreported.push({ attachments: report.attachments, fencedAt: report.fencedAt });
+      this.#opts.log.error({ attachments: report.attachments, fencedAt: report.fencedAt }, 'the fence guard fenced volumes while no agent ran');
+    }
+    if (this.#opts.fenceGuard) this.#guardPid = await startFenceGuard(this.#opts.fenceGuard, { stateDir: this.#opts.stateDir, agentPid: process.pid });
+    await this.#saveState();
+    await report?.remove();
+    this.#armFenceTimer();
+  }
+
+  /** Writes the state file; writes are serialised (they share one temporary file). */
+  #saveState(): Promise<void> {
+    const next = this.#saving.catch(() => undefined).then(() => this.#writeState());
+    this.#saving = next;
+    return next;
+  }
+
+  async #writeState(): Promise<void> {
+    const pools: NonNullable<AgentState['pools']> = {};
+    for (const h of this.#held.values()) {
+      const p = this.#pools.get(h.pool);
+      if (p) pools[p.name] = { driver: p.driver, parameters: p.parameters };
+    }
+    const state: AgentState = {
+      held: [...this.#held.values()],
+      lastRenewalStart: this.#lastRenewalStart,
+      leaseSeconds: this.#leaseSeconds,
+      marginSeconds: this.#marginSeconds,
+      agentPid: process.pid,
+      guardPid: this.#guardPid,
+      pools,
+    };
     const tmp = `${this.#stateFile}.tmp`;
     await writeFile(tmp, JSON.stringify(state, null, 2));
     await rename(tmp, this.#stateFile);

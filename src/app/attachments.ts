@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccessMode, VolumeMode } from '../core/ports/driver.js';
@@ -26,7 +27,7 @@ import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { VolumeUseCases } from './volumes.js';
-import { zoneReaches } from '../scheduler/zones.js';
+import { poolNodes, zoneReaches } from '../scheduler/zones.js';
 import { volumeRef } from '../core/volume-ref.js';
 
 export type { Attachment } from '../store/repos/attachments.js';
@@ -282,14 +283,30 @@ export class AttachmentUseCases {
   async #assertReachable(v: Volume, node: NodeRecord): Promise<void> {
     const pool = await findPool(this.#ctx.store.db, v.pool);
     if (!pool) return;
-    const nodes = pool.topology.nodes ?? [];
-    if (nodes.length > 0 && !nodes.includes(node.id)) {
-      throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is not reachable from node ${node.id} (nodes: ${nodes.join(', ')})`);
+    const undeclared = (pool.topology.nodes ?? []).length === 0 && pool.topology.shared !== true;
+    const home = undeclared ? await this.#homeNode() : undefined;
+    const nodes = poolNodes(pool, home);
+    if (nodes !== undefined && !nodes.includes(node.id)) {
+      const where = nodes.length === 0 ? 'no node yet' : `node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')}`;
+      const why = undeclared ? ` (it declares no nodes: ${home === undefined ? 'no node is registered' : `${home} is ${this.#ctx.config.agent.enabled ? "the server's embedded agent" : 'the node registered first'}`})` : '';
+      throw new PollyError(
+        'POOL_NOT_ON_NODE',
+        `pool ${pool.name} (driver ${pool.driver}) is node-local and lives on ${where}${why}; node ${node.id} cannot attach its volumes. Declare the nodes that see its path (topology.nodes) or, when every node sees the same filesystem, shared: true`,
+        { pool: pool.name, nodes, node: node.id },
+      );
     }
     const zone = node.topology.zone;
     if (!zoneReaches(pool.topology.zone, zone)) {
       throw new PollyError('VALIDATION_FAILED', `pool ${pool.name} is in zone ${pool.topology.zone}; node ${node.id} is in zone ${zone}`);
     }
+  }
+
+  /** Where an undeclared node-local pool lives: the embedded agent's node, else the node registered first. */
+  async #homeNode(): Promise<string | undefined> {
+    const agent = this.#ctx.config.agent;
+    if (agent.enabled) return agent.nodeId ?? hostname();
+    const first = await this.#ctx.store.db.selectFrom('nodes').select('id').orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+    return first?.id;
   }
 
   /**
@@ -306,13 +323,7 @@ export class AttachmentUseCases {
       const at = this.#now().toISOString();
       if (!(await endAttachment(trx, id, opts.force ? 'fenced' : 'ended', at))) return;
       if (opts.force) await nextFencingToken(trx, a.volumeId);
-      const rest = await listLiveAttachments(trx, { volumeId: a.volumeId });
-      const v = await findVolume(trx, a.volumeId);
-      if (rest.length === 0 && v?.status === 'attached') {
-        assertTransition(v.id, 'attached', 'detaching');
-        assertTransition(v.id, 'detaching', 'available');
-        await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
-      }
+      await releaseVolumeIfIdle(trx, a.volumeId, at);
       await this.#ctx.events.record(
         trx,
         { type: opts.force ? 'attachment.fenced' : 'attachment.ended', service: a.service, objectId: id, data: { volumeId: a.volumeId, node: a.node, fencingToken: a.fencingToken } },
@@ -445,6 +456,17 @@ export class AttachmentUseCases {
       });
     }
     return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, selfFenceMarginSeconds: this.#ctx.config.selfFenceMarginSeconds, attachments: items };
+  }
+}
+
+/** An attached volume whose last live attachment ended becomes available again (in the caller's transaction). */
+export async function releaseVolumeIfIdle(trx: Executor, volumeId: string, at: string): Promise<void> {
+  const rest = await listLiveAttachments(trx, { volumeId });
+  const v = await findVolume(trx, volumeId);
+  if (rest.length === 0 && v?.status === 'attached') {
+    assertTransition(v.id, 'attached', 'detaching');
+    assertTransition(v.id, 'detaching', 'available');
+    await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
   }
 }
 

@@ -1,10 +1,9 @@
 import { PollyError } from '../core/errors.js';
-import { assertTransition } from '../core/state-machine.js';
 import type { Identity } from '../core/types.js';
 import { endAttachment, listLiveAttachments, nextFencingToken, type Attachment } from '../store/repos/attachments.js';
 import { findNode, setNodeFence, setNodeSelfFenced, type NodeRecord } from '../store/repos/nodes.js';
-import { findVolume, updateVolume } from '../store/repos/volumes.js';
 import type { Executor } from '../store/store.js';
+import { releaseVolumeIfIdle } from './attachments.js';
 import type { AppContext } from './context.js';
 import { requireAdmin } from './scope.js';
 
@@ -100,13 +99,7 @@ export class NodeFencingUseCases {
   async #end(trx: Executor, a: Attachment, data: Record<string, unknown>, at: string): Promise<boolean> {
     if (!(await endAttachment(trx, a.id, 'fenced', at))) return false;
     await nextFencingToken(trx, a.volumeId);
-    const rest = await listLiveAttachments(trx, { volumeId: a.volumeId });
-    const v = await findVolume(trx, a.volumeId);
-    if (rest.length === 0 && v?.status === 'attached') {
-      assertTransition(v.id, 'attached', 'detaching');
-      assertTransition(v.id, 'detaching', 'available');
-      await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
-    }
+    await releaseVolumeIfIdle(trx, a.volumeId, at);
     await this.#ctx.events.record(
       trx,
       { type: 'attachment.fenced', service: a.service, objectId: a.id, data: { volumeId: a.volumeId, node: a.node, fencingToken: a.fencingToken, ...data } },

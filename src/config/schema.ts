@@ -15,6 +15,7 @@ export const TopologySchema = Type.Object(
     zone: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     region: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     nodes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: MAX_NAMES })),
+    shared: Type.Optional(Type.Boolean()),
   },
   Strict,
 );

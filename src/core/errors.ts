@@ -38,6 +38,8 @@ export const ERROR_CATALOG = {
   INVALID_CURSOR: { httpStatus: 400, grpcCode: GrpcCode.ABORTED },
   UNAUTHENTICATED: { httpStatus: 401, grpcCode: GrpcCode.UNAUTHENTICATED },
   FORBIDDEN: { httpStatus: 403, grpcCode: GrpcCode.PERMISSION_DENIED },
+  /** A node-local pool's volume asked for on a node the pool does not declare (details: pool, nodes, node). */
+  POOL_NOT_ON_NODE: { httpStatus: 409, grpcCode: GrpcCode.FAILED_PRECONDITION },
   QUOTA_EXCEEDED: { httpStatus: 403, grpcCode: GrpcCode.RESOURCE_EXHAUSTED },
   NOT_FOUND: { httpStatus: 404, grpcCode: GrpcCode.NOT_FOUND },
   METHOD_NOT_ALLOWED: { httpStatus: 405, grpcCode: GrpcCode.UNIMPLEMENTED },

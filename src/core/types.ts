@@ -25,7 +25,13 @@ export interface Service {
 export interface Topology {
   zone?: string | undefined;
   region?: string | undefined;
+  /** The nodes that reach the pool's storage (node-local drivers: the machine(s) holding its path). */
   nodes?: string[] | undefined;
+  /**
+   * A node-local pool (`local`, `btrfs`, `loopblock`) whose path every node sees (one filesystem shared
+   * between hosts): the operator's explicit statement, without which such a pool belongs to its nodes.
+   */
+  shared?: boolean | undefined;
 }
 
 export type PoolState = 'enabled' | 'draining' | 'disabled';

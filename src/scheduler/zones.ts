@@ -33,6 +33,24 @@ export function lookupZone(table: ZoneTable, zone: string | null, missing: numbe
  * reachable from that zone only. A request or node without a zone places no constraint.
  */
 
+/**
+ * Drivers whose storage is a path on one machine: their pools live on the node(s) they declare
+ * (`topology.nodes`), or on every node only when the operator says the path is shared (`shared: true`).
+ */
+export const NODE_LOCAL_DRIVERS: ReadonlySet<string> = new Set(['local', 'btrfs', 'loopblock']);
+
+/**
+ * The nodes a pool's volumes may be attached on, or undefined for any node: its declared `nodes`; any
+ * node for a shared or networked pool; for an undeclared node-local pool, the `home` node (the server's
+ * embedded agent, else the node registered first), none while there is no such node.
+ */
+export function poolNodes(pool: { driver: string; topology: { nodes?: string[] | undefined; shared?: boolean | undefined } }, home: string | undefined): string[] | undefined {
+  const declared = pool.topology.nodes ?? [];
+  if (declared.length > 0) return declared;
+  if (pool.topology.shared === true || !NODE_LOCAL_DRIVERS.has(pool.driver)) return undefined;
+  return home === undefined ? [] : [home];
+}
+
 /** Whether a volume in a pool of zone `poolZone` is reachable from `zone` (undefined: any zone). */
 export function zoneReaches(poolZone: string | null | undefined, zone: string | null | undefined): boolean {
   return poolZone === null || poolZone === undefined || zone === null || zone === undefined || poolZone === zone;

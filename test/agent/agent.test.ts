@@ -23,9 +23,21 @@ async function childPid(child: ChildProcess): Promise<number> {
   throw new Error('unshare did not start');
 }
 
+/** Whether the volume (anything but a fence's read-only tombstone) is mounted at `path` in that process's namespace. */
 async function mountedIn(pid: number, path: string): Promise<boolean> {
   const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
-  return info.split('\n').some((l) => l.split(' ')[4] === path);
+  return info.split('\n').some((l) => l.split(' ')[4] === path && !l.includes(' - tmpfs polly-fenced '));
+}
+
+/** Runs `sh -c script` inside that process's mount namespace; answers the exit code and stderr. */
+async function shIn(pid: number, script: string): Promise<{ code: number; stderr: string }> {
+  try {
+    await execFileP('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', 'sh', '-c', script]);
+    return { code: 0, stderr: '' };
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stderr: e.stderr ?? '' };
+  }
 }
 const cleanup = new Cleanup();
 let polly: TestPolly;
@@ -56,7 +68,7 @@ async function newVolume(name: string): Promise<{ id: string; backendId: string 
 beforeAll(async () => {
   work = await tempDir(cleanup);
   poolPath = join(work, 'pool');
-  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: poolPath }] });
+  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: poolPath, topology: { shared: true } }] });
   cleanup.add(() => polly.stop());
   token = await newService(polly, 'agents');
   // Registered after the server: mounts under the agents' directories go first.
@@ -193,8 +205,11 @@ describe('node agent on a local pool (real bind mounts)', () => {
       expect(await agent.checkDeadline()).toBe(true);
       expect(await isMountPoint(target)).toBe(false);
       expect(await mountedIn(pid, target)).toBe(false);
-      // The container's writes no longer reach the volume.
-      await execFileP('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', 'sh', '-c', `echo late > ${target}/late.txt || true`]);
+      // The container's writes fail (a read-only tombstone sits where the volume was) and never reach it.
+      const late = await shIn(pid, `echo late > ${target}/late.txt`);
+      expect(late.code).not.toBe(0);
+      // EROFS where the tombstone stays; ENOENT where the agent removed the shared mountpoint directory.
+      expect(late.stderr).toMatch(/read-only|nonexistent|no such file/i);
       await expect(readFile(join(poolPath, 'volumes', v.backendId, 'late.txt'))).rejects.toThrow();
       expect(agent.held()).toEqual([]);
       // Reachable again: the report goes out first, and the server ends the attachment as self-fenced.
@@ -247,6 +262,70 @@ describe('node agent on a local pool (real bind mounts)', () => {
       client.call = realCall;
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('a restarted agent fences what it no longer holds in every mount namespace of the host, containers\' included', async () => {
+    const stateDir = join(work, 'rf');
+    const first = agentFor('agent-rf', stateDir);
+    await first.start();
+    const v = await newVolume('restart-fence-1');
+    const target = join(work, 'targets', 'restart-fence');
+    let container: ChildProcess | undefined;
+    try {
+      const held = await first.attach(v.id, 'RWO');
+      await first.publish(v.id, target, false);
+      container = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
+      const pid = await childPid(container);
+      expect(await mountedIn(pid, target)).toBe(true);
+      await first.stop();
+      // While the agent is down an operator fences the node's attachment (another node may take it);
+      // the agent's own mount is lost (a reboot of the agent's namespace, say) but the container's stays.
+      expect((await polly.call('DELETE', `/v1/attachments/${held.attachmentId}?force=true`)).status).toBe(204);
+      const { unmountAll } = await import('../../src/drivers/system/mounts.js');
+      await unmountAll(target);
+      expect(await mountedIn(pid, target)).toBe(true);
+      expect((await shIn(pid, `echo early > ${target}/early.txt`)).code).toBe(0);
+
+      const second = agentFor('agent-rf', stateDir);
+      await second.start();
+      try {
+        expect(second.held()).toEqual([]);
+        expect(await mountedIn(pid, target)).toBe(false);
+        const late = await shIn(pid, `echo late > ${target}/late.txt`);
+        expect(late.code).not.toBe(0);
+        await expect(readFile(join(poolPath, 'volumes', v.backendId, 'late.txt'))).rejects.toThrow();
+        expect(await readFile(join(poolPath, 'volumes', v.backendId, 'early.txt'), 'utf8')).toBe('early\n');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      container?.kill('SIGKILL');
+    }
+  });
+
+  it('a volume whose stage fails is not left attached: the attachment is rolled back', async () => {
+    const other = await startPolly({ pools: [{ name: 'mem', driver: 'fake' }] });
+    try {
+      const tok = await newService(other, 'rollback');
+      const agent = new NodeAgent({ serverUrl: other.url, token: tok, nodeId: 'agent-rb', hostname: 'agent-rb.test', topology: {}, stateDir: join(work, 'rb'), dataDir: other.dataDir, heartbeatSeconds: 3600, log });
+      await agent.start();
+      try {
+        const res = await other.call('POST', '/v1/volumes', { token: tok, body: { name: 'no-stage', sizeBytes: 1 << 20 } });
+        expect(res.status).toBe(201);
+        // The agent's own driver of the pool (built last) fails to stage, as one that cannot see the pool.
+        const { fakeDriverFor } = await import('../../src/drivers/fake/fake-driver.js');
+        const { PollyError } = await import('../../src/core/errors.js');
+        fakeDriverFor('mem')!.failNext('node.stage', new PollyError('UNAVAILABLE', 'pool mem is not usable on node agent-rb'));
+        await expect(agent.attach(res.body.id, 'RWO')).rejects.toThrow(/not usable/);
+        expect((await other.call('GET', `/v1/attachments?volume=${res.body.id}`, { token: tok })).body.items).toEqual([]);
+        expect((await other.call('GET', `/v1/volumes/${res.body.id}`, { token: tok })).body.status).toBe('available');
+        expect((await other.call('DELETE', `/v1/volumes/${res.body.id}`, { token: tok })).status).toBe(204);
+      } finally {
+        await agent.stop();
+      }
+    } finally {
+      await other.stop();
     }
   });
 

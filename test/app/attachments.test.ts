@@ -373,3 +373,39 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('node-local pools attach only on the nodes they declare', () => {
+  it('refuses an undeclared node with POOL_NOT_ON_NODE naming the pool and its nodes; shared: true reaches every node', async () => {
+    const { startPolly, newService } = await import('../helpers/polly.js');
+    const polly = await startPolly((dir) => ({
+      pools: [
+        { name: 'here', driver: 'local', path: join(dir, 'here'), topology: { nodes: ['host-a'] } },
+        { name: 'undeclared', driver: 'local', path: join(dir, 'undeclared') },
+        { name: 'everywhere', driver: 'local', path: join(dir, 'everywhere'), topology: { shared: true } },
+      ],
+    }));
+    try {
+      const token = await newService(polly, 'topo');
+      for (const id of ['host-a', 'host-b']) expect((await polly.call('POST', '/v1/nodes', { token, body: { id, hostname: `${id}.test` } })).status).toBe(200);
+      const attach = async (pool: string, node: string) => {
+        const v = await polly.call('POST', '/v1/volumes', { token, body: { name: `${pool}-${node}`, sizeBytes: 1 << 20, pool } });
+        expect(v.status).toBe(201);
+        return polly.call('POST', `/v1/volumes/${v.body.id}/attachments`, { token, body: { node, accessMode: 'RWO' } });
+      };
+      const refused = await attach('here', 'host-b');
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('POOL_NOT_ON_NODE');
+      expect(refused.body.error.details).toEqual({ pool: 'here', nodes: ['host-a'], node: 'host-b' });
+      expect(refused.body.error.message).toContain('pool here (driver local) is node-local and lives on node host-a');
+      expect((await attach('here', 'host-a')).status).toBe(201);
+      // Undeclared: the node registered first is the pool's home.
+      const undeclared = await attach('undeclared', 'host-b');
+      expect(undeclared.status).toBe(409);
+      expect(undeclared.body.error.message).toContain('host-a is the node registered first');
+      expect((await attach('undeclared', 'host-a')).status).toBe(201);
+      expect((await attach('everywhere', 'host-b')).status).toBe(201);
+    } finally {
+      await polly.stop();
+    }
+  });
+});

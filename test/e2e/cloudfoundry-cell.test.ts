@@ -105,7 +105,7 @@ beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
   poolPath = join(poolDir, 'pool');
   polly = await startPolly({
-    pools: [{ name: 'cfpool', driver: 'local', path: poolPath }],
+    pools: [{ name: 'cfpool', driver: 'local', path: poolPath, topology: { shared: true } }],
     profiles: [{ name: 'gold', minBytes: 2 ** 20, maxBytes: 2 ** 30, pools: ['cfpool'] }],
     osb: {
       listen: '127.0.0.1:0',

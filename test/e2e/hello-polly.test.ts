@@ -176,7 +176,7 @@ describe.skipIf(!ready)('Hello Polly on two Docker hosts (real dockerd, network 
     const config = join(work, 'polly.yml');
     await writeFile(
       config,
-      [`listen: "${network.hostAddress}:0"`, `attachmentLeaseSeconds: ${LEASE_SECONDS}`, 'pools:', '  - name: shared', '    driver: local', `    path: "${poolDir}"`, ''].join('\n'),
+      [`listen: "${network.hostAddress}:0"`, `attachmentLeaseSeconds: ${LEASE_SECONDS}`, 'pools:', '  - name: shared', '    driver: local', `    path: "${poolDir}"`, '    topology: {shared: true}', ''].join('\n'),
     );
     const serverReady = timed('server', async () => {
       server = await spawnServer({ POLLY_CONFIG: config, POLLY_DATA_DIR: serverDir, POLLY_ADMIN_TOKEN: ADMIN });

@@ -46,7 +46,7 @@ beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
   poolPath = join(poolDir, 'pool');
   h = await startCsi({
-    pools: [{ name: 'mesospool', driver: 'local', path: poolPath }],
+    pools: [{ name: 'mesospool', driver: 'local', path: poolPath, topology: { shared: true } }],
     profiles: [
       { name: 'fast', description: 'fast disks', minBytes: MiB, maxBytes: 2 ** 30, pools: ['mesospool'], accessModes: ['RWO', 'ROX'] },
       { name: 'private-profile', services: ['someone-else'] },

@@ -37,10 +37,16 @@ export function poolInZones(pool: Pick<PoolView, 'topology'>, zones: readonly st
   return zoneInRequisite(pool.topology.zone, zones);
 }
 
-/** The topology a volume in `pool` is reachable from: its zone, or everywhere (empty) when it has none. */
+/**
+ * The topology a volume in `pool` is reachable from: one segment per node the pool declares (a
+ * node-local pool's hosts, {@link NODE_KEY}), else its zone, or everywhere (empty) when it has neither.
+ */
 export function accessibleTopology(pool: Pick<PoolView, 'topology'> | undefined): Topology[] {
   const zone = pool?.topology.zone;
-  return zone === undefined ? [] : [{ segments: { [ZONE_KEY]: zone } }];
+  const zoned: Record<string, string> = zone === undefined ? {} : { [ZONE_KEY]: zone };
+  const nodes = pool?.topology.nodes ?? [];
+  if (nodes.length > 0) return nodes.map((node) => ({ segments: { [NODE_KEY]: node, ...zoned } }));
+  return zone === undefined ? [] : [{ segments: zoned }];
 }
 
 /**

@@ -40,7 +40,8 @@ export const TopologySchema = Type.Object(
   {
     zone: Type.Optional(Type.String()),
     region: Type.Optional(Type.String()),
-    nodes: Type.Optional(Type.Array(Type.String())),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'nodes that reach the pool (node-local drivers: the hosts holding its path)' })),
+    shared: Type.Optional(Type.Boolean({ description: 'a node-local pool whose path every node sees (declared by the operator)' })),
   },
   { title: 'Topology' },
 );

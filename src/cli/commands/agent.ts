@@ -33,6 +33,12 @@ export function registerAgent(program: Command): void {
         .default('name'),
     )
     .addOption(new Option('--heartbeat <seconds>', 'seconds between heartbeats (default: a third of the lease)').argParser((v) => Number(v)))
+    .addOption(
+      new Option('--host-pid <pid>', 'a process whose mount namespace is this host\'s: self-fences touch it and the namespaces below it only (default 1)')
+        .env('POLLY_HOST_PID')
+        .argParser((v) => Number(v)),
+    )
+    .addOption(new Option('--no-fence-guard', 'do not start the fence guard (it fences this host\'s volumes at the deadline when the agent died)'))
     .action(
       async (
         opts: {
@@ -45,6 +51,8 @@ export function registerAgent(program: Command): void {
           dockerSocket?: string;
           volumeNames: 'name' | 'id';
           heartbeat?: number;
+          hostPid?: number;
+          fenceGuard: boolean;
         },
         cmd: Command,
       ) => {
@@ -66,6 +74,14 @@ export function registerAgent(program: Command): void {
           stateDir: resolve(opts.stateDir),
           dataDir: resolve(opts.dataDir),
           heartbeatSeconds: opts.heartbeat,
+          hostPid: opts.hostPid,
+          // The same program, run again as `polly agent-fence-guard` (see agent/fence-guard.ts).
+          fenceGuard: opts.fenceGuard
+            ? {
+                command: process.execPath,
+                args: [...process.execArgv, process.argv[1] ?? '', 'agent-fence-guard', '--data-dir', resolve(opts.dataDir), ...(opts.hostPid !== undefined ? ['--host-pid', String(opts.hostPid)] : [])],
+              }
+            : undefined,
           csiSocket: opts.csiSocket,
           dockerSocket: opts.dockerSocket,
           // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
@@ -76,7 +92,11 @@ export function registerAgent(program: Command): void {
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
         if (opts.csiSocket) print(`CSI Node service listening on ${opts.csiSocket}`);
+        // The agent's own timers do not hold the process open (they are unref'd): without a plugin or CSI
+        // socket nothing else would, and an agent that exits leaves its volumes to the fence guard.
+        const keepAlive = setInterval(() => undefined, 2 ** 30);
         const shutdown = () => {
+          clearInterval(keepAlive);
           running.stop().then(
             () => process.exit(0),
             (err: unknown) => {
@@ -89,4 +109,20 @@ export function registerAgent(program: Command): void {
         process.on('SIGTERM', shutdown);
       },
     );
+
+  program
+    .command('agent-fence-guard', { hidden: true })
+    .description('Fence this host\'s volumes at the self-fence deadline when the agent died (started by polly agent)')
+    .requiredOption('--state-dir <dir>', 'the agent\'s state directory')
+    .requiredOption('--agent-pid <pid>', 'the agent it guards', (v) => Number(v))
+    .option('--data-dir <dir>', 'Polly data directory for drivers\' private state', './data')
+    .option('--host-pid <pid>', 'a process whose mount namespace is this host\'s', (v) => Number(v))
+    .action(async (opts: { stateDir: string; agentPid: number; dataDir: string; hostPid?: number }) => {
+      const { pino } = await import('pino');
+      const { runFenceGuard } = await import('../../agent/fence-guard.js');
+      const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-fence-guard' } });
+      process.on('SIGTERM', () => process.exit(0));
+      await runFenceGuard({ stateDir: resolve(opts.stateDir), dataDir: resolve(opts.dataDir), agentPid: opts.agentPid, hostPid: opts.hostPid, log });
+      process.exit(0);
+    });
 }

@@ -20,7 +20,7 @@ let work: string;
 
 beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
-  h = await startCsi({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { zone: 'z1' } }] });
+  h = await startCsi({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { zone: 'z1', shared: true } }] });
   cleanup.add(() => h.stop());
   token = await newService(h.polly, 'kube');
   work = await tempDir(cleanup);

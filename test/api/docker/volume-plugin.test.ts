@@ -53,7 +53,7 @@ function agentOptions() {
 
 beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
-  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool') }], profiles: [{ name: 'xfs', fsType: 'xfs' }] });
+  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { shared: true } }], profiles: [{ name: 'xfs', fsType: 'xfs' }] });
   cleanup.add(() => polly.stop());
   token = await newService(polly, 'swarm');
   otherToken = await newService(polly, 'elsewhere');

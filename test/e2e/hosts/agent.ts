@@ -24,7 +24,11 @@ export class AgentProcess {
     );
   }
 
-  static async start(host: DockerHost, opts: { serverUrl: string; token: string; nodeId: string; stateDir: string; dataDir: string }, timeoutMs = 30_000): Promise<AgentProcess> {
+  static async start(
+    host: DockerHost,
+    opts: { serverUrl: string; token: string; nodeId: string; stateDir: string; dataDir: string; extraArgs?: string[] },
+    timeoutMs = 30_000,
+  ): Promise<AgentProcess> {
     // nsenter execs node (no pid namespace, so no fork): the child's pid is the agent's.
     const child = spawn(
       'nsenter',
@@ -38,6 +42,9 @@ export class AgentProcess {
         '--state-dir', opts.stateDir,
         '--data-dir', opts.dataDir,
         '--docker-socket', DOCKER_PLUGIN_SOCKET,
+        // Two hosts share one kernel: a self-fence must touch this host's mount namespaces only.
+        '--host-pid', String(host.pid),
+        ...(opts.extraArgs ?? []),
       ],
       {
         cwd: REPO_ROOT,
