@@ -73,6 +73,7 @@ export async function startPollyProcess(opts: PollyProcessOptions): Promise<Poll
         }
       };
       child.stdout.on('data', check);
+      child.stderr.on('data', check);
       void exited.then(() => {
         clearTimeout(timer);
         reject(new Error(`polly server exited (${child.exitCode ?? child.signalCode}) before it started:\n${out}`));

@@ -212,7 +212,9 @@ describe('polly server', () => {
   it('starts, writes a 0600 admin token, serves the CLI and stops on SIGTERM', async () => {
     const dataDir = join(tmp, 'server-data');
     const port = await freePort();
-    const child = spawnPolly(['server'], { POLLY_DATA_DIR: dataDir, POLLY_LISTEN: `127.0.0.1:${port}`, POLLY_LOG_LEVEL: 'warn' }, tmp);
+    const child = spawnPolly(['server'], { POLLY_DATA_DIR: dataDir, POLLY_LISTEN: `127.0.0.1:${port}`, POLLY_LOG_LEVEL: 'info' }, tmp);
+    let stdout = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const started = waitForOutput(child, /Admin token: (.+) \(export POLLY_TOKEN=\$\(cat .+\)\)\n/);
     const [, url] = (await waitForOutput(child, /^Polly \S+ serving (http:\/\/127\.0\.0\.1:\d+) \(store: sqlite .+polly\.db\)$/m)) as unknown as [string, string];
     expect(url).toBe(`http://127.0.0.1:${port}`);
@@ -231,6 +233,11 @@ describe('polly server', () => {
 
     child.kill('SIGTERM');
     expect(await exitCode(child)).toBe(0);
+    // stdout is the JSON log only (a collector parses every line); the operator's lines went to stderr.
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    expect(stdout).not.toContain('Admin token:');
   });
 
   it('exits 2 with the message on a configuration error', async () => {

@@ -56,14 +56,21 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 
   let err = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = pattern.exec(out);
+    // The pattern may be on either stream (the server's start-up lines are on stderr, its JSON log on stdout).
+    const check = () => {
+      const m = pattern.exec(out) ?? pattern.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m);
       }
+    };
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      check();
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      check();
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -94,6 +94,6 @@ describe('the container image', () => {
     }, 500);
     expect(nodes.map((n) => n.id)).toContain('image-node');
     const logs = await host!.docker(['logs', name]);
-    expect(logs.stdout).toMatch(/Polly 0\.1\.0 serving http:\/\/\S+:7978 \(store: sqlite \S*polly\.db\)/);
+    expect(logs.stderr).toMatch(/Polly 0\.1\.0 serving http:\/\/\S+:7978 \(store: sqlite \S*polly\.db\)/);
   });
 });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isPollyError } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
 import { UsageError } from '../errors.js';
-import { note, print } from '../output.js';
+import { note } from '../output.js';
 
 /** `./data/admin.token` when the file is under the working directory, else the absolute path. */
 function displayPath(file: string): string {
@@ -49,17 +49,18 @@ export function registerServer(program: Command): void {
         throw err;
       }
 
+      // stdout carries only the JSON log (for collectors); these lines for the operator go to stderr.
       const store = server.app.ctx.store;
-      print(`Polly ${VERSION} serving ${server.url} (store: ${describeStore(store.dialect, store.url)})`);
+      note(`Polly ${VERSION} serving ${server.url} (store: ${describeStore(store.dialect, store.url)})`);
       if (server.adminTokenFile) {
         const shown = displayPath(server.adminTokenFile);
-        print(`Admin token: ${shown} (export POLLY_TOKEN=$(cat ${shown}))`);
+        note(`Admin token: ${shown} (export POLLY_TOKEN=$(cat ${shown}))`);
       } else if (config.adminToken !== undefined) {
-        print(`Admin token: from ${process.env.POLLY_ADMIN_TOKEN ? 'POLLY_ADMIN_TOKEN' : `the configuration (${config.source})`}`);
+        note(`Admin token: from ${process.env.POLLY_ADMIN_TOKEN ? 'POLLY_ADMIN_TOKEN' : `the configuration (${config.source})`}`);
       } else {
-        print('Admin token: issued at an earlier start (its admin.token file is gone; set POLLY_ADMIN_TOKEN to register one)');
+        note('Admin token: issued at an earlier start (its admin.token file is gone; set POLLY_ADMIN_TOKEN to register one)');
       }
-      print(`Dashboard: ${server.url}/ui/ (sign in with a token)`);
+      note(`Dashboard: ${server.url}/ui/ (sign in with a token)`);
 
       let stopping = false;
       const shutdown = (signal: NodeJS.Signals) => {
@@ -81,7 +82,7 @@ export function registerServer(program: Command): void {
       // SIGHUP: rotate the TLS certificate without dropping the listener (cert-manager, certbot hooks).
       process.on('SIGHUP', () => {
         try {
-          if (server.reloadTls()) print('TLS certificate reloaded');
+          if (server.reloadTls()) note('TLS certificate reloaded');
           else note('polly: SIGHUP ignored (no tls configured)');
         } catch (err) {
           note(`polly: TLS reload failed, keeping the previous certificate: ${(err as Error).message}`);
