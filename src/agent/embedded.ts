@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PollyConfig } from '../config/config.js';
 import { runAgent, type RunningAgent } from './run.js';
+import type { RpcTimer } from '../app/telemetry.js';
 
 /**
  * The agent `polly server` runs for its own host when `agent.enabled` is set, so that one machine works
@@ -11,7 +12,7 @@ import { runAgent, type RunningAgent } from './run.js';
  */
 export async function startEmbeddedAgent(
   config: PollyConfig,
-  server: { url: string; adminTokenFile: string | undefined; log: Logger },
+  server: { url: string; adminTokenFile: string | undefined; log: Logger; app: { ctx: { telemetry: { rpc: RpcTimer } } } },
 ): Promise<RunningAgent | undefined> {
   const a = config.agent;
   if (!a.enabled) return undefined;
@@ -31,6 +32,8 @@ export async function startEmbeddedAgent(
     dataDir: config.dataDir,
     csiSocket: a.csiSocket,
     dockerSocket: a.dockerSocket,
+    // Its Docker and CSI Node calls show on the server's own /metrics.
+    rpc: server.app.ctx.telemetry.rpc,
     log: server.log.child({ component: 'agent' }),
   });
 }

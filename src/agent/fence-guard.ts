@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { selfFenceDeadline } from '../core/failover.js';
-import { createDriver } from '../drivers/registry.js';
 import { setFenceHostPid } from '../drivers/system/fence.js';
 import type { AgentState } from './agent.js';
 
@@ -115,6 +114,8 @@ export async function runFenceGuard(opts: FenceGuardOptions): Promise<void> {
     if (!again || again.agentPid !== opts.agentPid) return;
     const fencedAt = new Date().toISOString();
     const done: string[] = [];
+    // Loaded only when it must fence: `polly agent` imports this module, and its start stays light.
+    const { createDriver } = await import('../drivers/registry.js');
     for (const h of state.held) {
       const pool = state.pools?.[h.pool];
       if (!pool) {

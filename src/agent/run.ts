@@ -1,5 +1,6 @@
 import { startDockerPlugin } from '../api/docker/volume-plugin.js';
 import { NodeAgent, type AgentOptions } from './agent.js';
+import type { RpcTimer } from '../app/telemetry.js';
 
 export interface RunAgentOptions extends AgentOptions {
   /** Serve the CSI Node service on this unix socket. */
@@ -10,6 +11,12 @@ export interface RunAgentOptions extends AgentOptions {
   onDockerListening?: ((socket: string) => void) | undefined;
   /** Name volumes by their name (Docker) or by Polly volume id (Cloud Foundry cells). */
   dockerVolumeNames?: 'name' | 'id' | undefined;
+  /** Times the Docker and CSI Node calls (the embedded agent passes the server's histogram). */
+  rpc?: RpcTimer | undefined;
+  /** Serve this agent's own `GET /metrics` on `HOST:PORT` (when no `rpc` is given). */
+  metricsListen?: string | undefined;
+  /** Called once the metrics endpoint listens, with its address. */
+  onMetricsListening?: ((address: string) => void) | undefined;
 }
 
 export interface RunningAgent {
@@ -26,13 +33,22 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   // soon as the process is up, and its calls simply wait until the node is registered and reconciled.
   // Loading the drivers and registering the node never delay the socket.
   let opened: ((started: Promise<void>) => void) | undefined;
+  let rpc = opts.rpc;
   if (opts.dockerSocket) {
     const ready = new Promise<void>((resolve) => (opened = resolve));
-    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready });
+    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready, rpc: { startTimer: (labels) => rpc?.startTimer(labels) ?? (() => undefined) } });
     stops.push(() => docker.stop());
     opts.onDockerListening?.(docker.socket);
   }
   try {
+    // After the plugin socket (it must listen at once); its calls are timed as soon as this is up.
+    if (!rpc && opts.metricsListen) {
+      const { startAgentMetrics } = await import('./metrics.js');
+      const metrics = await startAgentMetrics(opts.metricsListen, { nodeId: opts.nodeId, log: opts.log });
+      stops.push(() => metrics.stop());
+      rpc = metrics.rpc;
+      opts.onMetricsListening?.(metrics.address);
+    }
     const started = agent.start();
     opened?.(started);
     await started;
@@ -46,7 +62,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       const endpoint = opts.csiSocket.includes('://') ? opts.csiSocket : `unix://${opts.csiSocket}`;
       // gRPC and the CSI protocol load only when a CSI socket is asked for: a Docker-only agent starts faster.
       const { startCsiNodeServer } = await import('../api/csi/node-server.js');
-      const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log });
+      const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log, rpc });
       stops.push(() => csi.stop());
     }
   } catch (err) {

@@ -2,7 +2,19 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import type { StorageDriver } from '../core/ports/driver.js';
 import { isPollyError } from '../core/errors.js';
 
-const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Help of `polly_rpc_duration_seconds`, the same on the server's and on an agent's /metrics. */
+export const RPC_HELP =
+  'Protocol calls served, by frontend (csi: the server\'s Identity/Controller/GroupController; csi-node: an agent\'s Identity/Node; docker: an agent\'s VolumeDriver plugin), method and code (the gRPC status name; docker: ok or the Polly error code)';
+
+/**
+ * What a frontend needs to time its calls: a prom-client `Histogram<'frontend' | 'method' | 'code'>` is
+ * one. Frontends take this shape, not prom-client, so an agent without metrics never loads it.
+ */
+export interface RpcTimer {
+  startTimer(labels: { frontend: string; method: string }): (end: { code: string }) => unknown;
+}
 
 /** The driver calls timed by `instrumentDriver`. */
 const DRIVER_OPS = ['init', 'capacity', 'create', 'delete', 'expand', 'snapshot', 'deleteSnapshot', 'usage', 'list'] as const;
@@ -23,7 +35,7 @@ export class Telemetry {
   });
   readonly rpc = new Histogram({
     name: 'polly_rpc_duration_seconds',
-    help: 'CSI (gRPC) calls served by this server, by frontend, method and gRPC code',
+    help: RPC_HELP,
     labelNames: ['frontend', 'method', 'code'] as const,
     buckets: SECONDS,
     registers: [this.registry],

@@ -1,5 +1,4 @@
-import { Server, ServerCredentials, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Histogram } from 'prom-client';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -10,6 +9,7 @@ import { controllerServer } from './controller-server.js';
 import { groupControllerServer } from './group-controller-server.js';
 import { identityServer } from './identity-server.js';
 import { csiService } from './proto.js';
+import { timed } from './timed.js';
 
 export interface CsiServerOptions {
   /** `unix:///absolute/path/csi.sock` or `tcp://host:port` (port 0 picks a free one). */
@@ -28,22 +28,6 @@ export interface CsiServerHandle {
 
 type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
-/** Times every unary call of a service into `polly_rpc_duration_seconds{frontend="csi",method,code}`. */
-function timed(impl: UntypedServiceImplementation, histogram: Histogram<'frontend' | 'method' | 'code'>): UntypedServiceImplementation {
-  const out: UntypedServiceImplementation = {};
-  for (const [method, handler] of Object.entries(impl)) {
-    const unaryHandler = handler as (call: unknown, callback: (err: { code?: number } | null, res?: unknown) => void) => void;
-    out[method] = ((call: unknown, callback: (err: { code?: number } | null, res?: unknown) => void) => {
-      const end = histogram.startTimer({ frontend: 'csi', method });
-      unaryHandler(call, (err, res) => {
-        end({ code: status[err?.code ?? status.OK] ?? String(err?.code) });
-        callback(err, res);
-      });
-    }) as UntypedServiceImplementation[string];
-  }
-  return out;
-}
-
 /** Serves CSI Identity, Controller and GroupController over Polly on one endpoint. */
 export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Promise<CsiServerHandle> {
   const endpoint = parseEndpoint(opts.endpoint);
@@ -52,9 +36,9 @@ export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Pro
   await callers.checkBinding();
 
   const server = new Server();
-  server.addService(csiService('Identity'), timed(identityServer(app, log), app.ctx.telemetry.rpc));
-  server.addService(csiService('Controller'), timed(controllerServer(app, log, callers), app.ctx.telemetry.rpc));
-  server.addService(csiService('GroupController'), timed(groupControllerServer(app, log, callers), app.ctx.telemetry.rpc));
+  server.addService(csiService('Identity'), timed(identityServer(app, log), 'csi', app.ctx.telemetry.rpc));
+  server.addService(csiService('Controller'), timed(controllerServer(app, log, callers), 'csi', app.ctx.telemetry.rpc));
+  server.addService(csiService('GroupController'), timed(groupControllerServer(app, log, callers), 'csi', app.ctx.telemetry.rpc));
 
   let address: string;
   if (endpoint.kind === 'unix') {

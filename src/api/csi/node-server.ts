@@ -15,6 +15,8 @@ import { PLUGIN_CAPABILITIES, PLUGIN_NAME } from './identity-server.js';
 import { csiService, type CapacityRange, type StringMap, type VolumeCapability } from './proto.js';
 import { parseCapacityRange, requireField } from './requests.js';
 import { nodeSegments } from './topology.js';
+import { timed } from './timed.js';
+import type { RpcTimer } from '../../app/telemetry.js';
 
 /** CSI Node messages (csi.proto), as the loader presents them. */
 interface NodeStageRequest {
@@ -184,12 +186,12 @@ export interface CsiNodeServerHandle {
 }
 
 /** Serves CSI Identity and Node for an agent on a unix socket (or TCP, for tests). */
-export async function startCsiNodeServer(agent: NodeAgent, opts: { endpoint: string; log: Logger }): Promise<CsiNodeServerHandle> {
+export async function startCsiNodeServer(agent: NodeAgent, opts: { endpoint: string; log: Logger; rpc?: RpcTimer | undefined }): Promise<CsiNodeServerHandle> {
   const endpoint = parseEndpoint(opts.endpoint);
   const log = opts.log.child({ frontend: 'csi-node', endpoint: opts.endpoint });
   const server = new Server();
-  server.addService(csiService('Identity'), nodeIdentity(log));
-  server.addService(csiService('Node'), nodeServer(agent, log));
+  server.addService(csiService('Identity'), timed(nodeIdentity(log), 'csi-node', opts.rpc));
+  server.addService(csiService('Node'), timed(nodeServer(agent, log), 'csi-node', opts.rpc));
   let address: string;
   if (endpoint.kind === 'unix') {
     await mkdir(dirname(endpoint.path), { recursive: true });

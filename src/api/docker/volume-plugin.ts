@@ -9,6 +9,7 @@ import { isPollyError, PollyError } from '../../core/errors.js';
 import type { AccessMode } from '../../core/ports/driver.js';
 import type { Page, Profile, Volume } from '../../core/types.js';
 import { parseSize } from '../../cli/sizes.js';
+import type { RpcTimer } from '../../app/telemetry.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/run/docker/plugins/polly.sock';
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -32,6 +33,8 @@ export interface DockerPluginOptions {
   log: Logger;
   /** Calls wait for this (the agent's start: node registered, volumes reconciled) before they run. */
   ready?: Promise<void> | undefined;
+  /** Times every call into `polly_rpc_duration_seconds{frontend="docker",method,code}` (code: ok or the error code). */
+  rpc?: RpcTimer | undefined;
 }
 
 /** Polly volume ids, as the binding's `device.volume_id` carries them. */
@@ -331,9 +334,13 @@ export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOpti
         return send(400, { Err: 'request body is not valid JSON' });
       }
       const path = (req.url ?? '').split('?')[0] ?? '';
+      // Unknown paths share one label, so a scanner cannot grow the metric without bound.
+      const end = opts.rpc?.startTimer({ frontend: 'docker', method: KNOWN_CALLS.has(path) ? path.slice(1) : 'unknown' });
       try {
         send(200, await plugin.handle(path, body));
+        end?.({ code: 'ok' });
       } catch (err) {
+        end?.({ code: isPollyError(err) ? err.code : 'INTERNAL' });
         const message = isPollyError(err) ? err.message : `internal error: ${(err as Error).message}`;
         if (!isPollyError(err)) log.error({ err, path }, 'docker plugin call failed');
         const reply: Body = { Err: message };

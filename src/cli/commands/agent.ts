@@ -25,6 +25,7 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--state-dir <dir>', 'the agent\'s own directory (state, staging, mounts)').env('POLLY_AGENT_STATE_DIR').default('/var/lib/polly/agent'))
     .addOption(new Option('--data-dir <dir>', 'Polly data directory for drivers\' private state').env('POLLY_DATA_DIR').default('./data'))
     .addOption(new Option('--csi-socket <path>', 'serve the CSI Node service on this unix socket').env('POLLY_CSI_NODE_SOCKET'))
+    .addOption(new Option('--metrics-listen <host:port>', 'serve this agent\'s Prometheus metrics (GET /metrics: Docker and CSI Node call timings)').env('POLLY_AGENT_METRICS_LISTEN'))
     .addOption(new Option('--docker-socket <path>', 'serve the Docker VolumeDriver plugin on this unix socket').env('POLLY_DOCKER_SOCKET'))
     .addOption(
       new Option('--volume-names <kind>', 'Docker plugin volume names: name (Docker) or id (Cloud Foundry volman, node credentials)')
@@ -49,6 +50,7 @@ export function registerAgent(program: Command): void {
           dataDir: string;
           csiSocket?: string;
           dockerSocket?: string;
+          metricsListen?: string;
           volumeNames: 'name' | 'id';
           heartbeat?: number;
           hostPid?: number;
@@ -88,6 +90,8 @@ export function registerAgent(program: Command): void {
           // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
           onDockerListening: (socket) => print(`Docker volume plugin listening on ${socket} (driver-server.started)`),
           dockerVolumeNames: opts.volumeNames,
+          metricsListen: opts.metricsListen,
+          onMetricsListening: (address) => print(`Agent metrics on http://${address}/metrics`),
           log,
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);

@@ -203,3 +203,36 @@ describe('lazy unmount (a process still uses the volume when Docker unmounts it)
   });
 });
 
+
+describe('agent metrics (--metrics-listen)', () => {
+  it('times every plugin call by method and outcome on the agent\'s own /metrics', async () => {
+    const dir = await tempDir(cleanup);
+    const sock = join(dir, 'plugins', 'metrics.sock');
+    let address = '';
+    const agent = await runAgent({ ...agentOptions(), nodeId: 'docker-metrics', stateDir: join(dir, 'agent'), dockerSocket: sock, metricsListen: '127.0.0.1:0', onMetricsListening: (a) => (address = a) });
+    cleanup.add(() => agent.stop());
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const call = (path: string, body: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        const payload = JSON.stringify(body);
+        const req = httpRequest({ socketPath: sock, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+    await call('/VolumeDriver.Capabilities', {});
+    await call('/VolumeDriver.Get', { Name: 'no-such-volume' });
+    await call('/VolumeDriver.Get', { Name: 'no-such-volume' });
+    await call('/Scanner.Probe', {});
+    const res = await fetch(`http://${address}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('polly_rpc_duration_seconds_count{frontend="docker",method="VolumeDriver.Capabilities",code="ok"} 1');
+    expect(text).toContain('polly_rpc_duration_seconds_count{frontend="docker",method="VolumeDriver.Get",code="VOLUME_NOT_FOUND"} 2');
+    expect(text).toContain('polly_rpc_duration_seconds_count{frontend="docker",method="unknown",code="NOT_FOUND"} 1');
+    expect(text).toMatch(/polly_build_info\{version="[^"]+",node="docker-metrics"/);
+    expect((await fetch(`http://${address}/other`)).status).toBe(404);
+  });
+});
