@@ -109,6 +109,8 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon max pg per osd = 1000
+# Pool statistics (ceph df) follow writes within a few seconds.
+mgr stats period = 1
 [mon]
 pid file = ${d}/run/$cluster-$name.pid
 mon data avail warn = 1
