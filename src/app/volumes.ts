@@ -267,7 +267,7 @@ export class VolumeUseCases {
           volumes: 1,
           bytes: volume.sizeBytes,
           as: 'volume' as const,
-          capacityTotalBytes: capacity.totalBytes,
+          capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes,
           held: reservation !== undefined,
           mayReplace: pinnedPool === undefined,
         };
@@ -442,7 +442,7 @@ export class VolumeUseCases {
     // one changes nothing.
     await this.#ctx.store.transaction(async (trx) => {
       const at = nowIso();
-      const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.totalBytes };
+      const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes };
       await this.#admission.admit(trx, demand, async () => {
         if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed }, at))) {
           throw new PollyError('INVALID_STATE', `volume ${id} changed while it was being expanded; read it again and retry`);

@@ -7,7 +7,7 @@ import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
 import { LOOPBLOCK_PARAMETERS, LoopblockDriver } from './loopblock/loopblock-driver.js';
 import { RBD_PARAMETERS, RbdDriver } from './rbd/rbd-driver.js';
 import { RbdNodeDriver } from './rbd/rbd-node.js';
-import { assertPoolParameters } from './system/pool-parameters.js';
+import { assertPoolParameters, secretParameterKeys } from './system/pool-parameters.js';
 
 /** Every driver Polly can build, by the name pools use in configuration. Wired explicitly: no import side effects. */
 export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
@@ -57,3 +57,10 @@ export function createNodeHalf(name: string, ctx: DriverContext): NodeHalf {
   if (schema) assertPoolParameters(ctx.poolName, name, schema, ctx.parameters);
   return factory(ctx);
 }
+
+/** pino `redact` paths for every secret pool parameter and node-scoped secret map, wherever a log line carries one. */
+export const LOG_REDACT_PATHS: string[] = (() => {
+  const keys = new Set<string>();
+  for (const schema of Object.values(DRIVER_PARAMETERS)) for (const k of secretParameterKeys(schema).keys()) keys.add(k);
+  return ['secrets', '*.secrets', ...[...keys].flatMap((k) => [`parameters.${k}`, `*.parameters.${k}`])];
+})();

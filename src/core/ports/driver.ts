@@ -241,6 +241,13 @@ export interface ControllerDriver {
   detach?(req: { backendId: string; volumeId: string; node: NodeConnector }): Promise<void>;
   /** Storage-side fencing of a node, where the backend can (undefined: it cannot; see `failover`). */
   readonly storageFence?: StorageFence | undefined;
+  /**
+   * The pool parameters this driver declares secret, with their scope (`server`: never leaves the server;
+   * `node`: handed to the node half in stage calls). APIs show them as `(secret)`.
+   */
+  readonly secretParameters?: Readonly<Record<string, 'server' | 'node'>> | undefined;
+  /** The node-scoped secrets a node needs to stage this pool's volumes (only for nodes holding one). */
+  nodeSecrets?(): Record<string, string>;
   /** Releases in-process resources (timers, sockets). Never touches data. */
   close(): Promise<void>;
 }

@@ -20,7 +20,7 @@ import { stderrOf } from '../system/exec.js';
 import { fsTypeFor } from '../loopblock/images.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
-import { poolParameterSchema, secretParameter } from '../system/pool-parameters.js';
+import { nodeSecrets, poolParameterSchema, secretParameter, secretParameterKeys } from '../system/pool-parameters.js';
 import { CephClient, isNotFound } from './ceph-client.js';
 import { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName } from './rbd-names.js';
 import { RbdNodeDriver } from './rbd-node.js';
@@ -88,6 +88,7 @@ export class RbdDriver implements StorageDriver {
   readonly capabilities = CAPABILITIES;
   readonly node: RbdNodeDriver;
   readonly storageFence: StorageFence;
+  readonly secretParameters = Object.fromEntries(secretParameterKeys(RBD_PARAMETERS));
   readonly #poolName: string;
   readonly #pool: string;
   readonly #params: Record<string, string>;
@@ -290,6 +291,10 @@ export class RbdDriver implements StorageDriver {
     };
     if (this.#params.nodeKeyring !== undefined) ctx[RBD_CONTEXT.keyring] = this.#params.nodeKeyring;
     return ctx;
+  }
+
+  nodeSecrets(): Record<string, string> {
+    return nodeSecrets(RBD_PARAMETERS, this.#params);
   }
 
   async detach(): Promise<void> {
