@@ -61,6 +61,12 @@ export class CephClient {
     return (await run('rbd', [...this.args(), ...args], { timeoutMs: 120_000 })).stdout;
   }
 
+  /** Runs the `ceph` CLI and returns its stdout (for commands that answer no JSON, e.g. `osd blocklist add`). */
+  async ceph(args: readonly string[]): Promise<string> {
+    await this.prepare();
+    return (await run('ceph', [...this.args(), '--connect-timeout', '30', ...args], { timeoutMs: 60_000 })).stdout;
+  }
+
   async cephJson<T>(args: readonly string[]): Promise<T> {
     await this.prepare();
     const { stdout } = await run('ceph', [...this.args(), '--connect-timeout', '30', ...args, '--format', 'json'], { timeoutMs: 60_000 });

@@ -350,10 +350,7 @@ export class RbdDriver implements StorageDriver {
     for (const a of connector?.addresses ?? []) if (!/^127\.|^::1$/.test(a)) targets.add(`${a}:0/0`);
     for (const addr of targets) {
       const target = addr.replace(/^(v[12]:)/, '');
-      await this.#client.cephJson(['osd', 'blocklist', 'add', target]).catch(async (err: unknown) => {
-        // Older releases answer JSON-less output; the blocklist entry is what matters.
-        if (!/blocklisting|blacklisting/i.test(stderrOf(err))) throw err;
-      });
+      await this.#client.ceph(['osd', 'blocklist', 'add', target]);
     }
     // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now.
     try {

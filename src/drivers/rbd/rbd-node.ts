@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,10 +152,15 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
     });
   }
 
-  /** Detaches the loop device, stops rbd-fuse (its unmount ends it), or unmaps the krbd device. */
+  /**
+   * Detaches the loop device, stops rbd-fuse, or unmaps the krbd device. rbd-fuse is stopped by signal
+   * (SIGTERM: it unmounts itself; SIGKILL when a fenced, blocklisted client hangs in librbd), never by an
+   * unmount that would wait for it.
+   */
   async #unmap(backendId: string): Promise<void> {
     for (const d of await this.#loopsOf(backendId)) await detachLoop(d.device);
     const fuse = this.#fuseDir(backendId);
+    await this.#stopFuse(backendId, 5_000);
     if (await isMountPoint(fuse)) await unmountAll(fuse, { lazyFallback: true });
     for (const d of (await krbdDevices()).filter((x) => x.backendId === backendId)) await run('rbd', ['device', 'unmap', d.device]);
     await rm(this.#work(backendId), { recursive: true, force: true }).catch(() => undefined);
@@ -243,9 +249,33 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
     assertObjectId(this.#poolName, 'volume', backendId);
     await this.#locks.run(backendId, async () => {
       const device = await this.#deviceOf(backendId);
-      if (device) for (const m of await mountsOfLoopDevice(device)) await unmountAll(m.mountPoint, { lazyFallback: true });
+      // A clean unmount first; when the image's client is cut off (blocklisted), the filesystem's last
+      // writes hang in it: the client is killed, which fails them, and the unmount completes.
+      const clean = (async () => {
+        if (device) for (const m of await mountsOfLoopDevice(device)) await unmountAll(m.mountPoint, { lazyFallback: true });
+      })();
+      const done = await Promise.race([clean.then(() => true), sleep(RELEASE_WAIT_MS).then(() => false)]);
+      if (!done) {
+        await this.#stopFuse(backendId, 0);
+        await clean.catch(() => undefined);
+      }
       await this.#unmap(backendId);
     });
+  }
+
+  /** The rbd-fuse process serving this volume's mapping (found by its mountpoint argument), stopped. */
+  async #stopFuse(backendId: string, graceMs: number): Promise<void> {
+    const fuse = this.#fuseDir(backendId);
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (!(argv[0] ?? '').endsWith('rbd-fuse') || !argv.includes(fuse)) continue;
+      const pid = Number(entry);
+      if (graceMs > 0) signal(pid, 'SIGTERM');
+      for (let waited = 0; waited < graceMs && alive(pid); waited += 100) await sleep(100);
+      if (alive(pid)) signal(pid, 'SIGKILL');
+      for (let waited = 0; waited < 5_000 && alive(pid); waited += 50) await sleep(50);
+    }
   }
 
   /**
@@ -268,6 +298,30 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
       await fenceMountsEverywhere((e) => e.device === number || (e.fsType === 'devtmpfs' && e.root === `/${base}`));
       await run('blockdev', ['--setro', device]).catch(() => undefined);
     });
+  }
+}
+
+const RELEASE_WAIT_MS = 10_000;
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
+}
+
+/** Whether a process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
