@@ -13,7 +13,7 @@ import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-par
 import { isMountPoint } from '../../src/drivers/system/mounts.js';
 import { type CephCluster, startCephCluster } from '../helpers/ceph.js';
 import { Cleanup, tempDir } from '../helpers/loopfs.js';
-import { newService } from '../helpers/polly.js';
+import { ManualClock, newService, startPolly } from '../helpers/polly.js';
 import { CsiClient, MOUNT_RWO, secrets, startCsi } from '../api/csi/csi-harness.js';
 
 /** The rbd driver on a private one-node Ceph (started once for this file): what the contract suite does not cover. */
@@ -220,5 +220,81 @@ describe('CSI over rbd: ControllerPublish → NodeStage with publish_context', (
       node.close();
       await running.stop();
     }
+  });
+});
+
+describe('failover storage-fence over rbd (the server re-grants at once after blocklisting the silent holder)', () => {
+  it('node A holds and writes, goes silent; node B is granted right after lease end + skew, reads every acknowledged byte; A cannot write', async () => {
+    const clock = new ManualClock();
+    const polly = await startPolly(
+      {
+        pools: [{ name: 'ceph', driver: 'rbd', parameters }],
+        profiles: [{ name: 'ceph-rwo', fsType: 'ext4', accessModes: ['RWO'], pools: ['ceph'], failover: 'storage-fence' }],
+      },
+      { clock },
+    );
+    cleanup.add(() => polly.stop());
+    await polly.call('POST', '/v1/services', { body: { name: 'db' } });
+    for (const n of ['host-a', 'host-b']) {
+      expect((await polly.call('POST', '/v1/nodes', { body: { id: n, hostname: n, connector: { addresses: ['127.0.0.1'] } } })).status).toBe(200);
+    }
+    const v = await polly.call('POST', '/v1/volumes', { body: { name: 'pg', sizeBytes: 64 * MiB, service: 'db', profile: 'ceph-rwo' } });
+    expect(v.status).toBe(201);
+    const id = v.body.id as string;
+    const backendId = (await polly.server.app.ctx.store.db.selectFrom('volumes').select('backend_id').where('id', '=', id).executeTakeFirstOrThrow()).backend_id;
+
+    // Node A stages from its attachment's publish context and the heartbeat's node-scoped secret.
+    const a = await polly.call('POST', `/v1/volumes/${id}/attachments`, { body: { node: 'host-a', accessMode: 'RWO' } });
+    expect(a.status).toBe(201);
+    const hbA = await polly.call('POST', '/v1/nodes/host-a/heartbeat');
+    const heldA = hbA.body.attachments.find((x: { id: string }) => x.id === a.body.id);
+    expect(heldA.secrets).toEqual({ nodeKey: parameters.nodeKey });
+    const halfA = createNodeHalf('rbd', { poolName: 'ceph', parameters: redactParameters(RBD_PARAMETERS, parameters), dataDir: join(work, 'host-a') });
+    cleanup.add(async () => {
+      for (const r of await halfA.node.listNodeResources()) await halfA.node.releaseNodeResources(r.backendId);
+    });
+    await halfA.init();
+    const stagingA = join(work, 'host-a', 'staging');
+    await halfA.node.stage({ backendId, volumeId: id, stagingPath: stagingA, volumeMode: 'filesystem', fsType: 'ext4', publishContext: heldA.publishContext, secrets: heldA.secrets });
+    const acked = randomBytes(MiB);
+    const fh = await open(join(stagingA, 'wal.bin'), 'w');
+    await fh.writeFile(acked);
+    await fh.sync();
+    await fh.close();
+
+    // A goes silent (no heartbeats). Before lease end + skew B waits; right after it, B is granted.
+    clock.advance(20);
+    expect((await polly.call('POST', `/v1/volumes/${id}/attachments`, { body: { node: 'host-b', accessMode: 'RWO' } })).status).toBe(409);
+    clock.advance(13);
+    const started = Date.now();
+    const b = await polly.call('POST', `/v1/volumes/${id}/attachments`, { body: { node: 'host-b', accessMode: 'RWO' } });
+    expect(b.status).toBe(201);
+    const takeoverMs = Date.now() - started;
+    console.log(`storage-fenced re-grant took ${takeoverMs} ms`);
+    expect(takeoverMs).toBeLessThan(5_000);
+    const ev = (await polly.call('GET', '/v1/events?type=attachment.fenced')).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
+    expect(ev.data).toMatchObject({ how: 'storage-fence', by: 'host-b' });
+
+    // A's writes fail at the OSDs now.
+    const late = await open(join(stagingA, 'late.bin'), 'w').then(
+      async (f) => {
+        const failed = await f.writeFile(randomBytes(MiB)).then(() => f.sync()).then(() => false, () => true);
+        await f.close().catch(() => undefined);
+        return failed;
+      },
+      () => true,
+    );
+    expect(late).toBe(true);
+
+    // B maps the image and reads every byte A acknowledged.
+    const hbB = await polly.call('POST', '/v1/nodes/host-b/heartbeat');
+    const heldB = hbB.body.attachments.find((x: { id: string }) => x.id === b.body.id);
+    const halfB = createNodeHalf('rbd', { poolName: 'ceph', parameters: redactParameters(RBD_PARAMETERS, parameters), dataDir: join(work, 'host-b') });
+    await halfB.init();
+    const stagingB = join(work, 'host-b', 'staging');
+    await halfB.node.stage({ backendId, volumeId: id, stagingPath: stagingB, volumeMode: 'filesystem', fsType: 'ext4', publishContext: heldB.publishContext, secrets: heldB.secrets });
+    expect((await readFile(join(stagingB, 'wal.bin'))).equals(acked)).toBe(true);
+    await halfB.node.unstage({ backendId, volumeId: id, stagingPath: stagingB });
+    await halfA.node.releaseNodeResources(backendId);
   });
 });
