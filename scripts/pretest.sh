@@ -5,7 +5,8 @@
 # serialised by a lock file, so two at once never race on apt or on the database.
 set -euo pipefail
 
-PACKAGES=(btrfs-progs xfsprogs e2fsprogs util-linux postgresql-15 docker.io busybox-static iproute2 chromium bash-completion zsh fish)
+PACKAGES=(btrfs-progs xfsprogs e2fsprogs util-linux postgresql-15 docker.io busybox-static iproute2 chromium bash-completion zsh fish
+  ceph-mon ceph-osd ceph-mgr ceph-mds ceph-common rbd-fuse ceph-fuse)
 PG_VERSION=15
 PG_CLUSTER=main
 PG_HOST=127.0.0.1

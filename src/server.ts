@@ -12,7 +12,7 @@ import { ensureAdminToken, ensureDeclaredServices, ensureNodeCredentials, syncDe
 import { poolParameters, type PollyConfig } from './config/config.js';
 import { PollyError } from './core/errors.js';
 import type { StorageDriver } from './core/ports/driver.js';
-import { createDriver } from './drivers/registry.js';
+import { createDriver, LOG_REDACT_PATHS } from './drivers/registry.js';
 import { LeaderLock } from './store/leader-lock.js';
 import { listPools } from './store/repos/pools.js';
 import { redactUrl, Store } from './store/store.js';
@@ -76,7 +76,7 @@ export class PollyServer {
   }
 
   static async create(config: PollyConfig, opts: ServerOptions = {}): Promise<PollyServer> {
-    const log = opts.logger ?? pino({ level: config.logLevel, base: { app: 'polly' } });
+    const log = opts.logger ?? pino({ level: config.logLevel, base: { app: 'polly' }, redact: LOG_REDACT_PATHS });
     mkdirSync(config.dataDir, { recursive: true });
     const store = await Store.open({ url: config.databaseUrl });
     const drivers = new Map<string, StorageDriver>();

@@ -1,9 +1,10 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Attachment, HeartbeatResult, NodeAttachment } from '../app/attachments.js';
 import { PollyError } from '../core/errors.js';
-import type { AccessMode, StorageDriver, VolumeMode } from '../core/ports/driver.js';
+import type { AccessMode, NodeHalf, PublishContext, VolumeMode } from '../core/ports/driver.js';
 import type { Pool } from '../core/types.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
 import { stderrOf } from '../drivers/system/exec.js';
@@ -24,6 +25,8 @@ export interface AgentOptions {
   hostname: string;
   /** Topology labels of this node, e.g. `{zone: "z1"}`. */
   topology: Record<string, string>;
+  /** The storage client identity this node uses for networked pools (e.g. a Ceph user), if it has its own. */
+  clientId?: string | undefined;
   /** The agent's own directory: its state file and the staging and mount directories it creates. */
   stateDir: string;
   /** Polly's data directory, for drivers that keep private state. */
@@ -66,6 +69,8 @@ export interface HeldVolume {
   sizeBytes: number;
   stagingPath: string;
   targets: Record<string, Target>;
+  /** What the pool's controller half answered for this node (networked drivers); never a secret. */
+  publishContext?: PublishContext | undefined;
 }
 
 export interface AgentState {
@@ -90,11 +95,13 @@ export interface AgentState {
 export class NodeAgent {
   readonly #opts: AgentOptions;
   readonly #client: ServerClient;
-  readonly #drivers = new Map<string, StorageDriver>();
+  readonly #drivers = new Map<string, NodeHalf>();
   readonly #pools = new Map<string, Pool>();
   #guardPid: number | undefined;
   #saving: Promise<void> = Promise.resolve();
   readonly #held = new Map<string, HeldVolume>();
+  /** Node-scoped pool secrets by volume id, from the last heartbeat: in memory only, for stage calls. */
+  readonly #secrets = new Map<string, Record<string, string>>();
   readonly #mutex = new KeyedMutex();
   /** Attachments a CO unstaged here (CSI NodeUnstage) that must not be staged again while they stay live. */
   readonly #unstaged = new Set<string>();
@@ -143,7 +150,7 @@ export class NodeAgent {
   /** Registers the node, builds the pools' drivers, reconciles with the server, and starts heartbeating. */
   async start(): Promise<void> {
     await mkdir(this.#opts.stateDir, { recursive: true });
-    await this.#client.call('POST', '/v1/nodes', { id: this.#opts.nodeId, hostname: this.#opts.hostname, topology: this.#opts.topology });
+    await this.#client.call('POST', '/v1/nodes', { id: this.#opts.nodeId, hostname: this.#opts.hostname, topology: this.#opts.topology, connector: this.#connector() });
     await this.refreshPools();
     const previous = await this.#loadState();
     await this.#takeOver(previous);
@@ -168,17 +175,33 @@ export class NodeAgent {
     await this.#client.close().catch(() => undefined);
   }
 
+  /** What networked drivers' controller halves receive for this node: its addresses and client identity. */
+  #connector(): { addresses: string[]; clientId?: string } {
+    const addresses = Object.values(networkInterfaces())
+      .flatMap((list) => list ?? [])
+      .filter((i) => !i.internal)
+      .map((i) => i.address)
+      .slice(0, 32);
+    return { addresses, ...(this.#opts.clientId !== undefined ? { clientId: this.#opts.clientId } : {}) };
+  }
+
+  /** The extra stage arguments of a held volume: its publish context and the pool's node-scoped secrets. */
+  #stageExtras(h: HeldVolume): { publishContext?: PublishContext; secrets?: Record<string, string> } {
+    const secrets = this.#secrets.get(h.volumeId);
+    return { ...(h.publishContext ? { publishContext: h.publishContext } : {}), ...(secrets ? { secrets } : {}) };
+  }
+
   /** Builds a driver for every pool the server declares (and that this agent has not built yet). */
   async refreshPools(): Promise<void> {
     const { items } = await this.#client.call<{ items: Pool[] }>('GET', '/v1/pools');
     // Loaded on first use: the drivers (and the schema library their parameters need) are the heaviest
     // imports of the agent, and the Docker plugin socket must listen before them (driver-server.started).
-    const { createDriver } = await import('../drivers/registry.js');
+    const { createNodeHalf } = await import('../drivers/registry.js');
     for (const pool of items) {
       this.#pools.set(pool.name, pool);
       if (this.#drivers.has(pool.name)) continue;
       try {
-        const driver = createDriver(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: this.#opts.dataDir });
+        const driver = createNodeHalf(pool.driver, { poolName: pool.name, parameters: pool.parameters, dataDir: this.#opts.dataDir });
         await driver.init();
         this.#drivers.set(pool.name, driver);
       } catch (err) {
@@ -187,7 +210,7 @@ export class NodeAgent {
     }
   }
 
-  async driver(pool: string): Promise<StorageDriver> {
+  async driver(pool: string): Promise<NodeHalf> {
     if (!this.#drivers.has(pool)) await this.refreshPools();
     const d = this.#drivers.get(pool);
     if (!d) throw new PollyError('UNAVAILABLE', `pool ${pool} is not usable on node ${this.#opts.nodeId}`);
@@ -219,6 +242,8 @@ export class NodeAgent {
     }
     this.#renewed(sentAt, hb);
     const live = new Map(hb.attachments.map((a) => [a.id, a]));
+    this.#secrets.clear();
+    for (const a of hb.attachments) if (a.secrets) this.#secrets.set(a.volumeId, a.secrets);
     // Stale first: a held volume whose attachment ended, or whose token is not the attachment's.
     // One volume that cannot be handled must not keep the others from being fenced or restored.
     const failures: unknown[] = [];
@@ -354,10 +379,12 @@ export class NodeAgent {
         sizeBytes: a.volume.sizeBytes,
         stagingPath: stagingPath ?? join(this.stagingRoot, a.volumeId),
         targets: {},
+        ...(a.publishContext ? { publishContext: a.publishContext } : {}),
       };
+      if (a.secrets) this.#secrets.set(a.volumeId, a.secrets);
       const driver = await this.driver(h.pool);
       try {
-        await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+        await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly, ...this.#stageExtras(h) });
       } catch (err) {
         // Whatever the failed stage left (a loop device, a half mount) goes; the orphan sweep retries.
         await driver.node.unstage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath }).catch(() => undefined);
@@ -374,7 +401,7 @@ export class NodeAgent {
   async #restore(h: HeldVolume): Promise<void> {
     await this.#mutex.run(h.volumeId, async () => {
       const driver = await this.driver(h.pool);
-      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly, ...this.#stageExtras(h) });
       for (const [target, t] of Object.entries(h.targets)) {
         await driver.node.publish({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, targetPath: target, volumeMode: h.volumeMode, readOnly: t.readOnly });
       }
@@ -474,7 +501,7 @@ export class NodeAgent {
       // Staged at the new path first (the backend stays attached: a loop device is reused), then the old
       // staging mount, if the driver made one, is let go; the volume is never unstaged in between.
       const driver = await this.driver(h.pool);
-      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly });
+      await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly, ...this.#stageExtras(h) });
       const old = h.stagingPath;
       h.stagingPath = stagingPath;
       await this.#saveState();

@@ -115,7 +115,7 @@ export async function runFenceGuard(opts: FenceGuardOptions): Promise<void> {
     const fencedAt = new Date().toISOString();
     const done: string[] = [];
     // Loaded only when it must fence: `polly agent` imports this module, and its start stays light.
-    const { createDriver } = await import('../drivers/registry.js');
+    const { createNodeHalf } = await import('../drivers/registry.js');
     for (const h of state.held) {
       const pool = state.pools?.[h.pool];
       if (!pool) {
@@ -123,7 +123,7 @@ export async function runFenceGuard(opts: FenceGuardOptions): Promise<void> {
         continue;
       }
       try {
-        const driver = createDriver(pool.driver, { poolName: h.pool, parameters: pool.parameters, dataDir: opts.dataDir });
+        const driver = createNodeHalf(pool.driver, { poolName: h.pool, parameters: pool.parameters, dataDir: opts.dataDir });
         await driver.init();
         await driver.node.selfFence({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, targetPaths: Object.keys(h.targets), storageReadOnly: true });
         await driver.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { AccessMode, VolumeMode } from '../core/ports/driver.js';
+import type { AccessMode, ControllerDriver, NodeConnector, PublishContext, VolumeMode } from '../core/ports/driver.js';
 import { assertTransition } from '../core/state-machine.js';
 import { decideTakeover, regrantAt, selfFenceDeadline } from '../core/failover.js';
 import type { FailoverPolicy, Identity, Volume } from '../core/types.js';
@@ -14,6 +14,7 @@ import {
   nextFencingToken,
   renewLease,
   renewLeases,
+  setPublishContext,
   type Attachment,
 } from '../store/repos/attachments.js';
 import { findNode, listNodes, setNodeCoRegistrants, touchNode, upsertNode, type NodeRecord } from '../store/repos/nodes.js';
@@ -43,6 +44,22 @@ export interface AttachInput {
 /** What a node's agent needs to hold one attachment: the lease and the volume's node-side facts. */
 export interface NodeAttachment extends Attachment {
   volume: { name: string; service: string; pool: string; backendId: string; sizeBytes: number; volumeMode: VolumeMode; fsType: string };
+  /**
+   * The pool's node-scoped secrets (e.g. the Ceph key nodes map images with), only for attachments of a
+   * pool whose driver needs them on the node; the agent keeps them in memory for its stage calls.
+   */
+  secrets?: Record<string, string> | undefined;
+}
+
+export interface ConnectorInput {
+  addresses?: string[] | undefined;
+  clientId?: string | undefined;
+}
+
+/** The connector the controller half of a networked driver receives for a node. */
+export function connectorOf(node: NodeRecord): NodeConnector {
+  const clientId = node.connector?.clientId;
+  return { node: node.id, hostname: node.hostname, addresses: node.connector?.addresses ?? [], ...(clientId !== undefined ? { clientId } : {}) };
 }
 
 export interface NodeView extends NodeRecord {
@@ -130,10 +147,12 @@ export class AttachmentUseCases {
     const storageFenced = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#grant(identity, volumeId, node, service, input.accessMode, readOnly, failover, driver.storageFence !== undefined, storageFenced);
+        const granted = await this.#grant(identity, volumeId, node, service, input.accessMode, readOnly, failover, driver.storageFence !== undefined, storageFenced);
+        return await this.#publish(identity, granted, first.backendId, node, driver);
       } catch (err) {
         if (err instanceof NeedsStorageFence && driver.storageFence && attempt < 3) {
-          await driver.storageFence.fenceNode({ backendId: first.backendId, node: err.holder.node });
+          const holderNode = await findNode(db, err.holder.node);
+          await driver.storageFence.fenceNode({ backendId: first.backendId, node: err.holder.node, connector: holderNode ? connectorOf(holderNode) : undefined });
           storageFenced.add(err.holder.id);
           continue;
         }
@@ -151,6 +170,30 @@ export class AttachmentUseCases {
         throw err;
       }
     }
+  }
+
+  /**
+   * Asks a networked driver's controller half to make the volume reachable from the node and records the
+   * publish context it answered on the attachment (a repeat reuses the recorded one). When the driver
+   * refuses, the attachment ends again: no grant without a way to stage it.
+   */
+  async #publish(
+    identity: Identity,
+    a: Attachment,
+    backendId: string,
+    node: NodeRecord,
+    driver: ControllerDriver,
+  ): Promise<Attachment> {
+    if (!driver.attach || a.publishContext) return a;
+    let publishContext: PublishContext;
+    try {
+      publishContext = await driver.attach({ backendId, volumeId: a.volumeId, node: connectorOf(node), accessMode: a.accessMode, readOnly: a.readOnly });
+    } catch (err) {
+      await this.detach(identity, a.id).catch(() => undefined);
+      throw err;
+    }
+    await setPublishContext(this.#ctx.store.db, a.id, publishContext);
+    return { ...a, publishContext };
   }
 
   /** Shows on the volume (statusReason) and in the events why it waits; recorded once per reason. */
@@ -316,21 +359,34 @@ export class AttachmentUseCases {
    */
   async detach(identity: Identity, id: string, opts: { force?: boolean | undefined } = {}): Promise<void> {
     if (opts.force && identity.kind !== 'admin') throw new PollyError('FORBIDDEN', 'force detach needs the admin token');
-    await this.#ctx.store.transaction(async (trx) => {
+    const ended = await this.#ctx.store.transaction(async (trx) => {
       const a = await this.#visible(trx, identity, id);
-      if (a.status !== 'live') return;
+      if (a.status !== 'live') return undefined;
       await this.#lockVolume(trx, a.volumeId);
       const at = this.#now().toISOString();
-      if (!(await endAttachment(trx, id, opts.force ? 'fenced' : 'ended', at))) return;
+      if (!(await endAttachment(trx, id, opts.force ? 'fenced' : 'ended', at))) return undefined;
       if (opts.force) await nextFencingToken(trx, a.volumeId);
-      await releaseVolumeIfIdle(trx, a.volumeId, at);
+      const v = await releaseVolumeIfIdle(trx, a.volumeId, at);
       await this.#ctx.events.record(
         trx,
         { type: opts.force ? 'attachment.fenced' : 'attachment.ended', service: a.service, objectId: id, data: { volumeId: a.volumeId, node: a.node, fencingToken: a.fencingToken } },
         at,
       );
+      return a.publishContext && v ? { volume: v, node: a.node } : undefined;
     });
     this.#ctx.events.notify();
+    if (ended) await this.#unpublish(ended.volume, ended.node);
+  }
+
+  /** Tells a networked driver's controller half that the node no longer needs the volume (best effort: logged). */
+  async #unpublish(v: Volume, nodeId: string): Promise<void> {
+    try {
+      const driver = await this.#pools.driver(v.pool);
+      const node = await findNode(this.#ctx.store.db, nodeId);
+      if (driver.detach && node) await driver.detach({ backendId: v.backendId, volumeId: v.id, node: connectorOf(node) });
+    } catch (err) {
+      this.#ctx.log.warn({ err, volumeId: v.id, node: nodeId }, 'controller detach failed');
+    }
   }
 
   async #visible(ex: Executor, identity: Identity, id: string): Promise<Attachment> {
@@ -356,8 +412,12 @@ export class AttachmentUseCases {
    * attached, so only the service that registered the node first (or the admin) may change it; another
    * service may re-register it only as it is.
    */
-  async registerNode(identity: Identity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeView> {
+  async registerNode(
+    identity: Identity,
+    input: { id: string; hostname: string; topology?: Record<string, string> | undefined; connector?: ConnectorInput | undefined },
+  ): Promise<NodeView> {
     assertValidName('node', input.id);
+    const connector = checkConnector(input.connector);
     if (typeof input.hostname !== 'string' || input.hostname === '' || input.hostname.length > 253) {
       throw new PollyError('VALIDATION_FAILED', 'hostname must be 1-253 characters');
     }
@@ -371,7 +431,7 @@ export class AttachmentUseCases {
       if (existing && identity.kind === 'service' && owner !== null && owner !== caller && !sameLabels(existing.topology, topology)) {
         throw new PollyError('FORBIDDEN', `node ${input.id} was registered by another service with topology ${JSON.stringify(existing.topology)}; only it or the admin may change the topology`);
       }
-      await upsertNode(trx, { id: input.id, hostname: input.hostname, topology, registeredBy: owner ?? caller }, at);
+      await upsertNode(trx, { id: input.id, hostname: input.hostname, topology, registeredBy: owner ?? caller, connector }, at);
       if (existing && identity.kind === 'service' && owner !== null && owner !== caller && !existing.coRegistrants.includes(caller)) {
         await setNodeCoRegistrants(trx, input.id, [...existing.coRegistrants, caller]);
       }
@@ -441,6 +501,7 @@ export class AttachmentUseCases {
     });
     const items: NodeAttachment[] = [];
     const profiles = new Map<string, { volumeMode: VolumeMode; fsType: string }>();
+    const secrets = new Map<string, Record<string, string>>();
     for (const a of attachments) {
       const v = await findVolume(this.#ctx.store.db, a.volumeId);
       if (!v) continue;
@@ -450,17 +511,24 @@ export class AttachmentUseCases {
         p = { volumeMode: profile?.volumeMode ?? 'filesystem', fsType: profile?.fsType ?? 'ext4' };
         profiles.set(v.profile, p);
       }
+      // Node-scoped secrets only for attachments whose node half stages from a publish context.
+      let poolSecrets = secrets.get(v.pool);
+      if (poolSecrets === undefined && a.publishContext) {
+        poolSecrets = (await this.#pools.driver(v.pool).catch(() => undefined))?.nodeSecrets?.() ?? {};
+        secrets.set(v.pool, poolSecrets);
+      }
       items.push({
         ...a,
         volume: { name: v.name, service: v.service, pool: v.pool, backendId: v.backendId, sizeBytes: v.sizeBytes, volumeMode: p.volumeMode, fsType: p.fsType },
+        ...(a.publishContext && poolSecrets && Object.keys(poolSecrets).length > 0 ? { secrets: poolSecrets } : {}),
       });
     }
     return { node: nodeId, leaseSeconds: this.#ctx.config.attachmentLeaseSeconds, selfFenceMarginSeconds: this.#ctx.config.selfFenceMarginSeconds, attachments: items };
   }
 }
 
-/** An attached volume whose last live attachment ended becomes available again (in the caller's transaction). */
-export async function releaseVolumeIfIdle(trx: Executor, volumeId: string, at: string): Promise<void> {
+/** An attached volume whose last live attachment ended becomes available again (in the caller's transaction); returns the volume as it was. */
+export async function releaseVolumeIfIdle(trx: Executor, volumeId: string, at: string): Promise<Volume | undefined> {
   const rest = await listLiveAttachments(trx, { volumeId });
   const v = await findVolume(trx, volumeId);
   if (rest.length === 0 && v?.status === 'attached') {
@@ -468,6 +536,7 @@ export async function releaseVolumeIfIdle(trx: Executor, volumeId: string, at: s
     assertTransition(v.id, 'detaching', 'available');
     await updateVolume(trx, v.id, 'attached', { status: 'available', statusReason: null }, at);
   }
+  return v;
 }
 
 /** A holder whose lease ran out but that is not known to have stopped writing (see core/failover.ts). */
@@ -487,6 +556,18 @@ class NeedsStorageFence extends Error {
   constructor(readonly holder: Attachment) {
     super(`node ${holder.node} must be fenced at the storage first`);
   }
+}
+
+function checkConnector(c: ConnectorInput | undefined): { addresses: string[]; clientId?: string | undefined } | undefined {
+  if (c === undefined) return undefined;
+  const addresses = c.addresses ?? [];
+  if (!Array.isArray(addresses) || addresses.length > 32 || addresses.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 64)) {
+    throw new PollyError('VALIDATION_FAILED', 'connector.addresses must be at most 32 addresses of 1-64 characters');
+  }
+  if (c.clientId !== undefined && (typeof c.clientId !== 'string' || c.clientId.length === 0 || c.clientId.length > 128)) {
+    throw new PollyError('VALIDATION_FAILED', 'connector.clientId must be 1-128 characters');
+  }
+  return { addresses, ...(c.clientId !== undefined ? { clientId: c.clientId } : {}) };
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {

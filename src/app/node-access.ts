@@ -7,7 +7,7 @@ import { isVolumeBound, listBoundVolumeIds } from '../store/repos/osb.js';
 import { findTokenByHash, insertToken } from '../store/repos/services.js';
 import { findVolume } from '../store/repos/volumes.js';
 import { isUniqueViolation, nowIso } from '../store/store.js';
-import type { Attachment, AttachInput, AttachmentUseCases, HeartbeatResult, NodeView } from './attachments.js';
+import type { Attachment, AttachInput, AttachmentUseCases, ConnectorInput, HeartbeatResult, NodeView } from './attachments.js';
 import type { AppContext } from './context.js';
 import type { NodeFencingUseCases, SelfFenceReport } from './node-fencing.js';
 import type { PoolUseCases } from './pools.js';
@@ -71,7 +71,7 @@ export class NodeAccessUseCases {
     if (nodeId !== caller.node) throw new PollyError('FORBIDDEN', `the credential of node ${caller.node} cannot act for node ${nodeId}`);
   }
 
-  registerNode(caller: NodeIdentity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined }): Promise<NodeView> {
+  registerNode(caller: NodeIdentity, input: { id: string; hostname: string; topology?: Record<string, string> | undefined; connector?: ConnectorInput | undefined }): Promise<NodeView> {
     this.#own(caller, input.id);
     return this.#attachments.registerNode(ADMIN, input);
   }

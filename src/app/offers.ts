@@ -175,7 +175,7 @@ export class OfferUseCases {
     await this.#ctx.store.transaction(async (trx) => {
       const pool = await findPool(trx, offer.pool);
       if (!pool || pool.state !== 'enabled') throw new PollyError('OFFER_CLOSED', `offer ${id}: pool ${offer.pool} no longer takes volumes`);
-      const demand = { service: offer.service, pool: offer.pool, profile: offer.profile, volumes: 0, bytes: sizeBytes, as: 'reservation' as const, capacityTotalBytes: capacity.totalBytes };
+      const demand = { service: offer.service, pool: offer.pool, profile: offer.profile, volumes: 0, bytes: sizeBytes, as: 'reservation' as const, capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes };
       await this.#admission.admit(trx, demand, async () => {
         if (!(await updateOffer(trx, offer.id, 'open', { status: 'accepted' }))) throw new PollyError('OFFER_CLOSED', `offer ${id} was taken meanwhile`);
         await insertReservation(trx, reservation);

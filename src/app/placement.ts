@@ -70,7 +70,8 @@ export class Placement {
       // not fill when created), while the store's allocation is exact and is what the create transaction
       // checks; seeing the same number keeps racing creates from all picking one pool and losing there.
       const freeBytes = Math.max(0, Math.min(backend.freeBytes, backend.totalBytes - allocatedBytes));
-      out.push(toCandidate(pool, driver.capabilities, { totalBytes: backend.totalBytes, freeBytes, allocatedBytes, volumeCount }, byPool.get(rec.name) ?? NO_VOLUMES));
+      const unknown = backend.unknown === true;
+      out.push(toCandidate(pool, driver.capabilities, { totalBytes: backend.totalBytes, freeBytes, allocatedBytes, volumeCount, unknown }, byPool.get(rec.name) ?? NO_VOLUMES));
     }
     return out;
   }

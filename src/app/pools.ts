@@ -69,7 +69,8 @@ export class PoolUseCases {
     const backend = driver ? await this.backendCapacity(pool.name) : { totalBytes: 0, freeBytes: 0 };
     return {
       ...pool,
-      capacity: { totalBytes: backend.totalBytes, freeBytes: backend.freeBytes, allocatedBytes, volumeCount },
+      parameters: redacted(pool.parameters, driver),
+      capacity: { totalBytes: backend.totalBytes, freeBytes: backend.freeBytes, allocatedBytes, volumeCount, ...(backend.unknown ? { unknown: true } : {}) },
       capabilities: driver?.capabilities ?? NO_CAPABILITIES,
     };
   }
@@ -94,6 +95,16 @@ export class PoolUseCases {
     }
     return profile;
   }
+}
+
+/**
+ * What APIs show of a pool's parameters: those its driver declares secret as `(secret)`; while the driver
+ * is not loaded on this replica, every key that looks like a credential.
+ */
+function redacted(parameters: Record<string, string>, driver: StorageDriver | undefined): Record<string, string> {
+  const secret = driver?.secretParameters;
+  const isSecret = (k: string) => (driver ? secret !== undefined && Object.hasOwn(secret, k) : /key|secret|password|token/i.test(k));
+  return Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, isSecret(k) ? '(secret)' : v]));
 }
 
 const NO_CAPABILITIES: DriverCapabilities = {

@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { assertValidLabels, assertValidName } from '../core/names.js';
-import type { AccessMode, CreateSource } from '../core/ports/driver.js';
+import type { AccessMode, CreateSource, QosLimits } from '../core/ports/driver.js';
 import { assertTransition } from '../core/state-machine.js';
 import type { Identity, Labels, Page, Volume, VolumeSource, VolumeStatus } from '../core/types.js';
 import { findPool } from '../store/repos/pools.js';
@@ -267,7 +267,7 @@ export class VolumeUseCases {
           volumes: 1,
           bytes: volume.sizeBytes,
           as: 'volume' as const,
-          capacityTotalBytes: capacity.totalBytes,
+          capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes,
           held: reservation !== undefined,
           mayReplace: pinnedPool === undefined,
         };
@@ -282,7 +282,7 @@ export class VolumeUseCases {
       throw err;
     }
     this.#ctx.events.notify();
-    return this.finishCreate(volume, { volumeMode: profile.volumeMode, fsType: profile.fsType, parameters: profile.parameters, source: driverSource });
+    return this.finishCreate(volume, { volumeMode: profile.volumeMode, fsType: profile.fsType, parameters: profile.parameters, source: driverSource, qos: profile.qos });
   }
 
   async #activeReservation(service: string, id: string): Promise<Reservation> {
@@ -307,7 +307,7 @@ export class VolumeUseCases {
    */
   async finishCreate(
     volume: Volume,
-    spec: { volumeMode: 'filesystem' | 'block'; fsType: string; parameters: Record<string, string>; source: CreateSource | undefined },
+    spec: { volumeMode: 'filesystem' | 'block'; fsType: string; parameters: Record<string, string>; source: CreateSource | undefined; qos?: QosLimits | undefined },
   ): Promise<Volume> {
     const driver = await this.#pools.driver(volume.pool);
     let created;
@@ -442,7 +442,7 @@ export class VolumeUseCases {
     // one changes nothing.
     await this.#ctx.store.transaction(async (trx) => {
       const at = nowIso();
-      const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.totalBytes };
+      const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes };
       await this.#admission.admit(trx, demand, async () => {
         if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed }, at))) {
           throw new PollyError('INVALID_STATE', `volume ${id} changed while it was being expanded; read it again and retry`);

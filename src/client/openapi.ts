@@ -820,6 +820,10 @@ export interface components {
             id: string;
             leaseExpiresAt: string;
             node: string;
+            /** @description what the pool's controller half answered for this node (networked drivers such as rbd); never a secret */
+            publishContext?: {
+                [key: string]: string;
+            };
             readOnly: boolean;
             service: string;
             status: components["schemas"]["AttachmentStatus"];
@@ -1087,6 +1091,7 @@ export interface components {
         };
         Node: {
             clockSkewSeconds: number;
+            connector?: components["schemas"]["NodeConnector"];
             createdAt: string;
             /** @description set while an operator has confirmed the node down: nothing is attached to it until unfenced */
             fence: {
@@ -1117,6 +1122,10 @@ export interface components {
             tokenId: string;
         };
         NodeAttachment: components["schemas"]["Attachment"] & {
+            /** @description the pool's node-scoped secrets, for this node's stage calls only (networked drivers) */
+            secrets?: {
+                [key: string]: string;
+            };
             volume: {
                 backendId: string;
                 fsType: string;
@@ -1126,6 +1135,13 @@ export interface components {
                 sizeBytes: number;
                 volumeMode: string;
             };
+        };
+        /** @description what the controller half of a networked driver receives for this node (and fences by) */
+        NodeConnector: {
+            /** @description the node's IP addresses (storage networks included) */
+            addresses?: string[];
+            /** @description the storage client identity the node uses, where it has its own */
+            clientId?: string;
         };
         NodeFenced: {
             ended: string[];
@@ -1156,6 +1172,8 @@ export interface components {
                 allocatedBytes: number;
                 freeBytes: number;
                 totalBytes: number;
+                /** @description the backend reports no capacity: totalBytes and freeBytes mean nothing */
+                unknown?: boolean;
                 volumeCount: number;
             };
             createdAt: string;
@@ -1259,6 +1277,7 @@ export interface components {
             store: string;
         };
         RegisterNodeRequest: {
+            connector?: components["schemas"]["NodeConnector"];
             hostname: string;
             id: string;
             /** @description string keys and values, at most 64 */

@@ -55,6 +55,8 @@ export interface PoolCapacity {
   /** Sum of the provisioned sizes of the pool's volumes, from the store. */
   allocatedBytes: number;
   volumeCount: number;
+  /** The backend cannot tell its capacity: total/free are 0 and mean nothing; admission checks only quotas. */
+  unknown?: boolean | undefined;
 }
 
 export type VolumeStatus =

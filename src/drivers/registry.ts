@@ -1,11 +1,13 @@
 import type { TObject } from 'typebox';
 import { PollyError } from '../core/errors.js';
-import type { DriverContext, DriverFactory, StorageDriver } from '../core/ports/driver.js';
+import type { DriverContext, DriverFactory, NodeHalf, NodeHalfFactory, StorageDriver } from '../core/ports/driver.js';
 import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
 import { FAKE_PARAMETERS, FakeDriver } from './fake/fake-driver.js';
 import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
 import { LOOPBLOCK_PARAMETERS, LoopblockDriver } from './loopblock/loopblock-driver.js';
-import { assertPoolParameters } from './system/pool-parameters.js';
+import { RBD_PARAMETERS, RbdDriver } from './rbd/rbd-driver.js';
+import { RbdNodeDriver } from './rbd/rbd-node.js';
+import { assertPoolParameters, secretParameterKeys } from './system/pool-parameters.js';
 
 /** Every driver Polly can build, by the name pools use in configuration. Wired explicitly: no import side effects. */
 export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
@@ -13,6 +15,15 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   btrfs: (ctx) => new BtrfsDriver(ctx),
   loopblock: (ctx) => new LoopblockDriver(ctx),
   fake: (ctx) => new FakeDriver(ctx),
+  rbd: (ctx) => new RbdDriver(ctx),
+};
+
+/**
+ * Node halves built on their own, for networked drivers (an agent has no controller credentials). A
+ * driver not listed here is node-local: the agent builds the whole driver and uses its `node`.
+ */
+export const NODE_HALF_FACTORIES: Record<string, NodeHalfFactory> = {
+  rbd: (ctx) => new RbdNodeDriver(ctx),
 };
 
 /** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
@@ -21,6 +32,7 @@ export const DRIVER_PARAMETERS: Record<string, TObject> = {
   btrfs: BTRFS_PARAMETERS,
   loopblock: LOOPBLOCK_PARAMETERS,
   fake: FAKE_PARAMETERS,
+  rbd: RBD_PARAMETERS,
 };
 
 /**
@@ -36,3 +48,19 @@ export function createDriver(name: string, ctx: DriverContext): StorageDriver {
   assertPoolParameters(ctx.poolName, name, schema, ctx.parameters);
   return factory(ctx);
 }
+
+/** Builds the node half of a pool's driver, as an agent does (checked against the same schema). */
+export function createNodeHalf(name: string, ctx: DriverContext): NodeHalf {
+  const factory = Object.hasOwn(NODE_HALF_FACTORIES, name) ? NODE_HALF_FACTORIES[name] : undefined;
+  if (!factory) return createDriver(name, ctx);
+  const schema = DRIVER_PARAMETERS[name];
+  if (schema) assertPoolParameters(ctx.poolName, name, schema, ctx.parameters);
+  return factory(ctx);
+}
+
+/** pino `redact` paths for every secret pool parameter and node-scoped secret map, wherever a log line carries one. */
+export const LOG_REDACT_PATHS: string[] = (() => {
+  const keys = new Set<string>();
+  for (const schema of Object.values(DRIVER_PARAMETERS)) for (const k of secretParameterKeys(schema).keys()) keys.add(k);
+  return ['secrets', '*.secrets', ...[...keys].flatMap((k) => [`parameters.${k}`, `*.parameters.${k}`])];
+})();

@@ -23,6 +23,7 @@ export function toCandidate(
       freeBytes: capacity.freeBytes,
       allocatedBytes: capacity.allocatedBytes,
       volumeCount: capacity.volumeCount,
+      unknown: capacity.unknown === true,
     },
     zone: pool.topology.zone ?? null,
     serviceVolumeLabels: serviceVolumeLabels.length === 0 ? NO_VOLUMES : serviceVolumeLabels,

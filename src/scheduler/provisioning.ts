@@ -21,6 +21,8 @@ export function isThin(candidate: PoolCandidate): boolean {
 /** The largest volume the pool can take now; may be negative when over-allocated. */
 export function schedulableBytes(candidate: PoolCandidate): number {
   const capacity = candidate.capacity;
+  // Unknown capacity weighs as nothing free (Cinder's rule): such a pool wins only when no other fits.
+  if (capacity.unknown) return 0;
   const pool = candidate.pool;
   const realFree = capacity.freeBytes - Math.floor((capacity.totalBytes * pool.reservedPercent) / 100);
   if (pool.overSubscriptionRatio > 1) {
@@ -33,6 +35,8 @@ export function schedulableBytes(candidate: PoolCandidate): number {
 /** Whether a volume of `sizeBytes` fits (exactly fitting fits). */
 export function fits(candidate: PoolCandidate, sizeBytes: number): boolean {
   const capacity = candidate.capacity;
+  // Unknown capacity: nothing to check here; the backend refuses a create it cannot hold (NO_CAPACITY).
+  if (capacity.unknown) return true;
   const pool = candidate.pool;
   const realFree = capacity.freeBytes - Math.floor((capacity.totalBytes * pool.reservedPercent) / 100);
   if (pool.overSubscriptionRatio > 1) {

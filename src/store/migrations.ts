@@ -315,6 +315,14 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
         await db.schema.alterTable('events').addColumn('request_id', 'text').execute();
       },
     },
+    // Networked drivers: the connector a node registers (addresses, client identity) and the publish
+    // context the pool's controller half answered for an attachment (JSON; null for older rows).
+    '0010-connectors-and-publish-context': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('nodes').addColumn('connector', 'text').execute();
+        await db.schema.alterTable('attachments').addColumn('publish_context', 'text').execute();
+      },
+    },
     // Group snapshots: one row per group, its member snapshots point at it.
     '0011-group-snapshots': {
       async up(db: Kysely<unknown>): Promise<void> {

@@ -69,6 +69,8 @@ export interface NodesTable {
   self_fenced_at: string | null;
   /** JSON list of the other services whose agents registered this node too (0007-node-fence). */
   co_registrants: string | null;
+  /** JSON connector {addresses, clientId} the node's agent registered (0010); null for older rows. */
+  connector: string | null;
 }
 
 /** Volume × node leases. `exclusive_key` (volume id while a RWO/RWOP attachment is live) and `live_key` are unique. */
@@ -86,6 +88,8 @@ export interface AttachmentsTable {
   lease_expires_at: string;
   created_at: string;
   ended_at: string | null;
+  /** JSON publish context of the pool's controller half for this node (0010); null when it has none. */
+  publish_context: string | null;
 }
 
 /** The last fencing token handed out per volume; only ever grows. */

@@ -231,7 +231,8 @@ for (const kind of STORE_KINDS) {
       const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
       expect(b.status).toBe(201);
       const driver = fakeDriverFor('fencing');
-      expect(driver?.storageFences()).toContainEqual({ backendId: expect.any(String), node: 'node-a' });
+      // The driver gets the holder's registered connector, which a networked driver fences by.
+      expect(driver?.storageFences()).toContainEqual({ backendId: expect.any(String), node: 'node-a', connector: expect.objectContaining({ node: 'node-a', addresses: [] }) });
       const ev = (await call('GET', '/v1/events?type=attachment.fenced', alpha)).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
       expect(ev.data).toMatchObject({ how: 'storage-fence' });
       await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreateVolumeRequest, DriverCapabilities, StorageDriver } from '../../src/core/ports/driver.js';
+import type { CreateVolumeRequest, DriverCapabilities, StageRequest, StorageDriver } from '../../src/core/ports/driver.js';
 import { pathExists } from '../../src/drivers/system/pool-path.js';
 import { Cleanup } from '../helpers/loopfs.js';
 import { DRIVERS, MiB, type PoolUnderTest } from './harnesses.js';
@@ -28,6 +28,9 @@ for (const harness of DRIVERS) {
     });
     afterAll(() => cleanup.run());
 
+    /** Stages with what a networked driver's controller half answered for this node (its publish context). */
+    const stageVolume = async (req: StageRequest) => driver.node.stage({ ...req, ...(await pool.stageExtras?.(req.backendId)) });
+
     const createVolume = (volumeId: string, extra: Partial<CreateVolumeRequest> = {}) =>
       driver.create({ volumeId, sizeBytes: pool.volumeSize, volumeMode: 'filesystem', fsType: pool.fsType, ...extra });
 
@@ -36,7 +39,7 @@ for (const harness of DRIVERS) {
       const dir = await pool.scratch();
       const stagingPath = join(dir, 'staging');
       const targetPath = join(dir, 'target');
-      await driver.node.stage({ backendId, volumeId: backendId, stagingPath, volumeMode: 'filesystem', fsType: pool.fsType });
+      await stageVolume({ backendId, volumeId: backendId, stagingPath, volumeMode: 'filesystem', fsType: pool.fsType });
       await driver.node.publish({ backendId, volumeId: backendId, stagingPath, targetPath, volumeMode: 'filesystem', readOnly: opts.readOnly });
       return {
         stagingPath,
@@ -224,7 +227,7 @@ for (const harness of DRIVERS) {
       const dir = await pool.scratch();
       const stagingPath = join(dir, 'staging');
       const targetPath = join(dir, 'target');
-      const stage = () => driver.node.stage({ backendId: id, volumeId: id, stagingPath, volumeMode: 'filesystem', fsType: pool.fsType });
+      const stage = () => stageVolume({ backendId: id, volumeId: id, stagingPath, volumeMode: 'filesystem', fsType: pool.fsType });
       const publish = (readOnly: boolean) =>
         driver.node.publish({ backendId: id, volumeId: id, stagingPath, targetPath, volumeMode: 'filesystem', readOnly });
       await stage();
@@ -268,20 +271,20 @@ for (const harness of DRIVERS) {
       if (!caps.block) {
         await expectCode(driver.create({ volumeId: id, sizeBytes: pool.volumeSize, volumeMode: 'block' }), 'UNSUPPORTED');
         await createVolume(id);
-        await expectCode(driver.node.stage(req), 'UNSUPPORTED');
+        await expectCode(stageVolume(req), 'UNSUPPORTED');
         return;
       }
       await driver.create({ volumeId: id, sizeBytes: pool.volumeSize, volumeMode: 'block' });
       const data = randomBytes(8192);
-      await driver.node.stage(req);
-      await driver.node.stage(req);
+      await stageVolume(req);
+      await stageVolume(req);
       const publish = () => driver.node.publish({ ...req, targetPath, readOnly: false });
       await publish();
       await publish();
       await pool.writeBlock(targetPath, data);
       await driver.node.unpublish({ backendId: id, volumeId: id, targetPath });
       await driver.node.unstage(req);
-      await driver.node.stage(req);
+      await stageVolume(req);
       await publish();
       expect((await pool.readBlock(targetPath, data.length)).equals(data)).toBe(true);
       await driver.node.unpublish({ backendId: id, volumeId: id, targetPath });

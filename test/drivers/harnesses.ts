@@ -1,12 +1,15 @@
 import { mkdir, open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StorageDriver } from '../../src/core/ports/driver.js';
+import type { StageRequest, StorageDriver } from '../../src/core/ports/driver.js';
 import { BtrfsDriver } from '../../src/drivers/btrfs/btrfs-driver.js';
 import { FakeDriver } from '../../src/drivers/fake/fake-driver.js';
 import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { LoopblockDriver } from '../../src/drivers/loopblock/loopblock-driver.js';
+import { RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
+import { nodeSecrets } from '../../src/drivers/system/pool-parameters.js';
 import { run } from '../../src/drivers/system/exec.js';
 import { pathExists } from '../../src/drivers/system/pool-path.js';
+import { startCephCluster } from '../helpers/ceph.js';
 import { type Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
 
 export const MiB = 1024 * 1024;
@@ -36,6 +39,11 @@ export interface PoolUnderTest {
   plantLeftover(kind: 'volume' | 'snapshot', id: string): Promise<void>;
   /** Whether the backend still holds the object, found without asking the driver. */
   onBackend(kind: 'volume' | 'snapshot', id: string): Promise<boolean>;
+  /**
+   * For networked drivers: what the controller half's `attach` answers for this node, and the node-scoped
+   * secrets, merged into every stage request (as the agent does from its attachment).
+   */
+  stageExtras?(backendId: string): Promise<Pick<StageRequest, 'publishContext' | 'secrets'>>;
 }
 
 export interface DriverHarness {
@@ -176,6 +184,46 @@ const loopblock: DriverHarness = {
   },
 };
 
+/** A private one-node Ceph cluster (started once for the suite), an RBD pool, and a node user of its own. */
+const rbd: DriverHarness = {
+  name: 'rbd',
+  async open(cleanup) {
+    const ceph = await startCephCluster(cleanup, { osdBytes: 4096 * MiB });
+    const adminKey = (await ceph.ceph(['auth', 'print-key', 'client.admin'])).trim();
+    const nodeUser = await ceph.createUser('polly-node', { mon: 'profile rbd', osd: `profile rbd pool=${ceph.rbdPool}` });
+    const dataDir = await tempDir(cleanup);
+    const parameters = { monHost: `[v2:${ceph.monAddress}]`, pool: ceph.rbdPool, user: 'admin', key: adminKey, nodeUser: nodeUser.id, nodeKey: nodeUser.key, mapper: 'rbd-fuse' };
+    const driver = new RbdDriver({ poolName: 'rbd-test', parameters, dataDir });
+    cleanup.add(() => driver.close());
+    await driver.init();
+    const connector = { node: 'contract-node', hostname: 'contract-node', addresses: ['127.0.0.1'] };
+    const exists = async (kind: 'volume' | 'snapshot', id: string) =>
+      ceph.rbd(['info', `${ceph.rbdPool}/${rbdImageName(kind, id)}`]).then(
+        () => true,
+        () => false,
+      );
+    return {
+      driver,
+      // xfs grows mounted (ext4 would need CAP_SYS_RESOURCE; rbd.test.ts covers ext4's offline growth).
+      volumeSize: 300 * MiB,
+      fsType: 'xfs',
+      fullErrno: 'ENOSPC',
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      // The monitor's pool statistics follow the OSD's reports (every second here) a tick later.
+      settle: () => new Promise((r) => setTimeout(r, 4_000)),
+      async plantLeftover(kind, id) {
+        await ceph.rbd(['create', '--size', '16M', `${ceph.rbdPool}/${rbdImageName(kind, id)}`]);
+      },
+      onBackend: exists,
+      async stageExtras(backendId) {
+        const publishContext = await driver.attach({ backendId, volumeId: backendId, node: connector, accessMode: 'RWO', readOnly: false });
+        return { publishContext, secrets: nodeSecrets(RBD_PARAMETERS, parameters) };
+      },
+    };
+  },
+};
+
 function fake(name: string, parameters: Record<string, string>): DriverHarness {
   return {
     name,
@@ -212,4 +260,5 @@ export const DRIVERS: DriverHarness[] = [
   loopblock,
   fake('fake', {}),
   fake('fake-minimal', { disable: 'snapshots,clones,restore,block,expand' }),
+  rbd,
 ];

@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { createDriver, DRIVER_FACTORIES } from '../../src/drivers/registry.js';
+import { createDriver, createNodeHalf, DRIVER_FACTORIES, DRIVER_PARAMETERS } from '../../src/drivers/registry.js';
+import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-parameters.js';
+
+const RBD = { monHost: '[v2:127.0.0.1:3300]', pool: 'rbd', key: 'QUJDRA==', nodeUser: 'node', nodeKey: 'Tk9ERQ==' };
 
 describe('driver registry', () => {
   it.each(Object.keys(DRIVER_FACTORIES))('builds %s drivers without touching anything', (name) => {
-    const parameters: Record<string, string> = name === 'fake' ? {} : { path: '/nonexistent/pool' };
+    const parameters: Record<string, string> = name === 'fake' ? {} : name === 'rbd' ? RBD : { path: '/nonexistent/pool' };
     const driver = createDriver(name, { poolName: 'p', parameters, dataDir: '/nonexistent' });
     expect(driver.driverName).toBe(name);
   });
 
   it('names the known drivers when the name is unknown', () => {
     expect(() => createDriver('zfs', { poolName: 'tank', parameters: {}, dataDir: '/d' })).toThrow(
-      expect.objectContaining({ code: 'VALIDATION_FAILED', message: 'pool tank: unknown driver "zfs" (known: local, btrfs, loopblock, fake)' }),
+      expect.objectContaining({ code: 'VALIDATION_FAILED', message: 'pool tank: unknown driver "zfs" (known: local, btrfs, loopblock, fake, rbd)' }),
     );
     expect(() => createDriver('toString', { poolName: 'tank', parameters: {}, dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
   });
@@ -26,6 +29,21 @@ describe('driver registry', () => {
     expect(() => createDriver(driver, { poolName: 'p', parameters, dataDir: '/d' })).toThrow(
       expect.objectContaining({ code: 'INVALID_POOL_PARAMETER', message, details: { pool: 'p', key } }),
     );
+  });
+
+  it('declares secret parameters: redacted for APIs and logs, only node-scoped ones handed to nodes', () => {
+    const schema = DRIVER_PARAMETERS.rbd;
+    expect(redactParameters(schema, RBD)).toEqual({ ...RBD, key: '(secret)', nodeKey: '(secret)' });
+    expect(nodeSecrets(schema, RBD)).toEqual({ nodeKey: 'Tk9ERQ==' });
+    expect(redactParameters(DRIVER_PARAMETERS.local, { path: '/p' })).toEqual({ path: '/p' });
+  });
+
+  it('builds a networked driver\'s node half alone, from redacted parameters (as an agent does)', () => {
+    const half = createNodeHalf('rbd', { poolName: 'p', parameters: redactParameters(DRIVER_PARAMETERS.rbd, RBD), dataDir: '/nonexistent' });
+    expect(half.node).toBeDefined();
+    expect('create' in half).toBe(false);
+    // A node-local driver's node half is the whole driver (one object, both halves).
+    expect(createNodeHalf('fake', { poolName: 'p', parameters: {}, dataDir: '/d' })).toHaveProperty('driverName', 'fake');
   });
 
   it('accepts every declared parameter', () => {

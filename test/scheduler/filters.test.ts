@@ -67,6 +67,8 @@ describe('filters', () => {
 
   table(capacityFilter, [
     { name: 'plenty of room', pool: { capacity: capacity(100, 100) }, expected: null },
+    // A backend that reports no capacity (unknown) is admitted explicitly; the backend decides.
+    { name: 'unknown capacity passes', pool: { capacity: { totalBytes: 0, freeBytes: 0, allocatedBytes: 500 * GIB, unknown: true } }, expected: null },
     { name: 'exactly fits', pool: { capacity: capacity(100, 10) }, expected: null },
     {
       name: 'one byte short',

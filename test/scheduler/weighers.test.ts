@@ -43,6 +43,7 @@ describe('weighers', () => {
         spec: { overSubscriptionRatio: 2, reservedPercent: 10, capacity: { freeBytes: 5 * GIB, allocatedBytes: 0 } },
         expected: 0,
       },
+      { name: 'unknown capacity weighs as nothing free', spec: { capacity: { totalBytes: 0, freeBytes: 0, unknown: true } }, expected: 0 },
     ])('$name', ({ spec, expected }) => {
       expect(freeCapacityWeigher.weigh(candidate({ name: 'p', ...spec }), request())).toBe(expected);
     });

@@ -19,7 +19,8 @@ export async function controllerPublish(app: PollyApp, callers: CallerResolver, 
   const caller = await callers.resolve(req.secrets, md);
   const readOnly = req.readonly || cap.csiMode === 'SINGLE_NODE_READER_ONLY' || cap.csiMode === 'MULTI_NODE_READER_ONLY';
   const a = await app.attachments.attach(caller, volumeId, { node, accessMode: cap.accessMode, readOnly });
-  return { publish_context: { [PUBLISH_CONTEXT.attachment]: a.id, [PUBLISH_CONTEXT.fencingToken]: String(a.fencingToken) } };
+  // A networked driver's own context (where its node half maps the volume from) travels along, as in CSI.
+  return { publish_context: { ...a.publishContext, [PUBLISH_CONTEXT.attachment]: a.id, [PUBLISH_CONTEXT.fencingToken]: String(a.fencingToken) } };
 }
 
 /** ControllerUnpublishVolume → ends the caller's attachments of the volume (to one node, or all); absent is success. */

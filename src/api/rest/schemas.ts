@@ -73,6 +73,7 @@ export const PoolSchema = Type.Object(
       freeBytes: Type.Number(),
       allocatedBytes: Type.Number(),
       volumeCount: Type.Number(),
+      unknown: Type.Optional(Type.Boolean({ description: 'the backend reports no capacity: totalBytes and freeBytes mean nothing' })),
     }),
     capabilities: CapabilitiesSchema,
     createdAt: Type.String(),

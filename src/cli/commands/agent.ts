@@ -65,7 +65,7 @@ export function registerAgent(program: Command): void {
         if (opts.zone) topology.zone = opts.zone;
         const { pino } = await import('pino');
         const { runAgent } = await import('../../agent/run.js');
-        const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-agent' } });
+        const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-agent' }, redact: ['secrets', '*.secrets'] });
         const running = await runAgent({
           serverUrl: checkUrl(globals.url),
           ca: readCa(globals.ca),

@@ -32,6 +32,39 @@ export interface DriverCapabilities {
 export interface BackendCapacity {
   totalBytes: number;
   freeBytes: number;
+  /**
+   * The backend cannot tell (a platform API without a capacity call): totalBytes and freeBytes are 0 and
+   * mean nothing; the scheduler admits by the pool's declared limits only and says so in `explain`.
+   */
+  unknown?: boolean | undefined;
+}
+
+/**
+ * What a node tells the server about itself when it registers (Cinder's connector, CSI's node info): the
+ * controller half of a networked driver receives it in `attach` and may fence by it.
+ */
+export interface NodeConnector {
+  node: string;
+  hostname: string;
+  /** The node's IP addresses (storage networks included). */
+  addresses: string[];
+  /** The storage client identity the node uses where it has its own (e.g. a Ceph user); else undefined. */
+  clientId?: string | undefined;
+}
+
+/**
+ * What the controller half answers for one attachment and the node half stages from (CSI's
+ * publish_context, Cinder's connection_info): strings only, never a secret (it is stored with the
+ * attachment and shown to the attachment's owner).
+ */
+export type PublishContext = Record<string, string>;
+
+export interface ControllerAttachRequest {
+  backendId: string;
+  volumeId: string;
+  node: NodeConnector;
+  accessMode: AccessMode;
+  readOnly: boolean;
 }
 
 export type CreateSource = { kind: 'snapshot'; backendId: string } | { kind: 'volume'; backendId: string };
@@ -46,6 +79,13 @@ export interface CreateVolumeRequest {
   /** Profile parameters passed through to the driver. */
   parameters?: Record<string, string> | undefined;
   source?: CreateSource | undefined;
+  /** The profile's QoS limits, for drivers that declare `qos` (e.g. librbd image QoS). */
+  qos?: QosLimits | undefined;
+}
+
+export interface QosLimits {
+  iops?: number | undefined;
+  bandwidthBytes?: number | undefined;
 }
 
 export interface CreatedVolume {
@@ -76,6 +116,13 @@ export interface StageRequest {
   volumeMode: VolumeMode;
   fsType?: string | undefined;
   readOnly?: boolean | undefined;
+  /** What the controller half's `attach` answered for this node (networked drivers); absent for node-local ones. */
+  publishContext?: PublishContext | undefined;
+  /**
+   * The pool's node-scoped secret parameters (declared `secret: 'node'` in the driver's schema), handed to
+   * the node half for this call only: never stored on the node, never logged.
+   */
+  secrets?: Record<string, string> | undefined;
 }
 
 export interface PublishRequest {
@@ -147,11 +194,18 @@ export interface SelfFenceRequest {
  * even a node whose agent is dead cannot write (e.g. a Ceph client blocklist). Node-local drivers cannot.
  */
 export interface StorageFence {
-  /** Fences `node` off the volume. Idempotent; after it returns, writes from that node fail. */
-  fenceNode(req: { backendId: string; node: string }): Promise<void>;
+  /**
+   * Fences `node` off the volume. Idempotent; after it returns, writes from that node fail. `connector`
+   * is what the node registered (undefined for a node registered before connectors existed).
+   */
+  fenceNode(req: { backendId: string; node: string; connector?: NodeConnector | undefined }): Promise<void>;
 }
 
-export interface StorageDriver {
+/**
+ * The controller half of a driver: everything the server does with the backend. A networked driver
+ * answers `attach` with the publish context its node half stages from; node-local drivers leave it out.
+ */
+export interface ControllerDriver {
   /** The driver name used in configuration (`local`, `btrfs`, `loopblock`, `fake`). */
   readonly driverName: string;
   readonly capabilities: DriverCapabilities;
@@ -176,12 +230,45 @@ export interface StorageDriver {
   usage(backendId: string): Promise<number | undefined>;
   /** Everything this pool's backend holds that looks like a Polly volume or snapshot. */
   list(): Promise<BackendObject[]>;
-  /** The node half; the agent calls it on the host where the volume is used. */
-  readonly node: NodeDriver;
+  /**
+   * Makes the volume reachable from `node` (Cinder's initialize_connection, CSI's ControllerPublish) and
+   * answers what the node half needs to stage it. Idempotent per volume and node.
+   */
+  attach?(req: ControllerAttachRequest): Promise<PublishContext>;
+  /** Changes a volume's QoS limits in place (drivers that declare `qos`); an empty object lifts them. */
+  setQos?(backendId: string, qos: QosLimits): Promise<void>;
+  /** Undoes `attach` for one node (not an error when nothing is attached there). */
+  detach?(req: { backendId: string; volumeId: string; node: NodeConnector }): Promise<void>;
   /** Storage-side fencing of a node, where the backend can (undefined: it cannot; see `failover`). */
   readonly storageFence?: StorageFence | undefined;
+  /**
+   * The pool parameters this driver declares secret, with their scope (`server`: never leaves the server;
+   * `node`: handed to the node half in stage calls). APIs show them as `(secret)`.
+   */
+  readonly secretParameters?: Readonly<Record<string, 'server' | 'node'>> | undefined;
+  /** The node-scoped secrets a node needs to stage this pool's volumes (only for nodes holding one). */
+  nodeSecrets?(): Record<string, string>;
   /** Releases in-process resources (timers, sockets). Never touches data. */
   close(): Promise<void>;
+}
+
+/**
+ * What the agent builds for a pool: the node half with its lifecycle. `init` checks what the node needs
+ * (tools installed, the kernel's devices); it never needs the pool's secrets.
+ */
+export interface NodeHalf {
+  /** The node half; the agent calls it on the host where the volume is used. */
+  readonly node: NodeDriver;
+  init(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A driver whose two halves live in one object (every node-local driver, and networked ones used in
+ * one process): the server uses it as the controller half, the agent as the node half.
+ */
+export interface StorageDriver extends ControllerDriver, NodeHalf {
+  readonly node: NodeDriver;
 }
 
 export interface DriverContext {
@@ -192,3 +279,5 @@ export interface DriverContext {
 }
 
 export type DriverFactory = (ctx: DriverContext) => StorageDriver;
+/** Builds the node half alone (on an agent: the context's secret parameters are redacted there). */
+export type NodeHalfFactory = (ctx: DriverContext) => NodeHalf;

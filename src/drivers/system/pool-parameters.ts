@@ -48,3 +48,40 @@ export function assertPoolParameters(poolName: string, driver: string, schema: T
   }
   throw new PollyError('INVALID_POOL_PARAMETER', `pool ${poolName}: parameters do not match driver ${driver}'s schema (accepted: ${list})`, { pool: poolName });
 }
+
+/** What API answers and logs show instead of a secret pool parameter's value. */
+export const REDACTED = '(secret)';
+
+/**
+ * A secret pool parameter (a key, a password): never returned by an API, redacted in logs. `node`: the
+ * node half needs it too, and gets it inside its stage call only; `server`: it never leaves the server.
+ */
+export function secretParameter(scope: 'server' | 'node', description: string): ReturnType<typeof Type.String> {
+  return Type.String({ minLength: 1, description: `${description} (secret)`, secret: scope });
+}
+
+/** The keys a driver's schema declares secret, with their scope. */
+export function secretParameterKeys(schema: TObject): Map<string, 'server' | 'node'> {
+  const out = new Map<string, 'server' | 'node'>();
+  for (const [key, prop] of Object.entries(schema.properties)) {
+    const scope = (prop as { secret?: unknown }).secret;
+    if (scope === 'server' || scope === 'node') out.set(key, scope);
+  }
+  return out;
+}
+
+/** The parameters with every secret value replaced by `(secret)` (for API answers and logs). */
+export function redactParameters(schema: TObject | undefined, parameters: Record<string, string>): Record<string, string> {
+  if (!schema) return parameters;
+  const secrets = secretParameterKeys(schema);
+  if (secrets.size === 0) return parameters;
+  return Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, secrets.has(k) ? REDACTED : v]));
+}
+
+/** The node-scoped secret parameters of a pool, for one stage call on a node. */
+export function nodeSecrets(schema: TObject | undefined, parameters: Record<string, string>): Record<string, string> {
+  if (!schema) return {};
+  const out: Record<string, string> = {};
+  for (const [k, scope] of secretParameterKeys(schema)) if (scope === 'node' && parameters[k] !== undefined) out[k] = parameters[k];
+  return out;
+}

@@ -21,6 +21,7 @@ function capacityReason(candidate: PoolCandidate, size: number): string {
   const { totalBytes, freeBytes, allocatedBytes } = candidate.capacity;
   const { overSubscriptionRatio: ratio, reservedPercent } = candidate.pool;
   const needs = `needs ${formatBytes(size)}`;
+  if (candidate.capacity.unknown) return `${needs}; the backend reports no capacity (unknown): admitted, the backend decides`;
   const schedulable = formatBytes(Math.max(0, schedulableBytes(candidate)));
   const over = `over-subscription ${ratio.toFixed(1)}`;
   if (!isThin(candidate)) {

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { AccessMode } from '../../core/ports/driver.js';
+import type { AccessMode, PublishContext } from '../../core/ports/driver.js';
 import type { AttachmentsTable } from '../schema.js';
 import type { Executor } from '../store.js';
 
@@ -18,6 +18,8 @@ export interface Attachment {
   leaseExpiresAt: string;
   createdAt: string;
   endedAt: string | null;
+  /** What the pool's controller half answered for this node (networked drivers only); absent otherwise. */
+  publishContext?: PublishContext | undefined;
 }
 
 /** RWO and RWOP allow one live attachment per volume. */
@@ -38,6 +40,7 @@ function rowToAttachment(row: Selectable<AttachmentsTable>): Attachment {
     leaseExpiresAt: row.lease_expires_at,
     createdAt: row.created_at,
     endedAt: row.ended_at,
+    ...(row.publish_context ? { publishContext: JSON.parse(row.publish_context) as PublishContext } : {}),
   };
 }
 
@@ -98,8 +101,14 @@ export async function insertAttachment(ex: Executor, a: Attachment): Promise<voi
       lease_expires_at: a.leaseExpiresAt,
       created_at: a.createdAt,
       ended_at: a.endedAt,
+      publish_context: a.publishContext ? JSON.stringify(a.publishContext) : null,
     })
     .execute();
+}
+
+/** Records the publish context of a live attachment (after the controller half answered it). */
+export async function setPublishContext(ex: Executor, id: string, ctx: PublishContext): Promise<void> {
+  await ex.updateTable('attachments').set({ publish_context: JSON.stringify(ctx) }).where('id', '=', id).execute();
 }
 
 /** Ends a live attachment (compare-and-set on `live`); false when it had already ended. */

@@ -18,6 +18,13 @@ export interface NodeRecord {
   selfFencedAt: string | null;
   /** Other services whose agents registered the node unchanged (they share the host). */
   coRegistrants: string[];
+  /** What its agent registered for networked drivers (addresses, storage client identity); absent for older agents. */
+  connector?: NodeConnectorRecord | undefined;
+}
+
+export interface NodeConnectorRecord {
+  addresses: string[];
+  clientId?: string | undefined;
 }
 
 function rowToNode(row: Selectable<NodesTable>): NodeRecord {
@@ -31,6 +38,7 @@ function rowToNode(row: Selectable<NodesTable>): NodeRecord {
     fence: row.fenced_at ? { at: row.fenced_at, by: row.fenced_by ?? '', reason: row.fence_reason ?? '' } : null,
     selfFencedAt: row.self_fenced_at,
     coRegistrants: row.co_registrants ? (JSON.parse(row.co_registrants) as string[]) : [],
+    ...(row.connector ? { connector: JSON.parse(row.connector) as NodeConnectorRecord } : {}),
   };
 }
 
@@ -45,12 +53,14 @@ export async function listNodes(ex: Executor): Promise<NodeRecord[]> {
 }
 
 /** Registers a node or updates its hostname and topology (an agent re-registers at every start). */
-export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostname' | 'topology' | 'registeredBy'>, at: string): Promise<void> {
+export async function upsertNode(ex: Executor, n: Pick<NodeRecord, 'id' | 'hostname' | 'topology' | 'registeredBy' | 'connector'>, at: string): Promise<void> {
   const topology = JSON.stringify(n.topology);
+  // A re-registration without a connector (an older agent) keeps the one recorded.
+  const connector = n.connector ? { connector: JSON.stringify(n.connector) } : {};
   await ex
     .insertInto('nodes')
-    .values({ id: n.id, hostname: n.hostname, topology, registered_by: n.registeredBy, last_heartbeat_at: at, created_at: at })
-    .onConflict((oc) => oc.column('id').doUpdateSet({ hostname: n.hostname, topology, last_heartbeat_at: at }))
+    .values({ id: n.id, hostname: n.hostname, topology, registered_by: n.registeredBy, last_heartbeat_at: at, created_at: at, ...connector })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ hostname: n.hostname, topology, last_heartbeat_at: at, ...connector }))
     .execute();
 }
 

@@ -19,6 +19,9 @@ export const AttachmentSchema = Type.Object(
     leaseExpiresAt: Type.String(),
     createdAt: Type.String(),
     endedAt: Type.Union([Type.String(), Type.Null()]),
+    publishContext: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: "what the pool's controller half answered for this node (networked drivers such as rbd); never a secret" }),
+    ),
   },
   { title: 'Attachment' },
 );

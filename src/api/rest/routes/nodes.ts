@@ -7,6 +7,14 @@ import { AttachmentSchema } from './attachments.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
+const ConnectorSchema = Type.Object(
+  {
+    addresses: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32, description: "the node's IP addresses (storage networks included)" })),
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the storage client identity the node uses, where it has its own' })),
+  },
+  { additionalProperties: false, title: 'NodeConnector', description: 'what the controller half of a networked driver receives for this node (and fences by)' },
+);
+
 const NodeSchema = Type.Object(
   {
     id: Type.String(),
@@ -18,6 +26,7 @@ const NodeSchema = Type.Object(
       description: 'set while an operator has confirmed the node down: nothing is attached to it until unfenced',
     }),
     selfFencedAt: Type.Union([Type.String(), Type.Null()], { description: 'the last self-fence its agent reported' }),
+    connector: Type.Optional(ConnectorSchema),
     leaseSeconds: Type.Number(),
     selfFenceMarginSeconds: Type.Number(),
     clockSkewSeconds: Type.Number(),
@@ -39,6 +48,9 @@ const NodeAttachmentSchema = Type.Intersect([
       volumeMode: Type.String(),
       fsType: Type.String(),
     }),
+    secrets: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: "the pool's node-scoped secrets, for this node's stage calls only (networked drivers)" }),
+    ),
   }),
 ], { title: 'NodeAttachment' });
 
@@ -51,7 +63,12 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           tags: ['nodes'],
           summary: 'Register (or update) a node; agents call this at start',
           body: Type.Object(
-            { id: Type.String({ minLength: 1, maxLength: 128 }), hostname: Type.String({ minLength: 1, maxLength: 253 }), topology: Type.Optional(LabelMap) },
+            {
+              id: Type.String({ minLength: 1, maxLength: 128 }),
+              hostname: Type.String({ minLength: 1, maxLength: 253 }),
+              topology: Type.Optional(LabelMap),
+              connector: Type.Optional(ConnectorSchema),
+            },
             { additionalProperties: false },
           ),
           response: { 200: NodeSchema, ...errorResponses },
