@@ -34,7 +34,9 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 90_00
         resolve(m[1]);
       }
     };
+    // The server's address is on stderr (its start-up lines) and, at log level info, in stdout's JSON.
     child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before it started:\n${out}`));

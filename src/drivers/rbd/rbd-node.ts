@@ -9,7 +9,7 @@ import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
 import { isErrno } from '../system/errno.js';
 import { detectFilesystem, growExtOffline, growFilesystem, isExtFilesystem, makeFilesystem } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
-import { blockDeviceBytes, detachLoop, deviceNumber, listLoopDevices, mountsOfLoopDevice, refreshLoopSize } from '../system/loop.js';
+import { attachLoop, blockDeviceBytes, detachLoop, deviceNumber, listLoopDevices, mountsOfLoopDevice, refreshLoopSize } from '../system/loop.js';
 import { findMount, isMountPoint, mountDevice, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
 import { pathExists } from '../system/pool-path.js';
@@ -117,8 +117,8 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
       }
       const file = join(fuse, image);
       if (!(await pathExists(file))) throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: image ${pool}/${image} does not exist`);
-      const { stdout } = await run('losetup', ['--find', '--show', '--direct-io=on', file]);
-      return stdout.trim();
+      // attachLoop also clears a read-only flag a previous self-fence left on the free device it picks.
+      return await attachLoop(file, { readOnly: false, directIo: true });
     } finally {
       await client.forget();
     }

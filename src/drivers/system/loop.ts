@@ -47,9 +47,10 @@ export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
 }
 
 /** Attaches `file` to the first free loop device and returns the device path. */
-export async function attachLoop(file: string, opts: { readOnly: boolean }): Promise<string> {
+export async function attachLoop(file: string, opts: { readOnly: boolean; directIo?: boolean | undefined }): Promise<string> {
   const args = ['--find', '--show'];
   if (opts.readOnly) args.push('--read-only');
+  if (opts.directIo) args.push('--direct-io=on');
   const { stdout } = await run('losetup', [...args, file]);
   const device = stdout.trim();
   // A free loop device keeps a read-only flag someone set on it earlier (`blockdev --setro`, e.g. a
