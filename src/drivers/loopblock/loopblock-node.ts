@@ -1,15 +1,15 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PollyError } from '../../core/errors.js';
 import type { NodeDriver, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
 import { run } from '../system/exec.js';
 import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
 import { isErrno } from '../system/errno.js';
-import { detectFilesystem, growExtOffline, growFilesystem, isExtFilesystem, makeFilesystem } from '../system/fs-tools.js';
+import { growFilesystem } from '../system/fs-tools.js';
+import { mountStagedDevice } from '../system/stage-device.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import {
   attachLoop,
-  blockDeviceBytes,
   detachLoop,
   deviceNumber,
   listLoopDevices,
@@ -18,7 +18,7 @@ import {
   mountsOfLoopDevice,
   refreshLoopSize,
 } from '../system/loop.js';
-import { findMount, mountDevice, unmountAll } from '../system/mounts.js';
+import { findMount, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
 import { pathExists } from '../system/pool-path.js';
 import { publishByBind, unpublishTarget } from '../system/publish.js';
@@ -53,29 +53,7 @@ export class LoopblockNodeDriver implements NodeDriver {
       }
       // Filesystem volumes always get a writable device: a first stage may need to make the filesystem.
       const device = await this.#attached(image, { readOnly: false });
-      const existing = await findMount(req.stagingPath);
-      if (existing) {
-        if (existing.device !== (await deviceNumber(device))) {
-          throw new PollyError('INVALID_STATE', `${req.stagingPath} is already a mountpoint of ${existing.source}, not of volume ${req.backendId}`);
-        }
-        if (existing.readOnly !== readOnly) {
-          throw new PollyError('INVALID_STATE', `volume ${req.backendId} is already staged ${existing.readOnly ? 'read-only' : 'read-write'} at ${req.stagingPath}`);
-        }
-        return;
-      }
-      let fsType = await detectFilesystem(device);
-      if (fsType === undefined) {
-        await makeFilesystem(device, wantedFs);
-        fsType = wantedFs;
-      }
-      // Catch up with an expand that happened while the volume was not staged: ext4 before mounting
-      // (offline growth needs no privilege beyond the device), xfs after (it only grows mounted).
-      if (!readOnly && isExtFilesystem(fsType)) await growExtOffline(device, await blockDeviceBytes(device));
-      await mkdir(req.stagingPath, { recursive: true });
-      const options = [...(readOnly ? ['ro'] : []), ...(fsType === 'xfs' ? ['nouuid'] : [])];
-      // nouuid: a restored or cloned xfs image carries its source's UUID, and xfs refuses duplicates.
-      await mountDevice(device, req.stagingPath, { fsType, options });
-      if (!readOnly && fsType === 'xfs') await growFilesystem({ device, mountPoint: req.stagingPath, fsType });
+      await mountStagedDevice(device, { backendId: req.backendId, stagingPath: req.stagingPath, fsType: wantedFs, readOnly });
     });
   }
 

@@ -7,10 +7,11 @@ import type { DriverContext, NodeDriver, NodeHalf, PublishContext, PublishReques
 import { run } from '../system/exec.js';
 import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
 import { isErrno } from '../system/errno.js';
-import { detectFilesystem, growExtOffline, growFilesystem, isExtFilesystem, makeFilesystem } from '../system/fs-tools.js';
+import { growFilesystem } from '../system/fs-tools.js';
+import { mountStagedDevice } from '../system/stage-device.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { attachLoop, blockDeviceBytes, detachLoop, deviceNumber, listLoopDevices, mountsOfLoopDevice, refreshLoopSize } from '../system/loop.js';
-import { findMount, isMountPoint, mountDevice, unmountAll } from '../system/mounts.js';
+import { findMount, isMountPoint, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
 import { pathExists } from '../system/pool-path.js';
 import { publishByBind, unpublishTarget } from '../system/publish.js';
@@ -65,27 +66,7 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
     await this.#locks.run(req.backendId, async () => {
       const device = await this.#map(req);
       if (wantedFs === undefined) return;
-      const existing = await findMount(req.stagingPath);
-      if (existing) {
-        if (existing.device !== (await deviceNumber(device))) {
-          throw new PollyError('INVALID_STATE', `${req.stagingPath} is already a mountpoint of ${existing.source}, not of volume ${req.backendId}`);
-        }
-        if (existing.readOnly !== readOnly) {
-          throw new PollyError('INVALID_STATE', `volume ${req.backendId} is already staged ${existing.readOnly ? 'read-only' : 'read-write'} at ${req.stagingPath}`);
-        }
-        return;
-      }
-      let fsType = await detectFilesystem(device);
-      if (fsType === undefined) {
-        await makeFilesystem(device, wantedFs);
-        fsType = wantedFs;
-      }
-      // An expand while the volume was not staged: ext4 grows offline before mounting, xfs after.
-      if (!readOnly && isExtFilesystem(fsType)) await growExtOffline(device, await blockDeviceBytes(device));
-      await mkdir(req.stagingPath, { recursive: true });
-      const options = [...(readOnly ? ['ro'] : []), ...(fsType === 'xfs' ? ['nouuid'] : [])];
-      await mountDevice(device, req.stagingPath, { fsType, options });
-      if (!readOnly && fsType === 'xfs') await growFilesystem({ device, mountPoint: req.stagingPath, fsType });
+      await mountStagedDevice(device, { backendId: req.backendId, stagingPath: req.stagingPath, fsType: wantedFs, readOnly });
     });
   }
 
