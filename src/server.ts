@@ -152,7 +152,10 @@ export class PollyServer {
     const server = this.rest.server as unknown as { setSecureContext?: (opts: { cert: Buffer; key: Buffer }) => void };
     if (typeof server.setSecureContext !== 'function') return false;
     server.setSecureContext(tls); // validates the pair (throws on a mismatch) before replacing it
-    this.log.info({ certFile: this.config.tls?.certFile }, 'TLS certificate reloaded');
+    // The other TLS listeners take the same pair; the REST swap above already proved it usable.
+    this.#osb?.setSecureContext?.(tls);
+    for (const csi of this.#csi) if (csi.secure) csi.setSecureContext(tls);
+    this.log.info({ certFile: this.config.tls?.certFile, csi: this.#csi.filter((c) => c.secure).map((c) => c.endpoint), osb: this.#osb?.secure ?? false }, 'TLS certificate reloaded');
     return true;
   }
 
@@ -167,7 +170,7 @@ export class PollyServer {
     // agent are loaded only when configured (they are most of the start-up's module loading otherwise).
     if (this.config.csi.length > 0) {
       const { startCsiServer } = await import('./api/csi/csi-server.js');
-      for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, csi));
+      for (const csi of this.config.csi) this.#csi.push(await startCsiServer(this.app, { ...csi, tls: csi.tls ? this.#tls() : undefined }));
     }
     if (this.config.osb) {
       const { startOsbServer } = await import('./api/osb/osb-api.js');

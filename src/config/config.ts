@@ -39,7 +39,8 @@ export interface PollyConfig {
   /** Wait before the first retry of a failed operation; doubles with each retry (seconds). */
   errorRetryBaseSeconds: number;
   agent: NonNullable<ConfigFile['agent']>;
-  csi: Array<{ endpoint: string; service?: string | undefined }>;
+  /** `tls` resolved: true only for a tcp endpoint with the server's certificate configured. */
+  csi: Array<{ endpoint: string; service?: string | undefined; tls: boolean }>;
   pools: PoolConfig[];
   profiles: ProfileConfig[];
   services: ServiceConfig[];
@@ -131,6 +132,14 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
       if (given !== 1) throw configError(source, `osb.credentials.${i}: give exactly one of password, passwordHash, passwordFile`);
     });
   }
+  const csi = (env.POLLY_CSI_ENDPOINT ? [{ endpoint: env.POLLY_CSI_ENDPOINT }] : (doc.csi ?? [])).map(
+    (c: { endpoint: string; service?: string | undefined; tls?: boolean | undefined }, i) => {
+      const tcp = c.endpoint.startsWith('tcp://');
+      if (c.tls === true && !tcp) throw configError(source, `csi.${i}.tls: only tcp:// endpoints serve TLS (a unix socket is guarded by its file mode)`);
+      if (c.tls === true && !doc.tls) throw configError(source, `csi.${i}.tls: set tls.certFile and tls.keyFile first`);
+      return { endpoint: c.endpoint, ...(c.service !== undefined ? { service: c.service } : {}), tls: tcp && doc.tls !== undefined && c.tls !== false };
+    },
+  );
   const lease = doc.attachmentLeaseSeconds ?? 30;
   if (doc.selfFenceMarginSeconds !== undefined && doc.selfFenceMarginSeconds >= lease) {
     throw configError(source, `selfFenceMarginSeconds (${doc.selfFenceMarginSeconds}) must be less than attachmentLeaseSeconds (${lease})`);
@@ -160,7 +169,7 @@ export function loadConfig(opts: LoadOptions = {}): PollyConfig {
     errorRetryLimit: doc.errorRetryLimit ?? 5,
     errorRetryBaseSeconds: doc.errorRetryBaseSeconds ?? 10,
     agent: doc.agent ?? {},
-    csi: env.POLLY_CSI_ENDPOINT ? [{ endpoint: env.POLLY_CSI_ENDPOINT }] : (doc.csi ?? []),
+    csi,
     pools,
     profiles,
     services,

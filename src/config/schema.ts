@@ -188,6 +188,8 @@ export const ConfigFileSchema = Type.Object(
           {
             endpoint: Type.String({ description: 'unix:///run/polly/csi.sock or tcp://127.0.0.1:9820' }),
             service: Type.Optional(Name),
+            /** Serve TLS with the server's certificate (default: on for tcp endpoints when `tls` is set). */
+            tls: Type.Optional(Type.Boolean()),
           },
           Strict,
         ),

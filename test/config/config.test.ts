@@ -100,4 +100,16 @@ services:
     const dup = await file('dup.yml', 'pools:\n  - {name: a, driver: local}\n  - {name: a, driver: fake}\n');
     expect(failure(() => loadConfig({ file: dup, env: {} }))).toContain('declared twice');
   });
+
+  it('serves CSI over TLS on tcp endpoints when the server has a certificate, and names a csi tls that cannot be', async () => {
+    const tls = 'tls:\n  certFile: /etc/polly/tls.crt\n  keyFile: /etc/polly/tls.key\n';
+    const both = await file('csi-tls.yml', `${tls}csi:\n  - endpoint: tcp://0.0.0.0:9820\n  - endpoint: unix:///run/polly/csi.sock\n  - endpoint: tcp://127.0.0.1:9821\n    tls: false\n`);
+    expect(loadConfig({ file: both, env: {} }).csi.map((c) => c.tls)).toEqual([true, false, false]);
+    const plain = await file('csi-plain.yml', 'csi:\n  - endpoint: tcp://0.0.0.0:9820\n');
+    expect(loadConfig({ file: plain, env: {} }).csi[0]?.tls).toBe(false);
+    const noCert = await file('csi-nocert.yml', 'csi:\n  - endpoint: tcp://0.0.0.0:9820\n    tls: true\n');
+    expect(failure(() => loadConfig({ file: noCert, env: {} }))).toContain('csi.0.tls: set tls.certFile and tls.keyFile first');
+    const onUnix = await file('csi-unix.yml', `${tls}csi:\n  - endpoint: unix:///run/polly/csi.sock\n    tls: true\n`);
+    expect(failure(() => loadConfig({ file: onUnix, env: {} }))).toContain('csi.0.tls: only tcp:// endpoints serve TLS');
+  });
 });

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { credentials, makeGenericClientConstructor, type ChannelCredentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerClient } from '../../src/agent/server-client.js';
+import { csiService } from '../../src/api/csi/proto.js';
 import { freePort, killAll, runPolly, spawnPolly, waitForOutput } from '../cli/process.js';
 
 const run = promisify(execFile);
@@ -14,6 +16,7 @@ const TOKEN = `tls-admin-token-${process.pid}-0123456789abcdef`;
 let tmp = '';
 let url = '';
 let ca = '';
+let csiPort = 0;
 let server: ReturnType<typeof spawnPolly>;
 
 /** A server certificate for localhost/127.0.0.1 signed by the test CA, with a recognisable serial. */
@@ -24,10 +27,10 @@ async function issue(name: string, serial: string): Promise<void> {
   await run('openssl', ['x509', '-req', '-in', join(tmp, `${name}.csr`), '-CA', join(tmp, 'ca.pem'), '-CAkey', join(tmp, 'ca.key'), '-set_serial', `0x${serial}`, '-days', '2', '-extfile', ext, '-out', join(tmp, `${name}.pem`)]);
 }
 
-/** The serial of the certificate a fresh TLS connection is shown. */
-function servedSerial(port: number): Promise<string> {
+/** The serial of the certificate a fresh TLS connection is shown (`h2` for the gRPC listener). */
+function servedSerial(port: number, alpn?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ...(alpn ? { ALPNProtocols: [alpn] } : {}) }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
       socket.end();
       resolve(serial.toLowerCase());
@@ -47,15 +50,43 @@ beforeAll(async () => {
   const port = await freePort();
   await writeFile(
     join(tmp, 'polly.yml'),
-    [`listen: 127.0.0.1:${port}`, `dataDir: ${join(tmp, 'data')}`, `adminToken: ${TOKEN}`, 'tls:', `  certFile: ${join(tmp, 'server.pem')}`, `  keyFile: ${join(tmp, 'server.key')}`, ''].join('\n'),
+    [
+      `listen: 127.0.0.1:${port}`,
+      `dataDir: ${join(tmp, 'data')}`,
+      `adminToken: ${TOKEN}`,
+      'tls:',
+      `  certFile: ${join(tmp, 'server.pem')}`,
+      `  keyFile: ${join(tmp, 'server.key')}`,
+      'csi:',
+      '  - endpoint: tcp://127.0.0.1:0',
+      '',
+    ].join('\n'),
   );
   server = spawnPolly(['server', '--config', join(tmp, 'polly.yml')], {}, tmp);
-  url = (await waitForOutput(server, /serving (https:\/\/\S+)/))[1]!;
+  const csiListening = waitForOutput(server, /"listening":"tcp:\/\/127\.0\.0\.1:(\d+)","tls":true[^\n]*"msg":"CSI listening"/, 90_000);
+  url = (await waitForOutput(server, /serving (https:\/\/\S+)/, 90_000))[1]!;
+  csiPort = Number((await csiListening)[1]);
 }, 120_000);
 afterAll(async () => {
   killAll();
   await rm(tmp, { recursive: true, force: true });
 });
+
+/** CSI Identity.GetPluginInfo over the given channel credentials. */
+function pluginInfo(creds: ChannelCredentials): Promise<{ name: string }> {
+  const Identity = makeGenericClientConstructor(csiService('Identity'), 'Identity');
+  const client = new Identity(`localhost:${csiPort}`, creds);
+  return new Promise<{ name: string }>((resolve, reject) => {
+    client.makeUnaryRequest(
+      '/csi.v1.Identity/GetPluginInfo',
+      (m: object) => Buffer.from(csiService('Identity').GetPluginInfo!.requestSerialize(m)),
+      (b: Buffer) => csiService('Identity').GetPluginInfo!.responseDeserialize(b) as { name: string },
+      {},
+      { deadline: Date.now() + 10_000 },
+      (err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res)),
+    );
+  }).finally(() => client.close());
+}
 
 describe('TLS on the REST listener', () => {
   it('serves https; the CLI trusts it only with --ca (or POLLY_CA_FILE), and so does the agent client', async () => {
@@ -95,5 +126,16 @@ describe('TLS on the REST listener', () => {
     await reloaded;
     expect(server.exitCode).toBeNull();
     expect(await servedSerial(port)).toBe('bb02');
+    // The CSI listener took the same pair, on the same port.
+    expect(await servedSerial(csiPort, 'h2')).toBe('bb02');
+    expect((await pluginInfo(credentials.createSsl(Buffer.from(ca)))).name).toBeTruthy();
+  });
+
+  it('serves CSI over TCP with the same certificate; a plaintext or untrusting client is refused', async () => {
+    expect(await servedSerial(csiPort, 'h2')).toMatch(/^(aa01|bb02)$/);
+    const info = await pluginInfo(credentials.createSsl(Buffer.from(ca)));
+    expect(info.name).toBeTruthy();
+    await expect(pluginInfo(credentials.createInsecure())).rejects.toThrow();
+    await expect(pluginInfo(credentials.createSsl())).rejects.toThrow();
   });
 });

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -10,6 +10,7 @@ import { groupControllerServer } from './group-controller-server.js';
 import { identityServer } from './identity-server.js';
 import { csiService } from './proto.js';
 import { timed } from './timed.js';
+import { type CertificatePair, ReloadableIdentity } from './tls.js';
 
 export interface CsiServerOptions {
   /** `unix:///absolute/path/csi.sock` or `tcp://host:port` (port 0 picks a free one). */
@@ -18,11 +19,17 @@ export interface CsiServerOptions {
   service?: string | undefined;
   /** How long stop() waits for calls in flight before cutting them off. */
   shutdownTimeoutMs?: number | undefined;
+  /** Serve TLS with this certificate (tcp endpoints only; callers still authenticate with tokens). */
+  tls?: CertificatePair | undefined;
 }
 
 export interface CsiServerHandle {
   /** The endpoint really listened on (a tcp port 0 resolved). */
   endpoint: string;
+  /** Whether the endpoint serves TLS. */
+  secure: boolean;
+  /** Swaps the TLS certificate for new connections; throws (keeping the old one) on a bad pair. */
+  setSecureContext(pair: CertificatePair): void;
   stop(): Promise<void>;
 }
 
@@ -48,17 +55,27 @@ export async function startCsiServer(app: PollyApp, opts: CsiServerOptions): Pro
   } else {
     address = `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   }
+  if (opts.tls && endpoint.kind === 'unix') {
+    throw new PollyError('VALIDATION_FAILED', `CSI endpoint ${opts.endpoint}: TLS is for tcp endpoints (a unix socket is guarded by its file mode)`);
+  }
+  const identity = opts.tls ? new ReloadableIdentity(opts.tls) : undefined;
+  const credentials = identity ? experimental.createCertificateProviderServerCredentials(identity, null, false) : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+    server.bindAsync(address, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
   }).catch((err: unknown) => {
     throw new PollyError('UNAVAILABLE', `CSI endpoint ${opts.endpoint}: ${(err as Error).message}`);
   });
   const actual = endpoint.kind === 'unix' ? opts.endpoint : `tcp://${endpoint.host}:${port}`;
-  log.info({ endpoint: actual }, 'CSI listening');
+  log.info({ listening: actual, tls: identity !== undefined }, 'CSI listening');
 
   let stopped: Promise<void> | undefined;
   return {
     endpoint: actual,
+    secure: identity !== undefined,
+    setSecureContext(pair) {
+      if (!identity) throw new PollyError('VALIDATION_FAILED', `CSI endpoint ${actual} does not serve TLS`);
+      identity.update(pair);
+    },
     stop() {
       stopped ??= (async () => {
         await shutdown(server, opts.shutdownTimeoutMs ?? 5_000);

@@ -29,6 +29,10 @@ export interface OsbOptions {
 
 export interface OsbServerHandle {
   url: string;
+  /** Whether the broker serves https. */
+  secure: boolean;
+  /** Swaps the https certificate for new connections (no-op on plain http). */
+  setSecureContext?(pair: { cert: Buffer; key: Buffer }): void;
   stop(): Promise<void>;
 }
 
@@ -288,6 +292,11 @@ export async function startOsbServer(app: PollyApp, config: OsbConfig, opts: Osb
   opts.logger.info({ url: address }, 'open service broker listening');
   return {
     url: address.startsWith('http') ? address : `${opts.https ? 'https' : 'http'}://${address}`,
+    secure: opts.https !== undefined,
+    setSecureContext(pair) {
+      if (opts.https === undefined) return;
+      (fastify.server as unknown as { setSecureContext(p: { cert: Buffer; key: Buffer }): void }).setSecureContext(pair);
+    },
     async stop() {
       await fastify.close();
       await app.broker.settle();
