@@ -2,13 +2,19 @@ import { PollyError } from '../core/errors.js';
 import type { StorageDriver } from '../core/ports/driver.js';
 import { updateSnapshot } from '../store/repos/snapshots.js';
 import { updateVolume } from '../store/repos/volumes.js';
-import { nowIso } from '../store/store.js';
+import { type Executor, nowIso } from '../store/store.js';
 import type { AppContext } from './context.js';
+
+/** The failure code a drifted row carries, so that the drift can be undone when the object comes back. */
+export const DRIFT_CODE = 'BACKEND_OBJECT_MISSING';
 
 export interface DriftReport {
   /** Volumes whose backend object vanished, moved to `error` in this pass. */
   volumesDrifted: number;
   snapshotsDrifted: number;
+  /** Drifted volumes whose object is back (a remounted pool, a restored backup), `available` again. */
+  volumesRestored: number;
+  snapshotsRestored: number;
   /** Backend objects no record owns, summed over the pools checked (see GET /v1/pools/{name}/unmanaged). */
   unmanaged: number;
 }
@@ -17,7 +23,10 @@ export interface DriftReport {
  * Compares each loaded pool's backend objects with the records. A volume (`available`) or snapshot
  * (`ready`) whose object is gone becomes `error` with a reason and a `volume.drift` / `snapshot.drift`
  * event, so that it is never served as if it were there; an object no record owns is counted as
- * unmanaged (listed and importable through the ownership use cases).
+ * unmanaged (listed and importable through the ownership use cases). Drift is undone, not only found:
+ * a row the check moved to `error` (it carries {@link DRIFT_CODE}) whose object is listed again — a
+ * filesystem remounted, a backend restored from backup — returns to `available` / `ready` with a
+ * `volume.restored` / `snapshot.restored` event. Rows in `error` for any other reason are never touched.
  *
  * Race-free against creates and deletes: the records are read *before* the backend is listed (a volume
  * becomes `available` only after its object exists), and the move to `error` is a compare-and-set on the
@@ -26,18 +35,18 @@ export interface DriftReport {
  * unmounted file system), is skipped, never taken as "everything vanished".
  */
 export async function checkDrift(ctx: AppContext): Promise<DriftReport> {
-  const report: DriftReport = { volumesDrifted: 0, snapshotsDrifted: 0, unmanaged: 0 };
+  const report: DriftReport = { volumesDrifted: 0, snapshotsDrifted: 0, volumesRestored: 0, snapshotsRestored: 0, unmanaged: 0 };
   for (const [pool, driver] of ctx.drivers) {
     await checkPool(ctx, pool, driver, report);
   }
-  if (report.volumesDrifted + report.snapshotsDrifted > 0) ctx.events.notify();
+  if (report.volumesDrifted + report.snapshotsDrifted + report.volumesRestored + report.snapshotsRestored > 0) ctx.events.notify();
   return report;
 }
 
 async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, report: DriftReport): Promise<void> {
   const db = ctx.store.db;
-  const volumes = await db.selectFrom('volumes').select(['id', 'backend_id', 'status', 'service']).where('pool', '=', pool).execute();
-  const snapshots = await db.selectFrom('snapshots').select(['id', 'backend_id', 'status', 'service', 'volume_id']).where('pool', '=', pool).execute();
+  const volumes = await db.selectFrom('volumes').select(['id', 'backend_id', 'status', 'service', 'failure_code', 'failed_op']).where('pool', '=', pool).execute();
+  const snapshots = await db.selectFrom('snapshots').select(['id', 'backend_id', 'status', 'service', 'volume_id', 'failure_code', 'failed_op']).where('pool', '=', pool).execute();
   let objects;
   try {
     objects = await driver.list();
@@ -60,12 +69,29 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
 
   for (const v of volumes) {
     const backendId = v.backend_id || v.id;
+    if (drifted(v) && present.has(`volume:${backendId}`)) {
+      const at = nowIso();
+      const back = await ctx.store
+        .transaction(async (trx) => {
+          await updateVolume(trx, v.id, 'error', { status: 'available', statusReason: null }, at);
+          await clearDriftMark(trx, 'volumes', v.id);
+          await ctx.events.record(trx, { type: 'volume.restored', service: v.service, objectId: v.id, data: { pool, backendId } }, at);
+          return true;
+        })
+        .catch(changedMeanwhile); // deleted meanwhile: leave it
+      if (back) {
+        report.volumesRestored++;
+        ctx.log.info({ pool, volumeId: v.id, backendId }, 'volume backend object is back; volume available again');
+      }
+      continue;
+    }
     if (v.status !== 'available' || present.has(`volume:${backendId}`)) continue;
     const reason = `backend object ${backendId} is missing from pool ${pool} (found by the reconciler); delete the volume or restore the object`;
     const at = nowIso();
     const moved = await ctx.store
       .transaction(async (trx) => {
         await updateVolume(trx, v.id, 'available', { status: 'error', statusReason: reason, recovery: null }, at);
+        await markDrift(trx, 'volumes', v.id);
         await ctx.events.record(trx, { type: 'volume.drift', service: v.service, objectId: v.id, data: { pool, backendId, reason } }, at);
         return true;
       })
@@ -77,12 +103,29 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
   }
   for (const s of snapshots) {
     const backendId = s.backend_id || s.id;
+    if (drifted(s) && present.has(`snapshot:${backendId}`)) {
+      const at = nowIso();
+      const back = await ctx.store
+        .transaction(async (trx) => {
+          await updateSnapshot(trx, s.id, 'error', { status: 'ready', statusReason: null });
+          await clearDriftMark(trx, 'snapshots', s.id);
+          await ctx.events.record(trx, { type: 'snapshot.restored', service: s.service, objectId: s.id, data: { pool, backendId, volumeId: s.volume_id } }, at);
+          return true;
+        })
+        .catch(changedMeanwhile);
+      if (back) {
+        report.snapshotsRestored++;
+        ctx.log.info({ pool, snapshotId: s.id, backendId }, 'snapshot backend object is back; snapshot ready again');
+      }
+      continue;
+    }
     if (s.status !== 'ready' || present.has(`snapshot:${backendId}`)) continue;
     const reason = `backend snapshot ${backendId} is missing from pool ${pool} (found by the reconciler); delete the snapshot`;
     const at = nowIso();
     const moved = await ctx.store
       .transaction(async (trx) => {
         await updateSnapshot(trx, s.id, 'ready', { status: 'error', statusReason: reason, recovery: null });
+        await markDrift(trx, 'snapshots', s.id);
         await ctx.events.record(trx, { type: 'snapshot.drift', service: s.service, objectId: s.id, data: { pool, backendId, volumeId: s.volume_id, reason } }, at);
         return true;
       })
@@ -92,6 +135,19 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
       ctx.log.warn({ pool, snapshotId: s.id, backendId }, 'snapshot backend object vanished; snapshot set to error');
     }
   }
+}
+
+/** In `error` because this check found its object missing (not a failed create or delete). */
+function drifted(row: { status: string; failure_code: string | null; failed_op: string | null }): boolean {
+  return row.status === 'error' && row.failure_code === DRIFT_CODE && row.failed_op === null;
+}
+
+async function markDrift(trx: Executor, table: 'volumes' | 'snapshots', id: string): Promise<void> {
+  await trx.updateTable(table).set({ failure_code: DRIFT_CODE, failure_message: null }).where('id', '=', id).execute();
+}
+
+async function clearDriftMark(trx: Executor, table: 'volumes' | 'snapshots', id: string): Promise<void> {
+  await trx.updateTable(table).set({ failure_code: null, failure_message: null }).where('id', '=', id).where('failure_code', '=', DRIFT_CODE).execute();
 }
 
 function changedMeanwhile(err: unknown): false {

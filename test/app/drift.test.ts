@@ -37,11 +37,13 @@ afterAll(async () => {
 const backends = [
   {
     pool: 'sub',
+    object: (root: string, id: string) => join(root, 'volumes', id),
     remove: (root: string, id: string) => run('btrfs', ['subvolume', 'delete', join(root, 'volumes', id)]),
     stray: async (root: string, id: string) => void (await run('btrfs', ['subvolume', 'create', join(root, 'volumes', id)])),
   },
   {
     pool: 'dir',
+    object: (root: string, id: string) => join(root, 'volumes', id),
     remove: (root: string, id: string) => rm(join(root, 'volumes', id), { recursive: true }),
     stray: async (root: string, id: string) => {
       await mkdir(join(root, 'volumes', id));
@@ -50,6 +52,7 @@ const backends = [
   },
   {
     pool: 'img',
+    object: (root: string, id: string) => join(root, 'volumes', `${id}.img`),
     remove: (root: string, id: string) => rm(join(root, 'volumes', `${id}.img`)),
     stray: async (root: string, id: string) => {
       await writeFile(join(root, 'volumes', `${id}.img`), '');
@@ -58,7 +61,7 @@ const backends = [
   },
 ] as const;
 
-describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
+describe.each(backends)('drift on pool $pool', ({ pool, object, remove, stray }) => {
   it('a volume whose backend object was deleted by hand becomes error with a reason and a volume.drift event', async () => {
     const kept = (await polly.call('POST', '/v1/volumes', { token, body: { name: `kept-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
     const lost = (await polly.call('POST', '/v1/volumes', { token, body: { name: `lost-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
@@ -80,6 +83,35 @@ describe.each(backends)('drift on pool $pool', ({ pool, remove, stray }) => {
     expect((await polly.server.app.reconciler.checkDrift()).volumesDrifted).toBe(0);
     expect((await polly.call('DELETE', `/v1/volumes/${lost.id}`, { token })).status).toBe(204);
     expect((await polly.call('DELETE', `/v1/volumes/${kept.id}`, { token })).status).toBe(204);
+  });
+
+  it('is undone when the object comes back: the volume is available again with a volume.restored event', async () => {
+    const v = (await polly.call('POST', '/v1/volumes', { token, body: { name: `away-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
+    const path = object(roots[pool]!, v.id);
+    await rename(path, `${path}.away`); // an unmounted disk, a backup not yet restored
+    try {
+      expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ volumesDrifted: 1, volumesRestored: 0 });
+      expect((await polly.call('GET', `/v1/volumes/${v.id}`, { token })).body.status).toBe('error');
+    } finally {
+      await rename(`${path}.away`, path);
+    }
+    expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ volumesDrifted: 0, volumesRestored: 1 });
+    const back = (await polly.call('GET', `/v1/volumes/${v.id}`, { token })).body;
+    expect(back.status).toBe('available');
+    expect(back.statusReason ?? null).toBeNull();
+    const events = (await polly.call('GET', '/v1/events?type=volume.restored', { token })).body.items.filter((e: { objectId: string }) => e.objectId === v.id);
+    expect(events).toEqual([expect.objectContaining({ type: 'volume.restored', data: expect.objectContaining({ pool }) })]);
+    // Restored once; a later pass finds nothing to do.
+    expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ volumesDrifted: 0, volumesRestored: 0 });
+    expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
+  });
+
+  it('leaves a volume in error for another reason alone even though its object is there', async () => {
+    const v = (await polly.call('POST', '/v1/volumes', { token, body: { name: `failed-${pool}`, sizeBytes: 16 * MiB, pool } })).body;
+    await polly.server.app.ctx.store.db.updateTable('volumes').set({ status: 'error', status_reason: 'set by the test' }).where('id', '=', v.id).execute();
+    expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ volumesDrifted: 0, volumesRestored: 0 });
+    expect((await polly.call('GET', `/v1/volumes/${v.id}`, { token })).body).toMatchObject({ status: 'error', statusReason: 'set by the test' });
+    expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
   });
 
   it('a stray backend object is reported as unmanaged and can be imported', async () => {
@@ -109,6 +141,26 @@ describe('snapshot drift', () => {
     const after = (await polly.call('GET', `/v1/snapshots/${snap.id}`, { token })).body;
     expect(after).toMatchObject({ status: 'error', statusReason: expect.stringContaining('is missing from pool sub') });
     const events = (await polly.call('GET', '/v1/events?type=snapshot.drift', { token })).body.items;
+    expect(events).toEqual([expect.objectContaining({ objectId: snap.id, data: expect.objectContaining({ volumeId: v.id }) })]);
+    expect((await polly.call('DELETE', `/v1/snapshots/${snap.id}`, { token })).status).toBe(204);
+    expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
+  });
+});
+
+describe('snapshot drift undone', () => {
+  it('a snapshot whose subvolume comes back is ready again with a snapshot.restored event', async () => {
+    const v = (await polly.call('POST', '/v1/volumes', { token, body: { name: 'snap-away', sizeBytes: 16 * MiB, pool: 'sub' } })).body;
+    const snap = (await polly.call('POST', `/v1/volumes/${v.id}/snapshots`, { token, body: { name: 'snap-away-1' } })).body;
+    const path = join(roots.sub!, 'snapshots', snap.id);
+    await rename(path, `${path}.away`);
+    try {
+      expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ snapshotsDrifted: 1 });
+    } finally {
+      await rename(`${path}.away`, path);
+    }
+    expect(await polly.server.app.reconciler.checkDrift()).toMatchObject({ snapshotsDrifted: 0, snapshotsRestored: 1 });
+    expect((await polly.call('GET', `/v1/snapshots/${snap.id}`, { token })).body.status).toBe('ready');
+    const events = (await polly.call('GET', '/v1/events?type=snapshot.restored', { token })).body.items;
     expect(events).toEqual([expect.objectContaining({ objectId: snap.id, data: expect.objectContaining({ volumeId: v.id }) })]);
     expect((await polly.call('DELETE', `/v1/snapshots/${snap.id}`, { token })).status).toBe(204);
     expect((await polly.call('DELETE', `/v1/volumes/${v.id}`, { token })).status).toBe(204);
