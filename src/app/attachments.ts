@@ -502,9 +502,21 @@ export class AttachmentUseCases {
     const items: NodeAttachment[] = [];
     const profiles = new Map<string, { volumeMode: VolumeMode; fsType: string }>();
     const secrets = new Map<string, Record<string, string>>();
+    const attachesAtController = new Map<string, boolean>();
     for (const a of attachments) {
       const v = await findVolume(this.#ctx.store.db, a.volumeId);
       if (!v) continue;
+      // An attachment on a networked pool is granted before its controller attach answers; until its
+      // publish context is recorded the node could not stage it (and an agent reconciling would try),
+      // so it is not shown yet. Its lease was renewed above all the same.
+      if (!a.publishContext) {
+        let attaches = attachesAtController.get(v.pool);
+        if (attaches === undefined) {
+          attaches = typeof (await this.#pools.driver(v.pool).catch(() => undefined))?.attach === 'function';
+          attachesAtController.set(v.pool, attaches);
+        }
+        if (attaches) continue;
+      }
       let p = profiles.get(v.profile);
       if (!p) {
         const profile = await findProfile(this.#ctx.store.db, v.profile);

@@ -66,6 +66,8 @@ for (const kind of STORE_KINDS) {
             { name: 'mem', driver: 'fake', parameters: { capacityBytes: String(1 << 30) }, topology: { zone: 'z1' } },
             // A fake pool whose driver can fence a node at the storage (as a Ceph client blocklist would).
             { name: 'fencing', driver: 'fake', parameters: { capacityBytes: String(1 << 30), storageFence: 'true' }, topology: { zone: 'z1' } },
+            // A fake pool whose controller half answers attach with a publish context (as rbd does).
+            { name: 'networked', driver: 'fake', parameters: { capacityBytes: String(1 << 30), attach: 'true' }, topology: { zone: 'z1' } },
           ],
           clockSkewSeconds: 2,
           profiles: [
@@ -73,6 +75,7 @@ for (const kind of STORE_KINDS) {
             { name: 'forced', accessModes: ['RWO'], pools: ['mem'], failover: 'force-after', forceAfterSeconds: 10 },
             { name: 'storage', accessModes: ['RWO'], pools: ['fencing'], failover: 'storage-fence' },
             { name: 'storage-nofence', accessModes: ['RWO'], pools: ['mem'], failover: 'storage-fence' },
+            { name: 'networked', accessModes: ['RWO'], pools: ['networked'] },
           ],
           services: [
             { name: 'alpha', tokens: ['alpha-token-0123456789'] },
@@ -256,6 +259,32 @@ for (const kind of STORE_KINDS) {
       // beta's agent on the same host registers it unchanged: from then on it may heartbeat it too.
       expect((await call('POST', '/v1/nodes', beta, { id: 'alpha-host', hostname: 'ah', topology: { zone: 'z1' } })).status).toBe(200);
       expect((await call('POST', '/v1/nodes/alpha-host/heartbeat', beta)).status).toBe(200);
+    });
+
+    it('a node learns of an attachment only once its publish context is recorded (never one it cannot stage)', async () => {
+      const id = await volume(alpha, 'published-1', 'networked');
+      const driver = fakeDriverFor('networked')!;
+      let release!: () => void;
+      driver.holdNext('attach', new Promise<void>((r) => (release = r)));
+      const calls = driver.calls('attach');
+      const attaching = call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-c', accessMode: 'RWO' });
+      try {
+        while (driver.calls('attach') === calls) await new Promise((r) => setTimeout(r, 5));
+        // Granted (the row is live) but the controller half has not answered yet.
+        const during = await call('POST', '/v1/nodes/node-c/heartbeat', ADMIN);
+        expect(during.status).toBe(200);
+        expect(during.body.attachments.filter((a: { volumeId: string }) => a.volumeId === id)).toEqual([]);
+      } finally {
+        release();
+      }
+      const attached = await attaching;
+      expect(attached.status).toBe(201);
+      expect(attached.body.publishContext).toEqual({ 'fake.volume': expect.any(String), 'fake.node': 'node-c' });
+      const after = await call('POST', '/v1/nodes/node-c/heartbeat', ADMIN);
+      expect(after.body.attachments.filter((a: { volumeId: string }) => a.volumeId === id)).toEqual([
+        expect.objectContaining({ volumeId: id, publishContext: { 'fake.volume': expect.any(String), 'fake.node': 'node-c' } }),
+      ]);
+      expect((await call('DELETE', `/v1/attachments/${attached.body.id}`, alpha)).status).toBe(204);
     });
 
     it('an idempotent repeat renews the lease', async () => {

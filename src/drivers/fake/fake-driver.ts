@@ -3,11 +3,14 @@ import { PollyError } from '../../core/errors.js';
 import type {
   BackendCapacity,
   BackendObject,
+  ControllerAttachRequest,
   CreatedSnapshot,
   CreatedVolume,
   CreateVolumeRequest,
   DriverCapabilities,
   DriverContext,
+  NodeConnector,
+  PublishContext,
   StorageDriver,
   StorageFence,
 } from '../../core/ports/driver.js';
@@ -33,6 +36,7 @@ export const FAKE_PARAMETERS = poolParameterSchema({
   latencyMs: wholeNumberParameter('milliseconds added to every call, a whole number'),
   disable: Type.String({ pattern: `^\\s*((${DISABLEABLE.join('|')})\\s*(,\\s*|$))*$`, description: `comma-separated capabilities to switch off: ${DISABLEABLE.join(', ')}` }),
   storageFence: Type.String({ pattern: '^(true|false)$', description: '"true" gives the pool a storage-side fence (recorded, for failover tests)' }),
+  attach: Type.String({ pattern: '^(true|false)$', description: '"true" makes the pool networked-like: a controller attach answers a publish context' }),
 });
 
 const LIVE = new Map<string, FakeDriver>();
@@ -94,7 +98,20 @@ export class FakeDriver implements StorageDriver {
     if (ctx.parameters.storageFence === 'true') {
       this.storageFence = { fenceNode: (req) => this.#faults.around('storageFence', () => void this.#storageFenced.push(req)) };
     }
+    if (ctx.parameters.attach === 'true') {
+      this.attach = (req) => this.#faults.around('attach', () => ({ 'fake.volume': req.backendId, 'fake.node': req.node.node }));
+      this.detach = (req) => this.#faults.around('detach', () => void req);
+    }
     LIVE.set(ctx.poolName, this);
+  }
+
+  /** A controller attach, when the pool parameter `attach: "true"` asks for it: answers a publish context naming the volume and node. */
+  readonly attach: ((req: ControllerAttachRequest) => Promise<PublishContext>) | undefined;
+  readonly detach: ((req: { backendId: string; volumeId: string; node: NodeConnector }) => Promise<void>) | undefined;
+
+  /** The next call of `method` waits until `until` settles (a slow backend the test releases). */
+  holdNext(method: FakeMethod, until: Promise<unknown>): void {
+    this.#faults.holdNext(method, until);
   }
 
   /** Storage-side fencing, when the pool parameter `storageFence: "true"` asks for it (records each fence). */

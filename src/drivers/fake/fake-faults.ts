@@ -21,6 +21,8 @@ export type FakeMethod =
   | 'node.listNodeResources'
   | 'node.selfFence'
   | 'storageFence'
+  | 'attach'
+  | 'detach'
   | 'node.releaseNodeResources';
 
 export interface FaultOptions {
@@ -47,6 +49,7 @@ export class FaultInjector {
   latencyMs: number;
   readonly #faults = new Map<FakeMethod, Fault[]>();
   readonly #calls = new Map<FakeMethod, number>();
+  readonly #holds = new Map<FakeMethod, Array<Promise<unknown>>>();
 
   constructor(latencyMs: number) {
     this.latencyMs = latencyMs;
@@ -61,8 +64,16 @@ export class FaultInjector {
     this.#faults.set(method, queue);
   }
 
+  /** The next call of `method` waits for `until` before it does anything (a slow backend, held by the test). */
+  holdNext(method: FakeMethod, until: Promise<unknown>): void {
+    const queue = this.#holds.get(method) ?? [];
+    queue.push(until);
+    this.#holds.set(method, queue);
+  }
+
   clear(): void {
     this.#faults.clear();
+    this.#holds.clear();
   }
 
   calls(method: FakeMethod): number {
@@ -76,6 +87,8 @@ export class FaultInjector {
   async around<T>(method: FakeMethod, work: () => T | Promise<T>): Promise<T> {
     this.#calls.set(method, (this.#calls.get(method) ?? 0) + 1);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
+    const hold = this.#holds.get(method)?.shift();
+    if (hold) await hold;
     const fault = this.#faults.get(method)?.shift();
     if (fault?.phase === 'before') throw fault.error;
     const result = await work();
