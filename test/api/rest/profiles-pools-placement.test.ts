@@ -135,7 +135,7 @@ describe('pool parameters in the config file', () => {
   it('a server whose config declares an unknown pool parameter refuses to start, naming pool and key', async () => {
     await expect(startPolly({ pools: [{ name: 'typo', driver: 'fake', parameters: { bogus: '1' } }] })).rejects.toMatchObject({
       code: 'INVALID_POOL_PARAMETER',
-      message: 'pool typo: driver fake has no parameter "bogus" (accepted: capacityBytes, latencyMs, disable, storageFence)',
+      message: 'pool typo: driver fake has no parameter "bogus" (accepted: capacityBytes, latencyMs, disable, storageFence, attach)',
     });
   });
 });
