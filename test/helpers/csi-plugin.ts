@@ -60,11 +60,12 @@ export async function startPollyCsiPlugin(dir: string, poolPath: string, opts: {
     for (const key of Object.keys(env)) if (key.startsWith('POLLY_')) delete env[key];
     const child = spawn(process.execPath, [POLLY_BIN, 'server', '--config', configFile], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const from = out.length;
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`CSI plugin did not start:\n${out}`)), 60_000);
       const check = (d: Buffer) => {
         out += d.toString();
-        const m = /(https?:\/\/[\d.]+:\d+)/.exec(out.slice(-4096));
+        const m = /(https?:\/\/[\d.]+:\d+)/.exec(out.slice(from));
         // The node socket listens once the embedded agent started, after the REST address is printed.
         if (m?.[1]) {
           clearTimeout(timer);

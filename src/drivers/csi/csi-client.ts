@@ -36,6 +36,15 @@ const POLLY_CODE: Partial<Record<number, ErrorCode>> = {
   [status.ABORTED]: 'UNAVAILABLE',
 };
 
+/**
+ * A connection that broke under a call in flight (the plugin died mid-call) surfaces as INTERNAL with a
+ * transport message from grpc-js, not as UNAVAILABLE: it is retried like one.
+ */
+function retryable(err: ServiceError): boolean {
+  if (RETRYABLE.has(err.code)) return true;
+  return err.code === status.INTERNAL && /RST_STREAM|Session closed|Connection dropped|ECONNRESET/.test(err.details);
+}
+
 export function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'metadata' in err;
 }
@@ -88,7 +97,7 @@ export class CsiPluginClient {
         });
       } catch (err) {
         if (!isServiceError(err)) throw err;
-        if (RETRYABLE.has(err.code) && attempt < this.#policy.retries) {
+        if (retryable(err) && attempt < this.#policy.retries) {
           await sleep(backoff);
           backoff = Math.min(2 * backoff, MAX_BACKOFF_MS);
           continue;

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
 import type { AccessMode, ExpandMode } from '../../core/ports/driver.js';
-import { poolParameterSchema, secretParameter, wholeNumberParameter } from '../system/pool-parameters.js';
+import { poolParameterSchema, REDACTED, secretParameter, wholeNumberParameter } from '../system/pool-parameters.js';
 import type { CallPolicy } from './csi-client.js';
 
 const JsonMap = (description: string) => Type.String({ minLength: 2, description: `${description}, as a JSON object of strings` });
@@ -63,7 +63,8 @@ export interface CsiPoolSettings {
 export function parseCsiSettings(poolName: string, p: Record<string, string>): CsiPoolSettings {
   const map = (key: string): Record<string, string> => {
     const raw = p[key];
-    if (raw === undefined) return {};
+    // An agent builds its node half from redacted parameters: its secrets come with each stage call.
+    if (raw === undefined || raw === REDACTED) return {};
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
