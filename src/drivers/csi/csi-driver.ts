@@ -52,6 +52,14 @@ export class CsiDriver implements StorageDriver {
   readonly #s: CsiPoolSettings;
   readonly #client: CsiPluginClient;
   #facts: PluginFacts | undefined;
+  /**
+   * What the plugin can do, as announced at init (until then: only what the pool declares). A plain
+   * property, not a getter: the server wraps drivers in a Proxy for telemetry, and a getter reading
+   * private fields would run with the proxy as `this`.
+   */
+  capabilities: DriverCapabilities;
+  /** The plugin's name as GetPluginInfo answered it (after init). */
+  pluginName: string | undefined;
   /** volume_context of the volumes this process created, for ControllerPublish's answer (else looked up). */
   readonly #volumeContexts = new Map<string, Record<string, string>>();
 
@@ -61,31 +69,7 @@ export class CsiDriver implements StorageDriver {
     this.#s = parseCsiSettings(ctx.poolName, ctx.parameters);
     this.#client = new CsiPluginClient(this.#s.endpoint, `${this.#s.endpoint} (pool ${ctx.poolName})`, this.#s.policy);
     this.node = new CsiNodeDriver(ctx);
-  }
-
-  get capabilities(): DriverCapabilities {
-    const has = (t: csi.ControllerRpcType) => this.#facts?.controller.has(t) === true;
-    const canModify = has('MODIFY_VOLUME') && (this.#s.qosIopsParameter !== undefined || this.#s.qosBandwidthParameter !== undefined);
-    let expand: DriverCapabilities['expand'] = 'none';
-    if (has('EXPAND_VOLUME')) expand = this.#facts?.expansion === 'OFFLINE' ? 'offline' : 'online';
-    if (this.#s.expand !== undefined) expand = this.#s.expand;
-    return {
-      snapshots: has('CREATE_DELETE_SNAPSHOT'),
-      // A plugin that takes snapshots restores them (CreateVolume from a snapshot source needs no capability of its own).
-      restore: has('CREATE_DELETE_SNAPSHOT'),
-      clones: has('CLONE_VOLUME'),
-      expand,
-      block: this.#s.block,
-      fsTypes: this.#s.fsTypes,
-      accessModes: this.#s.accessModes,
-      qos: canModify,
-      sizeEnforced: this.#s.sizeEnforced,
-    };
-  }
-
-  /** The plugin's name as GetPluginInfo answered it (after init). */
-  get pluginName(): string | undefined {
-    return this.#facts?.name;
+    this.capabilities = capabilitiesOf(this.#s, undefined);
   }
 
   /** Probe (ready), GetPluginInfo, GetPluginCapabilities and ControllerGetCapabilities: the pool's capabilities. */
@@ -104,6 +88,8 @@ export class CsiDriver implements StorageDriver {
     }
     const expansion = plugin.capabilities.find((c) => c.volume_expansion)?.volume_expansion?.type;
     this.#facts = { name: info.name, controller: rpcs, expansion: expansion === 'ONLINE' || expansion === 'OFFLINE' ? expansion : undefined };
+    this.pluginName = info.name;
+    this.capabilities = capabilitiesOf(this.#s, this.#facts);
   }
 
   #has(rpc: csi.ControllerRpcType): boolean {
@@ -343,6 +329,26 @@ export class CsiDriver implements StorageDriver {
     this.#client.close();
     await this.node.close();
   }
+}
+
+/** The pool's capabilities: what the plugin announced, narrowed (or overridden) by what the pool declares. */
+function capabilitiesOf(s: CsiPoolSettings, facts: PluginFacts | undefined): DriverCapabilities {
+  const has = (t: csi.ControllerRpcType) => facts?.controller.has(t) === true;
+  let expand: DriverCapabilities['expand'] = 'none';
+  if (has('EXPAND_VOLUME')) expand = facts?.expansion === 'OFFLINE' ? 'offline' : 'online';
+  if (s.expand !== undefined) expand = s.expand;
+  return {
+    snapshots: has('CREATE_DELETE_SNAPSHOT'),
+    // A plugin that takes snapshots restores them (CreateVolume from a snapshot source needs no capability of its own).
+    restore: has('CREATE_DELETE_SNAPSHOT'),
+    clones: has('CLONE_VOLUME'),
+    expand,
+    block: s.block,
+    fsTypes: s.fsTypes,
+    accessModes: s.accessModes,
+    qos: has('MODIFY_VOLUME') && (s.qosIopsParameter !== undefined || s.qosBandwidthParameter !== undefined),
+    sizeEnforced: s.sizeEnforced,
+  };
 }
 
 /** The CSI node id of a Polly node (see attach). */
