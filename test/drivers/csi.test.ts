@@ -1,10 +1,11 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateVolumeRequest } from '../../src/core/ports/driver.js';
 import { CsiDriver } from '../../src/drivers/csi/csi-driver.js';
 import { startPollyCsiPlugin, type PollyCsiPlugin } from '../helpers/csi-plugin.js';
+import { newService, startPolly } from '../helpers/polly.js';
 import { Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
 
 /**
@@ -185,3 +186,75 @@ describe('csi driver faults, against a real plugin', () => {
     await expect(missing.init()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('none.sock') });
   }, 60_000);
 });
+
+describe('a Polly server whose pool is the csi driver over the plugin', () => {
+  it('creates over REST, its agent stages through the plugin’s Node service, and detach and delete reach the plugin', async () => {
+    const work = await tempDir(cleanup);
+    const stateDir = join(work, 'agent');
+    const polly = await startPolly({
+      pools: [
+        {
+          name: 'proxied',
+          driver: 'csi',
+          parameters: {
+            endpoint: plugin.controllerEndpoint,
+            nodeEndpoint: plugin.nodeEndpoint,
+            controllerSecrets: JSON.stringify({ pollyToken: plugin.token }),
+            nodeSecrets: JSON.stringify({ chap: 'node-only' }),
+            capacityBytes: String(512 * MiB),
+            sizeEnforced: 'true',
+          },
+        },
+      ],
+      // The agent is the plugin's node (its NodeGetInfo node id), as a host running both would be.
+      agent: { enabled: true, nodeId: plugin.nodeId, stateDir },
+    });
+    cleanup.add(() => polly.stop());
+    const pool = await polly.call('GET', '/v1/pools/proxied');
+    expect(pool.body).toMatchObject({
+      driver: 'csi',
+      parameters: { controllerSecrets: '(secret)', nodeSecrets: '(secret)' },
+      capabilities: { snapshots: true, clones: true, restore: true, expand: 'online', sizeEnforced: true },
+      capacity: { totalBytes: 512 * MiB },
+    });
+    const token = await newService(polly, 'app');
+    const created = await polly.call('POST', '/v1/volumes', { token, body: { name: 'through-polly', sizeBytes: 64 * MiB, pool: 'proxied' } });
+    expect(created.status).toBe(201);
+    const volumeId = created.body.id as string;
+    // The plugin holds one volume named after Polly's id: the csi driver's CreateVolume name.
+    const [onFarSide] = await onPlugin(volumeId);
+    expect(onFarSide).toBeDefined();
+
+    const attached = await polly.call('POST', `/v1/volumes/${volumeId}/attachments`, { body: { node: plugin.nodeId, accessMode: 'RWO' } });
+    expect(attached.status).toBe(201);
+    expect(attached.body.publishContext).toMatchObject({ 'csi.polly.dev/access-mode': 'RWO', 'csi.publish/polly.csi.dev/fencing-token': '1' });
+    // The agent staged it (NodeStageVolume on the plugin's node socket answered), and the plugin's
+    // own attachment of its volume is live on its node.
+    const heldHere = async () => {
+      const state = JSON.parse(await readFile(join(stateDir, 'agent-state.json'), 'utf8').catch(() => '{"held":[]}')) as { held: Array<{ volumeId: string; backendId: string }> };
+      return state.held.find((h) => h.volumeId === volumeId);
+    };
+    const farLive = async () => {
+      const res = await plugin.rest('GET', `/v1/attachments?volume=${onFarSide!.id}`);
+      return (res.body as { items: Array<{ node: string; status: string }> }).items.filter((a) => a.status === 'live');
+    };
+    await until(async () => (await heldHere()) !== undefined, 'the agent staged the volume through the plugin');
+    expect(await heldHere()).toMatchObject({ backendId: onFarSide!.id });
+    expect(await farLive()).toEqual([expect.objectContaining({ node: plugin.nodeId })]);
+
+    expect((await polly.call('DELETE', `/v1/attachments/${attached.body.id as string}`)).status).toBeLessThan(300);
+    await until(async () => (await heldHere()) === undefined, 'the agent unstaged it');
+    // ControllerUnpublishVolume ended the plugin's attachment.
+    await until(async () => (await farLive()).length === 0, 'the plugin detached it');
+    expect((await polly.call('DELETE', `/v1/volumes/${volumeId}`, { token })).status).toBeLessThan(300);
+    await until(async () => (await onPlugin(volumeId)).length === 0, 'the plugin deleted it');
+  }, 120_000);
+});
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; ) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
