@@ -6,6 +6,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { csiProxyBenchmark } from './csi-proxy.js';
 import { dataPathBenchmark } from './data-path.js';
 import {
   assertRowShape,
@@ -43,6 +44,7 @@ export const BENCHMARKS: Benchmark[] = [
   postgresBenchmark,
   startupBenchmark,
   takeoverBenchmark,
+  csiProxyBenchmark,
 ];
 
 interface Options {

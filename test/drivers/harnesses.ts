@@ -5,11 +5,14 @@ import { BtrfsDriver } from '../../src/drivers/btrfs/btrfs-driver.js';
 import { FakeDriver } from '../../src/drivers/fake/fake-driver.js';
 import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { LoopblockDriver } from '../../src/drivers/loopblock/loopblock-driver.js';
+import { CSI_PARAMETERS, CsiDriver } from '../../src/drivers/csi/csi-driver.js';
+import { CsiPluginClient } from '../../src/drivers/csi/csi-client.js';
 import { RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
 import { nodeSecrets } from '../../src/drivers/system/pool-parameters.js';
 import { run } from '../../src/drivers/system/exec.js';
 import { pathExists } from '../../src/drivers/system/pool-path.js';
 import { startCephCluster } from '../helpers/ceph.js';
+import { startPollyCsiPlugin } from '../helpers/csi-plugin.js';
 import { type Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
 
 export const MiB = 1024 * 1024;
@@ -35,8 +38,11 @@ export interface PoolUnderTest {
    * new extents as used only when its transaction commits (every 30 s by default).
    */
   settle(): Promise<void>;
-  /** Makes a backend object out of band, as a crash after the backend acted (and before any record) leaves it. */
-  plantLeftover(kind: 'volume' | 'snapshot', id: string): Promise<void>;
+  /**
+   * Makes a backend object out of band, as a crash after the backend acted (and before any record) leaves
+   * it; answers its backend id when the backend names objects itself.
+   */
+  plantLeftover(kind: 'volume' | 'snapshot', id: string): Promise<string | void>;
   /** Whether the backend still holds the object, found without asking the driver. */
   onBackend(kind: 'volume' | 'snapshot', id: string): Promise<boolean>;
   /**
@@ -44,6 +50,10 @@ export interface PoolUnderTest {
    * secrets, merged into every stage request (as the agent does from its attachment).
    */
   stageExtras?(backendId: string): Promise<Pick<StageRequest, 'publishContext' | 'secrets'>>;
+  /** The backend names objects itself (a CSI plugin's volume_id): backend ids are not Polly's ids. */
+  opaqueBackendIds?: boolean;
+  /** The backend cannot tell how much a volume uses (`usage` answers undefined). */
+  usageUnknown?: boolean;
 }
 
 export interface DriverHarness {
@@ -224,6 +234,78 @@ const rbd: DriverHarness = {
   },
 };
 
+/**
+ * `csi` over a real CSI plugin: another Polly, started as its own process, fronting a btrfs pool (its
+ * controller socket bound to one service, its embedded agent serving CSI Node on this host).
+ */
+const csi: DriverHarness = {
+  name: 'csi',
+  async open(cleanup) {
+    const fs = await createLoopFs(cleanup, { fsType: 'btrfs', sizeBytes: 1024 * MiB });
+    const poolPath = join(fs.path, 'pool');
+    await mkdir(poolPath);
+    const work = await tempDir(cleanup);
+    const plugin = await startPollyCsiPlugin(work, poolPath);
+    cleanup.add(() => plugin.stop());
+    const dataDir = await tempDir(cleanup);
+    const parameters = {
+      endpoint: plugin.controllerEndpoint,
+      nodeEndpoint: plugin.nodeEndpoint,
+      controllerSecrets: JSON.stringify({ pollyToken: plugin.token }),
+      nodeSecrets: JSON.stringify({ unused: 'node-secret' }),
+      sizeEnforced: 'true',
+      accessModes: 'RWO',
+      capacityBytes: String(1024 * MiB),
+    };
+    const driver = new CsiDriver({ poolName: 'csi-test', parameters, dataDir });
+    cleanup.add(() => driver.close());
+    await driver.init();
+    const direct = new CsiPluginClient(plugin.controllerEndpoint, 'direct', { timeoutMs: 30_000, retries: 0, backoffMs: 0 });
+    cleanup.add(async () => direct.close());
+    const secrets = { pollyToken: plugin.token };
+    const mount = { mount: { fs_type: '', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+    const plantVolume = async (name: string) => {
+      const res = await direct.call<{ volume: { volume_id: string } }>('Controller', 'CreateVolume', {
+        name,
+        capacity_range: { required_bytes: 16 * MiB },
+        volume_capabilities: [mount],
+        secrets,
+      });
+      return res.volume.volume_id;
+    };
+    const connector = { node: plugin.nodeId, hostname: plugin.nodeId, addresses: ['127.0.0.1'] };
+    return {
+      driver,
+      volumeSize: 64 * MiB,
+      fsType: undefined,
+      fullErrno: 'EDQUOT',
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      // The plugin's pool is btrfs: space shows once its transaction commits, and Polly's capacity follows.
+      settle: async () => {
+        await run('btrfs', ['filesystem', 'sync', fs.path]);
+        await new Promise((r) => setTimeout(r, 1_500));
+      },
+      async plantLeftover(kind, id) {
+        if (kind === 'volume') return plantVolume(id);
+        const source = await plantVolume(`${id}-source`);
+        const res = await direct.call<{ snapshot: { snapshot_id: string } }>('Controller', 'CreateSnapshot', { source_volume_id: source, name: id, secrets });
+        return res.snapshot.snapshot_id;
+      },
+      async onBackend(kind, id) {
+        const res = await plugin.rest('GET', `/v1/${kind}s/${encodeURIComponent(id)}`);
+        return res.status === 200 && (res.body as { status?: string }).status !== 'deleted';
+      },
+      async stageExtras(backendId) {
+        const publishContext = await driver.attach({ backendId, volumeId: backendId, node: connector, accessMode: 'RWO', readOnly: false });
+        return { publishContext, secrets: nodeSecrets(CSI_PARAMETERS, parameters) };
+      },
+      opaqueBackendIds: true,
+      usageUnknown: true,
+    };
+  },
+};
+
 function fake(name: string, parameters: Record<string, string>): DriverHarness {
   return {
     name,
@@ -261,4 +343,5 @@ export const DRIVERS: DriverHarness[] = [
   fake('fake', {}),
   fake('fake-minimal', { disable: 'snapshots,clones,restore,block,expand' }),
   rbd,
+  csi,
 ];

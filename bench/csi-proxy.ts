@@ -1,0 +1,152 @@
+/**
+ * P10 CSI proxy: CreateVolume through Polly ÷ CreateVolume directly to the same CSI plugin, side by side
+ * in one run (alternating, median of many). The plugin is another Polly process fronting a btrfs pool
+ * (a real CSI plugin over gRPC); "through Polly" is a CSI CreateVolume on a Polly server whose pool is
+ * the `csi` driver over that plugin (its store, scheduler, admission and the driver's call). A second
+ * row times the driver alone (CsiDriver.create, in this process) against the same direct call: the
+ * proxy's own cost without Polly's bookkeeping. Goal ≤ 1.2. Each volume is deleted, untimed, after
+ * its create, so the plugin's state stays the same across samples.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CsiPluginClient } from '../src/drivers/csi/csi-client.js';
+import { CsiDriver } from '../src/drivers/csi/csi-driver.js';
+import { startPollyCsiPlugin } from '../test/helpers/csi-plugin.js';
+import { Cleanup, createLoopFs } from '../test/helpers/loopfs.js';
+import { type BenchContext, type BenchRow, type Benchmark, GiB, median, MiB, msSince, ratioOf, skippedRow, sleep } from './harness.js';
+import { loopBlocker } from './loop-env.js';
+import { startPollyProcess } from './server-process.js';
+
+const GOAL = 'ratio ≤ 1.2';
+const VOLUME_BYTES = 16 * MiB;
+const MOUNT = { mount: { fs_type: '', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+
+type Path = 'direct' | 'polly' | 'driver';
+
+export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean; repetitions?: number }): Promise<BenchRow[]> {
+  const repetitions = opts.repetitions ?? (opts.quick ? 15 : 60);
+  const names = [`P10 CSI CreateVolume through Polly (csi pool) ÷ directly to the plugin`, `P10 CSI CreateVolume through the csi driver alone ÷ directly to the plugin`];
+  const blocker = loopBlocker(['mkfs.btrfs', 'btrfs']);
+  if (blocker !== undefined) return names.map((n) => skippedRow(n, GOAL, blocker));
+
+  const cleanup = new Cleanup();
+  try {
+    ctx.progress('starting the CSI plugin (a Polly process over btrfs) and a Polly server with a csi pool over it');
+    const fs = await createLoopFs(cleanup, { fsType: 'btrfs', sizeBytes: 2 * GiB });
+    const poolPath = join(fs.path, 'pool');
+    mkdirSync(poolPath);
+    const work = mkdtempSync(join(tmpdir(), 'polly-bench-csi-'));
+    cleanup.add(async () => rmSync(work, { recursive: true, force: true }));
+    mkdirSync(join(work, 'plugin'));
+    const plugin = await startPollyCsiPlugin(join(work, 'plugin'), poolPath);
+    cleanup.add(() => plugin.stop());
+    const parameters = {
+      endpoint: plugin.controllerEndpoint,
+      controllerSecrets: JSON.stringify({ pollyToken: plugin.token }),
+      capacityBytes: String(2 * GiB),
+      sizeEnforced: 'true',
+    };
+    const outerDir = join(work, 'outer');
+    mkdirSync(outerDir);
+    const outerEndpoint = `unix://${join(outerDir, 'csi.sock')}`;
+    const outer = await startPollyProcess({
+      dataDir: outerDir,
+      config: { pools: [{ name: 'proxied', driver: 'csi', parameters }], csi: [{ endpoint: outerEndpoint, service: 'bench' }] },
+    });
+    cleanup.add(() => outer.stop());
+
+    const policy = { timeoutMs: 30_000, retries: 0, backoffMs: 0 };
+    const direct = new CsiPluginClient(plugin.controllerEndpoint, 'plugin', policy);
+    cleanup.add(async () => direct.close());
+    const viaPolly = new CsiPluginClient(outerEndpoint, 'polly', policy);
+    cleanup.add(async () => viaPolly.close());
+    const driver = new CsiDriver({ poolName: 'bench-csi', parameters, dataDir: join(work, 'driver') });
+    cleanup.add(() => driver.close());
+    await driver.init();
+
+    const untilGone = async (name: string) => {
+      for (let waited = 0; waited < 30_000; waited += 20) {
+        const res = await plugin.rest('GET', `/v1/volumes?service=proxy&name=${encodeURIComponent(name)}`);
+        const items = (res.body as { items: Array<{ status: string }> }).items;
+        if (items.every((v) => v.status === 'deleted')) return;
+        await sleep(20);
+      }
+      throw new Error(`the plugin still holds volume ${name} 30 s after Polly deleted it`);
+    };
+    const samples: Record<Path, number[]> = { direct: [], polly: [], driver: [] };
+    let n = 0;
+    const once = async (path: Path) => {
+      const name = `bench-${path}-${process.pid}-${++n}`;
+      const request = { name, capacity_range: { required_bytes: VOLUME_BYTES, limit_bytes: 0 }, volume_capabilities: [MOUNT], secrets: path === 'direct' ? { pollyToken: plugin.token } : {} };
+      const t = process.hrtime.bigint();
+      let volumeId: string;
+      if (path === 'driver') {
+        volumeId = (await driver.create({ volumeId: name, sizeBytes: VOLUME_BYTES, volumeMode: 'filesystem' })).backendId;
+      } else {
+        const res = await (path === 'direct' ? direct : viaPolly).call<{ volume: { volume_id: string } }>('Controller', 'CreateVolume', request);
+        volumeId = res.volume.volume_id;
+      }
+      const ms = msSince(t);
+      if (path === 'polly') {
+        await viaPolly.call('Controller', 'DeleteVolume', { volume_id: volumeId, secrets: {} });
+        // Polly deletes on the backend after it answered: wait until the plugin's volume (named after
+        // Polly's volume id) is gone, so that no deletion overlaps the next sample.
+        await untilGone(volumeId);
+      } else {
+        await driver.delete(volumeId);
+      }
+      return ms;
+    };
+    // Untimed rounds first: the first calls pay for connections, JIT and the plugin's first btrfs calls.
+    try {
+      for (let i = 0; i < 3; i++) for (const p of ['direct', 'polly', 'driver'] as const) await once(p);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${outer.output().slice(-3000)}`);
+    }
+    const orders: Path[][] = [
+      ['direct', 'polly', 'driver'],
+      ['polly', 'driver', 'direct'],
+      ['driver', 'direct', 'polly'],
+    ];
+    for (let r = 0; r < repetitions; r++) {
+      for (const p of orders[r % orders.length]!) samples[p].push(await once(p));
+      if ((r + 1) % 5 === 0) ctx.progress(`${r + 1}/${repetitions}: direct ${median(samples.direct).toFixed(1)} ms, via Polly ${median(samples.polly).toFixed(1)} ms, driver ${median(samples.driver).toFixed(1)} ms`);
+    }
+    const directMs = median(samples.direct);
+    const row = (name: string, path: Path, measured: string): BenchRow => {
+      const ms = median(samples[path]);
+      const ratio = ratioOf(ms, directMs);
+      return {
+        name,
+        polly: ms,
+        reference: directMs,
+        ratio,
+        goal: GOAL,
+        unit: 'ms',
+        pass: ratio !== null && ratio <= 1.2,
+        params: {
+          repetitions,
+          volumeMiB: VOLUME_BYTES / MiB,
+          measured,
+          reference: 'CSI CreateVolume straight to the plugin socket (same client code, no retries)',
+          plugin: 'polly server (separate process) with a btrfs pool, CSI controller socket bound to one service',
+          samples: { [path]: samples[path], direct: samples.direct },
+        },
+      };
+    };
+    return [
+      row(names[0]!, 'polly', 'CSI CreateVolume on a polly server (separate process, SQLite) whose pool is the csi driver over the plugin'),
+      row(names[1]!, 'driver', 'CsiDriver.create in this process (argument building, one CreateVolume)'),
+    ];
+  } finally {
+    await cleanup.run();
+  }
+}
+
+export const csiProxyBenchmark: Benchmark = {
+  id: 'P10',
+  name: 'csi-proxy',
+  title: 'CSI proxy CreateVolume overhead',
+  run: (ctx) => runCsiProxyBench(ctx, { quick: ctx.quick }),
+};
