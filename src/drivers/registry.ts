@@ -2,6 +2,8 @@ import type { TObject } from 'typebox';
 import { PollyError } from '../core/errors.js';
 import type { DriverContext, DriverFactory, NodeHalf, NodeHalfFactory, StorageDriver } from '../core/ports/driver.js';
 import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
+import { CINDER_PARAMETERS, CinderDriver } from './cinder/cinder-driver.js';
+import { CinderNodeDriver } from './cinder/cinder-node.js';
 import { FAKE_PARAMETERS, FakeDriver } from './fake/fake-driver.js';
 import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
 import { LOOPBLOCK_PARAMETERS, LoopblockDriver } from './loopblock/loopblock-driver.js';
@@ -16,6 +18,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   loopblock: (ctx) => new LoopblockDriver(ctx),
   fake: (ctx) => new FakeDriver(ctx),
   rbd: (ctx) => new RbdDriver(ctx),
+  cinder: (ctx) => new CinderDriver(ctx),
 };
 
 /**
@@ -24,6 +27,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
  */
 export const NODE_HALF_FACTORIES: Record<string, NodeHalfFactory> = {
   rbd: (ctx) => new RbdNodeDriver(ctx),
+  cinder: (ctx) => new CinderNodeDriver(ctx),
 };
 
 /** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
@@ -33,6 +37,7 @@ export const DRIVER_PARAMETERS: Record<string, TObject> = {
   loopblock: LOOPBLOCK_PARAMETERS,
   fake: FAKE_PARAMETERS,
   rbd: RBD_PARAMETERS,
+  cinder: CINDER_PARAMETERS,
 };
 
 /**
