@@ -103,6 +103,7 @@ export class CinderDriver implements StorageDriver {
   readonly #locks = new KeyedMutex();
   /** Polly backend id → Cinder id, learnt from lookups by name (a cache: always checked by GET). */
   readonly #ids = new Map<string, string>();
+  readonly #knownTypes = new Set<string>();
 
   constructor(ctx: DriverContext) {
     this.#poolName = ctx.poolName;
@@ -409,7 +410,14 @@ export class CinderDriver implements StorageDriver {
   async #typeFor(req: CreateVolumeRequest): Promise<string | undefined> {
     const base = req.parameters?.volumeType ?? this.#params.volumeType;
     const qos = req.qos;
-    if (!qos || (!qos.iops && !qos.bandwidthBytes)) return base;
+    if (!qos || (!qos.iops && !qos.bandwidthBytes)) {
+      // Checked here, so that a misspelt type is VALIDATION_FAILED rather than Cinder's 404 on create.
+      if (base !== undefined && !this.#knownTypes.has(base)) {
+        await this.#type(base);
+        this.#knownTypes.add(base);
+      }
+      return base;
+    }
     return this.#qosType(base, qos);
   }
 
@@ -560,11 +568,17 @@ export class CinderDriver implements StorageDriver {
   }
 }
 
-/** The os-brick style connector Cinder's drivers read: the node's name as host, its first address. */
+/**
+ * The os-brick style connector Cinder's drivers read: the node's name as host, its first address. iSCSI
+ * backends refuse a connector without an initiator before they answer any connection info, so one
+ * derived from the node's name is given (Polly's nodes map RBD only; this lets Cinder say what else it
+ * would have answered, which the node half then refuses by name).
+ */
 export function connectorOf(node: NodeConnector): Record<string, unknown> {
   return {
     host: node.node,
     ip: node.addresses[0] ?? '127.0.0.1',
+    initiator: `iqn.2026-12.io.polly:${node.node.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`,
     os_type: 'linux',
     platform: 'x86_64',
     multipath: false,
