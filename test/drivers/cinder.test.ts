@@ -53,7 +53,8 @@ beforeAll(async () => {
   driver = new CinderDriver({ poolName: 'cinder-t', parameters, dataDir: join(work, 'server') });
   cleanup.add(() => driver.close());
   await driver.init();
-});
+  // Cinder, RabbitMQ and Ceph come up in 20-60 s, longer while other suites load the machine.
+}, 300_000);
 afterAll(() => cleanup.run());
 
 /** A node half as an agent builds it (from redacted parameters), staging from what the controller half attached. */
