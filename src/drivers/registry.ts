@@ -4,6 +4,8 @@ import type { DriverContext, DriverFactory, NodeHalf, NodeHalfFactory, StorageDr
 import { CSI_PARAMETERS, CsiDriver } from './csi/csi-driver.js';
 import { CsiNodeDriver } from './csi/csi-node.js';
 import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
+import { CINDER_PARAMETERS, CinderDriver } from './cinder/cinder-driver.js';
+import { CinderNodeDriver } from './cinder/cinder-node.js';
 import { FAKE_PARAMETERS, FakeDriver } from './fake/fake-driver.js';
 import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
 import { LOOPBLOCK_PARAMETERS, LoopblockDriver } from './loopblock/loopblock-driver.js';
@@ -19,6 +21,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   fake: (ctx) => new FakeDriver(ctx),
   rbd: (ctx) => new RbdDriver(ctx),
   csi: (ctx) => new CsiDriver(ctx),
+  cinder: (ctx) => new CinderDriver(ctx),
 };
 
 /**
@@ -28,6 +31,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
 export const NODE_HALF_FACTORIES: Record<string, NodeHalfFactory> = {
   rbd: (ctx) => new RbdNodeDriver(ctx),
   csi: (ctx) => new CsiNodeDriver(ctx),
+  cinder: (ctx) => new CinderNodeDriver(ctx),
 };
 
 /** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
@@ -38,6 +42,7 @@ export const DRIVER_PARAMETERS: Record<string, TObject> = {
   fake: FAKE_PARAMETERS,
   rbd: RBD_PARAMETERS,
   csi: CSI_PARAMETERS,
+  cinder: CINDER_PARAMETERS,
 };
 
 /**

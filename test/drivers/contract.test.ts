@@ -21,11 +21,12 @@ for (const harness of DRIVERS) {
     let seq = 0;
     const newId = (prefix: 'vol' | 'snap') => `${prefix}-${harness.name}-${++seq}`;
 
+    // Networked backends (Ceph, Cinder with its broker and database) take minutes to come up on a busy machine.
     beforeAll(async () => {
       pool = await harness.open(cleanup);
       driver = pool.driver;
       caps = driver.capabilities;
-    });
+    }, 300_000);
     afterAll(() => cleanup.run());
 
     /** Stages with what a networked driver's controller half answered for this node (its publish context). */

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageRequest, StorageDriver } from '../../src/core/ports/driver.js';
 import { BtrfsDriver } from '../../src/drivers/btrfs/btrfs-driver.js';
+import { CINDER_NAME_PREFIX, CINDER_PARAMETERS, CinderDriver } from '../../src/drivers/cinder/cinder-driver.js';
 import { FakeDriver } from '../../src/drivers/fake/fake-driver.js';
 import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { LoopblockDriver } from '../../src/drivers/loopblock/loopblock-driver.js';
@@ -13,6 +14,7 @@ import { run } from '../../src/drivers/system/exec.js';
 import { pathExists } from '../../src/drivers/system/pool-path.js';
 import { startCephCluster } from '../helpers/ceph.js';
 import { startPollyCsiPlugin } from '../helpers/csi-plugin.js';
+import { startCinder, waitForCinderStatus } from '../helpers/cinder.js';
 import { type Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
 
 export const MiB = 1024 * 1024;
@@ -306,6 +308,65 @@ const csi: DriverHarness = {
   },
 };
 
+/**
+ * A private OpenStack Cinder (api, scheduler, volume; RBD backend on a private Ceph, RabbitMQ, its
+ * database on the test PostgreSQL), started once for the suite; Polly talks to it with noauth. Volumes
+ * are 1 GiB: Cinder sizes volumes in whole GiB.
+ */
+const cinder: DriverHarness = {
+  name: 'cinder',
+  async open(cleanup) {
+    const c = await startCinder(cleanup);
+    console.log(`cinder fixture up in ${c.timings.totalMs} ms (${JSON.stringify(c.timings)})`);
+    const dataDir = await tempDir(cleanup);
+    const parameters = {
+      auth: 'noauth',
+      endpoint: c.endpoint.slice(0, -(c.projectId.length + 1)),
+      projectId: c.projectId,
+      volumeType: c.volumeTypes.ceph,
+      nodeKey: c.rbdKey,
+      mapper: 'rbd-fuse',
+      timeoutSeconds: '180',
+    };
+    const driver = new CinderDriver({ poolName: 'cinder-test', parameters, dataDir });
+    cleanup.add(() => driver.close());
+    await driver.init();
+    const connector = { node: 'contract-node', hostname: 'contract-node', addresses: ['127.0.0.1'] };
+    const named = async (kind: 'volume' | 'snapshot', id: string) => {
+      const name = `${CINDER_NAME_PREFIX[kind]}${id}`;
+      const list = await c.api<Record<string, Array<{ id: string; name: string }>>>('GET', `/${kind}s/detail?name=${name}`);
+      return (list[`${kind}s`] ?? []).filter((o) => o.name === name);
+    };
+    return {
+      driver,
+      volumeSize: 1024 * MiB,
+      fsType: 'xfs',
+      fullErrno: 'ENOSPC',
+      usageUnknown: true,
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      // Cinder's RBD backend reports its pool statistics every 3 s, from Ceph's (which lag a second).
+      settle: () => new Promise((r) => setTimeout(r, 8_000)),
+      async plantLeftover(kind, id) {
+        if (kind === 'volume') {
+          const made = await c.api<{ volume: { id: string } }>('POST', '/volumes', { volume: { size: 1, name: `${CINDER_NAME_PREFIX.volume}${id}`, volume_type: c.volumeTypes.ceph } });
+          await waitForCinderStatus(c, 'volume', made.volume.id, 'available');
+          return;
+        }
+        const base = await c.api<{ volume: { id: string } }>('POST', '/volumes', { volume: { size: 1, name: `leftover-base-${id}`, volume_type: c.volumeTypes.ceph } });
+        await waitForCinderStatus(c, 'volume', base.volume.id, 'available');
+        const snap = await c.api<{ snapshot: { id: string } }>('POST', '/snapshots', { snapshot: { volume_id: base.volume.id, name: `${CINDER_NAME_PREFIX.snapshot}${id}` } });
+        await waitForCinderStatus(c, 'snapshot', snap.snapshot.id, 'available');
+      },
+      onBackend: async (kind, id) => (await named(kind, id)).length > 0,
+      async stageExtras(backendId) {
+        const publishContext = await driver.attach({ backendId, volumeId: backendId, node: connector, accessMode: 'RWO', readOnly: false });
+        return { publishContext, secrets: nodeSecrets(CINDER_PARAMETERS, parameters) };
+      },
+    };
+  },
+};
+
 function fake(name: string, parameters: Record<string, string>): DriverHarness {
   return {
     name,
@@ -344,4 +405,5 @@ export const DRIVERS: DriverHarness[] = [
   fake('fake-minimal', { disable: 'snapshots,clones,restore,block,expand' }),
   rbd,
   csi,
+  cinder,
 ];

@@ -1,0 +1,349 @@
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run } from '../../src/drivers/system/exec.js';
+import { type CephCluster, startCephCluster } from './ceph.js';
+import { type Cleanup, tempDir } from './loopfs.js';
+import { freshPgDatabase } from './pg.js';
+
+/**
+ * A private OpenStack Cinder for tests: cinder-api, cinder-scheduler and cinder-volume from Debian's
+ * packages, run by hand (no systemd) with `auth_strategy = noauth`, a RabbitMQ of their own, a fresh
+ * database on the test PostgreSQL, and two backends: `ceph` (the RBD driver on a private test Ceph) and
+ * `fake` (Cinder's own FakeLoggingVolumeDriver, whose connection info is iSCSI: what a transport Polly's
+ * nodes cannot map looks like). Everything lives in one `polly-test-*` directory; every process is
+ * found again by its pid and stopped by process group.
+ */
+export interface CinderService {
+  /** The v3 endpoint with the project: `http://127.0.0.1:<port>/v3/<project>`. */
+  endpoint: string;
+  /** The hex project id noauth callers name (`X-Auth-Token: <user>:<project>`). */
+  projectId: string;
+  ceph: CephCluster;
+  /** The RBD pool the `ceph` backend creates images in, and its cephx user and key. */
+  rbdPool: string;
+  rbdUser: string;
+  rbdKey: string;
+  /** Volume types created at start: one per backend. */
+  volumeTypes: { ceph: string; fake: string };
+  /** Wall-clock milliseconds of the bring-up, in parts. */
+  timings: { cephMs: number; rabbitMs: number; dbSyncMs: number; servicesMs: number; totalMs: number };
+  /** One call of the Cinder API as the admin (noauth), at microversion 3.54; throws on an HTTP error. */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  dir: string;
+}
+
+export const CINDER_BINARIES = ['cinder-api', 'cinder-scheduler', 'cinder-volume', 'cinder-manage', '/usr/lib/rabbitmq/bin/rabbitmq-server', 'epmd'];
+
+/** True when Cinder and RabbitMQ are installed (scripts/pretest.sh installs them). */
+export async function cinderAvailable(): Promise<boolean> {
+  try {
+    for (const b of CINDER_BINARIES) await run('sh', ['-c', `command -v ${b}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const READY_TIMEOUT_MS = 180_000;
+
+async function freePort(): Promise<number> {
+  // Below the ephemeral range, so that no client socket takes it between the probe and the bind.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port');
+}
+
+function alive(pid: number): Promise<boolean> {
+  return readFile(`/proc/${pid}/stat`, 'utf8').then(
+    (s) => !/^\d+ \(.*\) Z/.test(s),
+    () => false,
+  );
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, logs: () => Promise<string>, daemonsDied?: () => Promise<boolean>, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline || (await daemonsDied?.())) throw new Error(`Cinder fixture: ${what} not ready after ${timeoutMs} ms (${String(last)})\n${await logs()}`);
+    await sleep(250);
+  }
+}
+
+/** Stops a process group (the daemon and the workers it forked): SIGTERM, then SIGKILL after `graceMs`. */
+async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  const members = async () => {
+    const pids: number[] = [];
+    for (const e of await readdir('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      const stat = await readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
+      // Fields after the command name: state ppid pgrp …
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') pids.push(Number(e));
+    }
+    return pids;
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // gone
+    }
+  };
+  if ((await members()).length === 0) return;
+  signal('SIGTERM');
+  for (let waited = 0; waited < graceMs; waited += 100) {
+    if ((await members()).length === 0) return;
+    await sleep(100);
+  }
+  signal('SIGKILL');
+  for (let waited = 0; waited < 5_000 && (await members()).length > 0; waited += 50) await sleep(50);
+}
+
+function runWithEnv(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, timeout: timeoutMs }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve()));
+  });
+}
+
+/** Starts `cmd` in a session (and process group) of its own, output to `log`; returns its pid. */
+function daemon(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string): number {
+  const fd = openSync(log, 'a');
+  try {
+    const child = spawn(cmd, args, { env, detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function cinderConf(d: string, o: { rabbitPort: number; apiPort: number; db: string; cephConf: string; rbdPool: string; host: string }): string {
+  return `[DEFAULT]
+auth_strategy = noauth
+transport_url = rabbit://guest:guest@127.0.0.1:${o.rabbitPort}/
+state_path = ${d}/state
+log_dir = ${d}/log
+api_paste_config = /etc/cinder/api-paste.ini
+rootwrap_config = /etc/cinder/rootwrap.conf
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = ${o.apiPort}
+osapi_volume_workers = 1
+enabled_backends = ceph,fake
+default_volume_type = polly-ceph
+host = ${o.host}
+my_ip = 127.0.0.1
+debug = false
+use_stderr = false
+# Services report often, and backends their pool statistics every 3 s (the least Cinder takes), so that
+# tests see capacity move.
+report_interval = 2
+periodic_interval = 1
+backend_stats_polling_interval = 3
+scheduler_driver_init_wait_time = 1
+# No project quotas: the suites make more than Cinder's default 10 volumes.
+quota_volumes = -1
+quota_snapshots = -1
+quota_gigabytes = -1
+per_volume_size_limit = -1
+[database]
+connection = ${o.db}
+[oslo_concurrency]
+lock_path = ${d}/lock
+[coordination]
+backend_url = file://${d}/lock
+[ceph]
+volume_driver = cinder.volume.drivers.rbd.RBDDriver
+volume_backend_name = ceph
+rbd_pool = ${o.rbdPool}
+rbd_ceph_conf = ${o.cephConf}
+rbd_user = cinder
+rbd_secret_uuid = ${'5b4b6d4e-6f1c-4a55-9d4c-2f0a4f8f1b11'}
+rbd_flatten_volume_from_snapshot = false
+report_discard_supported = true
+# The pool's total stays the cluster's size instead of free + used (which moves with every write).
+report_dynamic_total_capacity = false
+[fake]
+volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
+volume_backend_name = fake
+`;
+}
+
+/** The RabbitMQ environment: private node name, ports, data and cookie, all under `r`. */
+function rabbitEnv(r: string, ports: { node: number; dist: number; epmd: number }): NodeJS.ProcessEnv {
+  return {
+    PATH: `/usr/lib/rabbitmq/bin:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: r,
+    RABBITMQ_NODENAME: `polly${ports.node}@localhost`,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(ports.node),
+    RABBITMQ_DIST_PORT: String(ports.dist),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+    ERL_EPMD_PORT: String(ports.epmd),
+    RABBITMQ_MNESIA_BASE: join(r, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(r, 'log'),
+    RABBITMQ_PID_FILE: join(r, 'rabbit.pid'),
+    RABBITMQ_CONFIG_FILE: join(r, 'rabbitmq.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(r, 'enabled_plugins'),
+    // One scheduler thread and small allocators: the broker carries a handful of RPC calls only.
+    RABBITMQ_SERVER_ERL_ARGS: '+S 1:1 +A 4 +MBas ageffcbf +MHas ageffcbf +MBlmbcs 512 +MHlmbcs 512 +MMmcs 30',
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+  };
+}
+
+/**
+ * Starts Ceph (unless given one), RabbitMQ and Cinder, and registers the teardown of all of it in
+ * `cleanup` before anything starts. Takes ~30-60 s on this machine.
+ */
+export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster } = {}): Promise<CinderService> {
+  const t0 = Date.now();
+  const dir = await tempDir(cleanup);
+  // The database goes last (cleanup runs in reverse), once nothing holds a connection to it.
+  const db = await freshPgDatabase();
+  cleanup.add(() => db.drop());
+  const groups: number[] = [];
+  cleanup.add(async () => {
+    // Cinder first (it talks to the broker and Ceph), then the broker, then epmd.
+    for (const pgid of [...groups].reverse()) await stopGroup(pgid, 5_000);
+  });
+
+  // Ceph and RabbitMQ come up in parallel: each takes seconds of waiting more than of work.
+  const rabbitDir = join(dir, 'rabbit');
+  await mkdir(join(rabbitDir, 'mnesia'), { recursive: true });
+  await mkdir(join(rabbitDir, 'log'), { recursive: true });
+  const ports = { node: await freePort(), dist: await freePort(), epmd: await freePort() };
+  const renv = rabbitEnv(rabbitDir, ports);
+  const rabbit = (async () => {
+    const r0 = Date.now();
+    await writeFile(join(rabbitDir, 'enabled_plugins'), '[].\n');
+    await writeFile(join(rabbitDir, 'rabbitmq.conf'), 'loopback_users = none\nvm_memory_high_watermark.absolute = 256MiB\ndisk_free_limit.absolute = 50MB\n');
+    await writeFile(join(rabbitDir, '.erlang.cookie'), randomBytes(15).toString('hex'), { mode: 0o400 });
+    groups.push(daemon('epmd', ['-address', '127.0.0.1', '-port', String(ports.epmd)], renv, join(rabbitDir, 'log', 'epmd.log')));
+    groups.push(daemon('/usr/lib/rabbitmq/bin/rabbitmq-server', [], renv, join(rabbitDir, 'log', 'stdout.log')));
+    await runWithEnv('/usr/lib/rabbitmq/bin/rabbitmqctl', ['wait', '--timeout', '90', join(rabbitDir, 'rabbit.pid')], renv, 100_000);
+    return Date.now() - r0;
+  })();
+  const ceph0 = Date.now();
+  const cephPromise = opts.ceph ? Promise.resolve(opts.ceph) : startCephCluster(cleanup, { store: 'bluestore-loop', osdBytes: 12 * 1024 ** 3 });
+  const [ceph, rabbitMs] = await Promise.all([cephPromise, rabbit]);
+  const cephMs = opts.ceph ? 0 : Date.now() - ceph0;
+
+  // Cinder's own Ceph identity and client configuration (the fixture's admin conf stays the fixture's).
+  const cd = join(dir, 'cinder');
+  for (const sub of ['state', 'log', 'lock']) await mkdir(join(cd, sub), { recursive: true });
+  const rbdPool = ceph.rbdPool;
+  const user = await ceph.createUser('cinder', { mon: 'profile rbd', osd: `profile rbd pool=${rbdPool}`, mgr: `profile rbd pool=${rbdPool}` });
+  const keyring = join(cd, 'ceph.client.cinder.keyring');
+  await writeFile(keyring, `[client.cinder]\n\tkey = ${user.key}\n`, { mode: 0o600 });
+  const cephConf = join(cd, 'ceph.conf');
+  await writeFile(cephConf, `[global]\nmon host = [v2:${ceph.monAddress}]\nkeyring = ${keyring}\nlog to stderr = false\nerr to stderr = true\nadmin socket =\n[client]\npid file =\nlog file = ${cd}/log/ceph-$name.$pid.log\n`);
+
+  const d0 = Date.now();
+  const url = new URL(db.url);
+  const dbUrl = `postgresql+psycopg2://${url.username}:${url.password}@${url.hostname}:${url.port || '5432'}${url.pathname}`;
+  const apiPort = await freePort();
+  const conf = join(cd, 'cinder.conf');
+  await writeFile(conf, cinderConf(cd, { rabbitPort: ports.node, apiPort, db: dbUrl, cephConf, rbdPool, host: `polly-test-${apiPort}` }));
+  await run('cinder-manage', ['--config-file', conf, 'db', 'sync'], { timeoutMs: 180_000 });
+  const dbSyncMs = Date.now() - d0;
+
+  const s0 = Date.now();
+  // Cinder's services need /usr/bin/python3 and a plain environment (no proxy, no virtualenv).
+  const cenv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cd, LANG: 'C.UTF-8' };
+  const services: number[] = [];
+  for (const svc of ['volume', 'scheduler', 'api']) {
+    const pid = daemon(`/usr/bin/cinder-${svc}`, ['--config-file', conf], cenv, join(cd, 'log', `${svc}.stdout`));
+    groups.push(pid);
+    services.push(pid);
+  }
+  const projectId = randomBytes(16).toString('hex');
+  const endpoint = `http://127.0.0.1:${apiPort}/v3/${projectId}`;
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${endpoint}${path}`, {
+      method,
+      headers: { 'X-Auth-Token': `admin:${projectId}`, 'Content-Type': 'application/json', 'OpenStack-API-Version': 'volume 3.54' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`Cinder ${method} ${path}: HTTP ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  };
+  const logs = async () => {
+    const dead = [];
+    for (const pid of services) if (!(await alive(pid))) dead.push(pid);
+    const parts: string[] = [];
+    for (const f of ['volume.stdout', 'scheduler.stdout', 'api.stdout', 'cinder-volume.log', 'cinder-scheduler.log', 'cinder-api.log']) {
+      const text = await readFile(join(cd, 'log', f), 'utf8').catch(() => '');
+      if (text) parts.push(`--- ${f}\n${text.split('\n').slice(-30).join('\n')}`);
+    }
+    return `${dead.length > 0 ? `exited: ${dead.join(', ')}\n` : ''}${parts.join('\n')}`;
+  };
+  const died = async () => {
+    for (const pid of services) if (!(await alive(pid))) return true;
+    return false;
+  };
+  await waitFor('cinder-api', async () => (await api<{ volumes: unknown[] }>('GET', '/volumes')).volumes !== undefined, logs, died);
+  await waitFor(
+    'cinder-scheduler and both cinder-volume backends',
+    async () => (await api<{ services: Array<{ state: string }> }>('GET', '/os-services')).services.filter((s) => s.state === 'up').length >= 3,
+    logs,
+    died,
+  );
+  // The scheduler places volumes only once the backends reported their pools.
+  await waitFor(
+    'backend pool statistics',
+    async () => {
+      const pools = (await api<{ pools: Array<{ name: string; capabilities: { free_capacity_gb?: unknown } }> }>('GET', '/scheduler-stats/get_pools?detail=true')).pools;
+      return ['ceph', 'fake'].every((b) => pools.some((p) => p.name.includes(`@${b}#`) && p.capabilities.free_capacity_gb !== undefined));
+    },
+    logs,
+    died,
+  );
+  const volumeTypes = { ceph: 'polly-ceph', fake: 'polly-fake' };
+  for (const [backend, name] of Object.entries(volumeTypes)) {
+    await api('POST', '/types', { volume_type: { name, extra_specs: { volume_backend_name: backend } } });
+  }
+  const servicesMs = Date.now() - s0;
+
+  return {
+    endpoint,
+    projectId,
+    ceph,
+    rbdPool,
+    rbdUser: 'cinder',
+    rbdKey: user.key,
+    volumeTypes,
+    timings: { cephMs, rabbitMs, dbSyncMs, servicesMs, totalMs: Date.now() - t0 },
+    api,
+    dir,
+  };
+}
+
+/** Waits until a Cinder volume or snapshot reaches `status` (throws on an error status or after `timeoutMs`). */
+export async function waitForCinderStatus(c: CinderService, kind: 'volume' | 'snapshot', id: string, status: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = (await c.api<Record<string, { status: string }>>('GET', `/${kind}s/${id}`))[kind]?.status;
+    if (got === status) return;
+    if (got?.startsWith('error')) throw new Error(`Cinder ${kind} ${id} is ${got}`);
+    if (Date.now() > deadline) throw new Error(`Cinder ${kind} ${id} still ${got} after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
