@@ -57,8 +57,10 @@ export class Telemetry {
     const ops = new Set<string>(DRIVER_OPS);
     const histogram = this.driverOps;
     return new Proxy(driver, {
-      get(target, prop, receiver) {
-        const value: unknown = Reflect.get(target, prop, receiver);
+      get(target, prop) {
+        // Read on the driver itself, not the proxy: a getter reading a private field (#x) would throw
+        // "Cannot read private member" with the proxy as `this`.
+        const value: unknown = Reflect.get(target, prop, target);
         if (typeof prop !== 'string' || !ops.has(prop) || typeof value !== 'function') {
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         }
