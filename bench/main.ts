@@ -20,6 +20,7 @@ import {
 import { mountTimeBenchmark } from './mount-time.js';
 import { runPlacementBench } from './placement.js';
 import { postgresBenchmark } from './postgres.js';
+import { rbdBenchmark } from './rbd.js';
 import { scaleBenchmark } from './scale.js';
 import { snapshotCostBenchmark } from './snapshot-cost.js';
 import { startupBenchmark } from './startup.js';
@@ -43,6 +44,7 @@ export const BENCHMARKS: Benchmark[] = [
   postgresBenchmark,
   startupBenchmark,
   takeoverBenchmark,
+  rbdBenchmark,
 ];
 
 interface Options {
