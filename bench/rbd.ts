@@ -21,7 +21,9 @@ import { runAgent } from '../src/agent/run.js';
 import { ServerClient } from '../src/agent/server-client.js';
 import { PollyError } from '../src/core/errors.js';
 import { newId } from '../src/core/ids.js';
-import { RbdDriver } from '../src/drivers/rbd/rbd-driver.js';
+import { RBD_PARAMETERS, RbdDriver } from '../src/drivers/rbd/rbd-driver.js';
+import { createNodeHalf } from '../src/drivers/registry.js';
+import { redactParameters } from '../src/drivers/system/pool-parameters.js';
 import { run } from '../src/drivers/system/exec.js';
 import { attachLoop, detachLoop } from '../src/drivers/system/loop.js';
 import { findMount, unmountAll } from '../src/drivers/system/mounts.js';
@@ -220,8 +222,7 @@ async function takeoverRow(ctx: BenchContext, parameters: Record<string, string>
       const exited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
       // The dead holder's mapping (blocklisted) is released as a restarted agent would: by the node half.
       cleanup.add(async () => {
-        const { createNodeHalf } = await import('../src/drivers/registry.js');
-        const half = createNodeHalf('rbd', { poolName: 'ceph', parameters: {}, dataDir: data });
+        const half = createNodeHalf('rbd', { poolName: 'ceph', parameters: redactParameters(RBD_PARAMETERS, parameters), dataDir: data });
         for (const r of await half.node.listNodeResources()) await half.node.releaseNodeResources(r.backendId);
       });
       cleanup.add(async () => {

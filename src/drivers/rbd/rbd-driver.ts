@@ -336,17 +336,18 @@ export class RbdDriver implements StorageDriver {
     const spec = this.#spec('volume', backendId);
     const targets = new Set<string>();
     // The image's watchers and lock holders, asked at once (each is a CLI start and a monitor session).
-    const [watchers, holders] = await Promise.all([
+    type LockList = Record<string, { locker: string; address: string }> | Array<{ id?: string; locker: string; address: string }> | null;
+    const [watchers, locks] = await Promise.all([
       this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]).then(
         (status) => (status.watchers ?? []).map((w) => w.address),
         (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
       ),
-      this.#client.rbdJson<Record<string, { locker: string; address: string }> | Array<{ address: string }>>(['lock', 'ls', spec]).then(
-        (locks) => (Array.isArray(locks) ? locks : Object.values(locks ?? {})).map((l) => l.address),
-        (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
+      this.#client.rbdJson<LockList>(['lock', 'ls', spec]).then(
+        (list) => (Array.isArray(list) ? list.map((l) => ({ id: l.id ?? '', ...l })) : Object.entries(list ?? {}).map(([id, l]) => ({ id, ...l }))),
+        (err: unknown) => (isNotFound(err) ? [] : Promise.reject<Array<{ id: string; locker: string; address: string }>>(err)),
       ),
     ]);
-    for (const a of [...watchers, ...holders]) targets.add(a);
+    for (const a of [...watchers, ...locks.map((l) => l.address)]) targets.add(a);
     // A registered address fences every client of that host (ceph-csi's network fence); loopback and
     // link-local addresses never reach a monitor, so they name no client of this node.
     for (const a of connector?.addresses ?? []) {
@@ -355,13 +356,9 @@ export class RbdDriver implements StorageDriver {
     }
     // One monitor round trip each: in parallel, so a node with many addresses is cut off in one.
     await Promise.all([...targets].map((addr) => this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')])));
-    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now.
-    try {
-      const locks = await this.#client.rbdJson<Record<string, { locker: string }>>(['lock', 'ls', spec]);
-      for (const [id, l] of Object.entries(Array.isArray(locks) ? {} : locks)) await this.#client.rbd(['lock', 'rm', spec, id, l.locker]).catch(() => undefined);
-    } catch {
-      // best effort
-    }
+    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now (the
+    // holders listed above: whoever maps the image next has not taken it yet).
+    await Promise.all(locks.filter((l) => l.id !== '').map((l) => this.#client.rbd(['lock', 'rm', spec, l.id, l.locker]).catch(() => undefined)));
     void node;
   }
 
