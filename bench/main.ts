@@ -21,6 +21,7 @@ import {
 import { mountTimeBenchmark } from './mount-time.js';
 import { runPlacementBench } from './placement.js';
 import { postgresBenchmark } from './postgres.js';
+import { rbdBenchmark } from './rbd.js';
 import { scaleBenchmark } from './scale.js';
 import { snapshotCostBenchmark } from './snapshot-cost.js';
 import { startupBenchmark } from './startup.js';
@@ -45,6 +46,7 @@ export const BENCHMARKS: Benchmark[] = [
   startupBenchmark,
   takeoverBenchmark,
   csiProxyBenchmark,
+  rbdBenchmark,
 ];
 
 interface Options {

@@ -7,7 +7,7 @@ import { runAgent } from '../../src/agent/run.js';
 import { PUBLISH_CONTEXT } from '../../src/api/csi/controller-publish.js';
 import type * as csi from '../../src/api/csi/proto.js';
 import type { StageRequest } from '../../src/core/ports/driver.js';
-import { RBD_CONTEXT, RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
+import { blocklistEntryFor, RBD_CONTEXT, RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
 import { createNodeHalf } from '../../src/drivers/registry.js';
 import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-parameters.js';
 import { isMountPoint } from '../../src/drivers/system/mounts.js';
@@ -154,6 +154,41 @@ describe('rbd driver on a private Ceph', () => {
     // A's dead mapping is released (lazily: its client is gone).
     await a.half.node.releaseNodeResources(id);
     expect(await a.half.node.listNodeResources()).toEqual([]);
+  });
+});
+
+describe('storage fence: which node addresses are blocklisted', () => {
+  it.each([
+    ['10.20.30.40', '10.20.30.40:0/0'],
+    ['2001:db8::7', '[2001:db8::7]:0/0'],
+    ['fd00:1::2', '[fd00:1::2]:0/0'],
+    ['127.0.0.1', undefined],
+    ['::1', undefined],
+    ['169.254.1.2', undefined],
+    ['fe80::1c3f:9aff:fe01:2', undefined],
+    ['FE80::1%eth0', undefined],
+    ['febf::1', undefined],
+    ['fe8::1', '[fe8::1]:0/0'],
+    ['not-an-address', undefined],
+  ])('%s → %s', (address, entry) => {
+    expect(blocklistEntryFor(address)).toBe(entry);
+  });
+
+  it('blocklists IPv4 and bracketed IPv6 node addresses at the real cluster, skips link-local ones, in one pass', async () => {
+    const id = 'vol-fence-addrs';
+    await driver.create({ volumeId: id, sizeBytes: 16 * MiB, volumeMode: 'block' });
+    const addresses = ['127.0.0.1', '10.99.1.2', '2001:db8:99::2', 'fe80::99:1', '10.99.1.3'];
+    const t0 = Date.now();
+    await driver.storageFence.fenceNode({ backendId: id, node: 'nx', connector: { node: 'nx', hostname: 'nx.test', addresses } });
+    console.log(`fence of ${addresses.length} addresses took ${Date.now() - t0} ms`);
+    const listed = await ceph.ceph(['osd', 'blocklist', 'ls']);
+    expect(listed).toContain('10.99.1.2:0/0');
+    expect(listed).toContain('10.99.1.3:0/0');
+    expect(listed).toContain('[2001:db8:99::2]:0/0');
+    expect(listed).not.toMatch(/fe80/i);
+    expect(listed).not.toMatch(/127\.0\.0\.1:0\/0\b/);
+    for (const e of ['10.99.1.2:0/0', '10.99.1.3:0/0', '[2001:db8:99::2]:0/0']) await ceph.ceph(['osd', 'blocklist', 'rm', e]);
+    await driver.delete(id);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../src/drivers/system/exec.js';
@@ -9,7 +9,7 @@ import { mountsUnder, unmountAll } from '../../src/drivers/system/mounts.js';
 import { type Cleanup, teardownTree, tempDir } from './loopfs.js';
 
 /**
- * A private one-node Ceph cluster for tests: one monitor (msgr v2 on 127.0.0.1, a free port), one
+ * A private one-node Ceph cluster for tests: one monitor (msgr v2 on 127.0.0.1 or `bindAddress`, a free port), one
  * manager, one OSD (memstore by default, or bluestore on a loop device) and, when asked, one MDS with a
  * CephFS. Nothing in /etc/ceph, no systemd: every file lives in one `polly-test-*` directory and every
  * daemon is found again by its pid file. Start it once per test file; it takes ~15-25 s and ~1 GiB.
@@ -22,7 +22,7 @@ export interface CephCluster {
   /** The admin identity, without the `client.` prefix. */
   adminId: 'admin';
   fsid: string;
-  /** `127.0.0.1:<port>` of the monitor (msgr v2). */
+  /** `<bind address>:<port>` of the monitor (msgr v2; 127.0.0.1 unless `bindAddress` was given). */
   monAddress: string;
   /** An RBD pool created and initialised at start. */
   rbdPool: string;
@@ -47,6 +47,11 @@ export interface CephOptions {
   mds?: boolean | undefined;
   /** Bytes the OSD offers (memstore keeps them in RAM). */
   osdBytes?: number | undefined;
+  /**
+   * The IPv4 address every daemon listens on (default 127.0.0.1): e.g. a test bridge's address, so that
+   * clients in other network namespaces reach the cluster.
+   */
+  bindAddress?: string | undefined;
 }
 
 const GiB = 1024 ** 3;
@@ -65,25 +70,27 @@ export async function cephAvailable(): Promise<boolean> {
   }
 }
 
-async function freePort(): Promise<number> {
+async function freePort(address: string): Promise<number> {
   // The monitor binds the port itself; keep below the ephemeral range so a client socket never takes it.
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const ok = await new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+      srv.listen(port, address, () => srv.close(() => resolve(true)));
     });
     if (ok) return port;
   }
   throw new Error('no free port for the Ceph monitor');
 }
 
-function confText(d: string, fsid: string, port: number, store: string, osdBytes: number): string {
+function confText(d: string, fsid: string, address: string, port: number, store: string, osdBytes: number): string {
+  // The daemons pick their address in the public network: exactly the bind address.
+  const publicNetwork = address === '127.0.0.1' ? '127.0.0.0/8' : `${address}/32`;
   return `[global]
 fsid = ${fsid}
-mon host = [v2:127.0.0.1:${port}]
-public network = 127.0.0.0/8
+mon host = [v2:${address}:${port}]
+public network = ${publicNetwork}
 ms bind msgr1 = false
 ms bind msgr2 = true
 ms bind ipv6 = false
@@ -213,9 +220,11 @@ export async function startCephCluster(cleanup: Cleanup, opts: CephOptions = {})
   for (const sub of ['run', 'log', 'mon', 'osd', 'mgr', 'mds']) await mkdir(join(d, sub), { recursive: true });
   const conf = join(d, 'ceph.conf');
   const keyring = join(d, 'keyring');
-  const port = await freePort();
+  const address = opts.bindAddress ?? '127.0.0.1';
+  if (!isIPv4(address)) throw new Error(`Ceph fixture: bindAddress ${address} is not an IPv4 address`);
+  const port = await freePort(address);
   const fsid = randomUUID();
-  await writeFile(conf, confText(d, fsid, port, store === 'memstore' ? 'memstore' : 'bluestore', osdBytes));
+  await writeFile(conf, confText(d, fsid, address, port, store === 'memstore' ? 'memstore' : 'bluestore', osdBytes));
 
   let osdLoop: string | undefined;
   const stop = async (): Promise<void> => {
@@ -252,7 +261,7 @@ export async function startCephCluster(cleanup: Cleanup, opts: CephOptions = {})
   await run('ceph-authtool', ['--create-keyring', join(d, 'mon.keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
   await run('ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mds', 'allow *', '--cap', 'mgr', 'allow *']);
   await run('ceph-authtool', [join(d, 'mon.keyring'), '--import-keyring', keyring]);
-  await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${port}]`, join(d, 'monmap')]);
+  await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:${address}:${port}]`, join(d, 'monmap')]);
   await run('ceph-mon', [...base, '-i', 'a', '--mkfs', '--monmap', join(d, 'monmap'), '--keyring', join(d, 'mon.keyring')]);
   await run('ceph-mon', [...base, '-i', 'a']);
   await waitFor('monitor', async () => (await ceph(['-s'])).length > 0);
@@ -303,7 +312,7 @@ export async function startCephCluster(cleanup: Cleanup, opts: CephOptions = {})
     keyring,
     adminId: 'admin',
     fsid,
-    monAddress: `127.0.0.1:${port}`,
+    monAddress: `${address}:${port}`,
     rbdPool,
     fsName,
     dir: d,

@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
@@ -334,31 +335,30 @@ export class RbdDriver implements StorageDriver {
     assertObjectId(this.#poolName, 'volume', backendId);
     const spec = this.#spec('volume', backendId);
     const targets = new Set<string>();
-    try {
-      const status = await this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]);
-      for (const w of status.watchers ?? []) targets.add(w.address);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
+    // The image's watchers and lock holders, asked at once (each is a CLI start and a monitor session).
+    type LockList = Record<string, { locker: string; address: string }> | Array<{ id?: string; locker: string; address: string }> | null;
+    const [watchers, locks] = await Promise.all([
+      this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]).then(
+        (status) => (status.watchers ?? []).map((w) => w.address),
+        (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
+      ),
+      this.#client.rbdJson<LockList>(['lock', 'ls', spec]).then(
+        (list) => (Array.isArray(list) ? list.map((l) => ({ id: l.id ?? '', ...l })) : Object.entries(list ?? {}).map(([id, l]) => ({ id, ...l }))),
+        (err: unknown) => (isNotFound(err) ? [] : Promise.reject<Array<{ id: string; locker: string; address: string }>>(err)),
+      ),
+    ]);
+    for (const a of [...watchers, ...locks.map((l) => l.address)]) targets.add(a);
+    // A registered address fences every client of that host (ceph-csi's network fence); loopback and
+    // link-local addresses never reach a monitor, so they name no client of this node.
+    for (const a of connector?.addresses ?? []) {
+      const entry = blocklistEntryFor(a);
+      if (entry !== undefined) targets.add(entry);
     }
-    try {
-      const locks = await this.#client.rbdJson<Record<string, { locker: string; address: string }> | Array<{ address: string }>>(['lock', 'ls', spec]);
-      for (const l of Array.isArray(locks) ? locks : Object.values(locks)) targets.add(l.address);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    // A registered address that is not loopback fences every client of that host (ceph-csi's network fence).
-    for (const a of connector?.addresses ?? []) if (!/^127\.|^::1$/.test(a)) targets.add(`${a}:0/0`);
-    for (const addr of targets) {
-      const target = addr.replace(/^(v[12]:)/, '');
-      await this.#client.ceph(['osd', 'blocklist', 'add', target]);
-    }
-    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now.
-    try {
-      const locks = await this.#client.rbdJson<Record<string, { locker: string }>>(['lock', 'ls', spec]);
-      for (const [id, l] of Object.entries(Array.isArray(locks) ? {} : locks)) await this.#client.rbd(['lock', 'rm', spec, id, l.locker]).catch(() => undefined);
-    } catch {
-      // best effort
-    }
+    // One monitor round trip each: in parallel, so a node with many addresses is cut off in one.
+    await Promise.all([...targets].map((addr) => this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')])));
+    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now (the
+    // holders listed above: whoever maps the image next has not taken it yet).
+    await Promise.all(locks.filter((l) => l.id !== '').map((l) => this.#client.rbd(['lock', 'rm', spec, l.id, l.locker]).catch(() => undefined)));
     void node;
   }
 
@@ -375,6 +375,22 @@ export class RbdDriver implements StorageDriver {
       throw err;
     }
   }
+}
+
+/**
+ * The `ceph osd blocklist add` entry that covers every client instance at a node address (`IP:0/0`,
+ * IPv6 in brackets as Ceph writes entity addresses), or undefined for loopback and link-local
+ * addresses (and anything that is not an IP address).
+ */
+export function blocklistEntryFor(address: string): string | undefined {
+  const a = address.trim().replace(/%.*$/, '');
+  if (isIPv4(a)) return /^127\.|^169\.254\./.test(a) ? undefined : `${a}:0/0`;
+  if (isIPv6(a)) {
+    const lower = a.toLowerCase();
+    if (lower === '::1' || /^fe[89ab][0-9a-f]:/.test(lower)) return undefined;
+    return `[${a}]:0/0`;
+  }
+  return undefined;
 }
 
 function roundUp(n: number, unit: number): number {

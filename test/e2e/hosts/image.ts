@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { DockerHost } from './dockerd.js';
 
 export const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'ls', 'true'];
+// dd (oflag=append, conv=fsync), timeout, grep, wc and sync serve tests that count acknowledged writes.
+const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'ls', 'true', 'dd', 'timeout', 'grep', 'wc', 'sync'];
 
 /** A root filesystem holding a static busybox and a few applet symlinks, tarred (uncompressed). */
 export async function busyboxRootfs(dir: string): Promise<Buffer> {
