@@ -1,6 +1,8 @@
 import type { TObject } from 'typebox';
 import { PollyError } from '../core/errors.js';
 import type { DriverContext, DriverFactory, NodeHalf, NodeHalfFactory, StorageDriver } from '../core/ports/driver.js';
+import { CEPHFS_PARAMETERS, CephfsDriver } from './cephfs/cephfs-driver.js';
+import { CephfsNodeDriver } from './cephfs/cephfs-node.js';
 import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
 import { FAKE_PARAMETERS, FakeDriver } from './fake/fake-driver.js';
 import { LOCAL_PARAMETERS, LocalDriver } from './local/local-driver.js';
@@ -16,6 +18,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   loopblock: (ctx) => new LoopblockDriver(ctx),
   fake: (ctx) => new FakeDriver(ctx),
   rbd: (ctx) => new RbdDriver(ctx),
+  cephfs: (ctx) => new CephfsDriver(ctx),
 };
 
 /**
@@ -24,6 +27,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
  */
 export const NODE_HALF_FACTORIES: Record<string, NodeHalfFactory> = {
   rbd: (ctx) => new RbdNodeDriver(ctx),
+  cephfs: (ctx) => new CephfsNodeDriver(ctx),
 };
 
 /** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
@@ -33,6 +37,7 @@ export const DRIVER_PARAMETERS: Record<string, TObject> = {
   loopblock: LOOPBLOCK_PARAMETERS,
   fake: FAKE_PARAMETERS,
   rbd: RBD_PARAMETERS,
+  cephfs: CEPHFS_PARAMETERS,
 };
 
 /**
