@@ -81,8 +81,13 @@ interface ClientSession {
   client_metadata?: Record<string, string>;
 }
 
-/** The size key of Polly's snapshot metadata (the volume's quota when the snapshot was taken). */
-const SNAPSHOT_SIZE_KEY = 'polly-size';
+/**
+ * A subvolume of the group that holds no data, only metadata: `snapshot.<name>` = `<subvolume> <size>`
+ * for every Polly snapshot (which subvolume it belongs to and that volume's quota when it was taken).
+ * Snapshot ids are all Polly has to find a snapshot by, and a retained snapshot's own metadata is gone
+ * with its volume.
+ */
+const INDEX_SUBVOLUME = 'polly-index';
 /** Transient snapshots a volume-to-volume clone is made from. */
 const CLONE_SNAPSHOT_PREFIX = 'polly-clone-';
 const CLONE_TIMEOUT_MS = 30 * 60_000;
@@ -109,8 +114,6 @@ export class CephfsDriver implements StorageDriver {
   readonly #params: Record<string, string>;
   readonly #client: CephClient;
   readonly #locks = new KeyedMutex();
-  /** Which subvolume holds each snapshot (found by listing, remembered). */
-  readonly #snapshotOwners = new Map<string, string>();
 
   constructor(ctx: DriverContext) {
     this.#poolName = ctx.poolName;
@@ -140,6 +143,7 @@ export class CephfsDriver implements StorageDriver {
       const fss = await this.#client.cephJson<Array<{ name: string }>>(['fs', 'ls']);
       if (!fss.some((f) => f.name === this.#fs)) throw new Error(`no CephFS named ${this.#fs} (there are: ${fss.map((f) => f.name).join(', ') || 'none'})`);
       await this.#client.ceph(['fs', 'subvolumegroup', 'create', this.#fs, this.#group]);
+      await this.#client.ceph(this.#sv('create', INDEX_SUBVOLUME));
     } catch (err) {
       throw new PollyError('VALIDATION_FAILED', `pool ${this.#poolName}: CephFS ${this.#fs} is not usable: ${stderrOf(err) || (err as Error).message}`);
     }
@@ -173,8 +177,7 @@ export class CephfsDriver implements StorageDriver {
       if (info?.state === 'snapshot-retained') info = undefined;
       if (info === undefined) {
         if (req.source) {
-          const { subvolume, snapshot, transient } = await this.#cloneSource(req.source, name);
-          const sourceSize = await this.#snapshotSize(subvolume, snapshot);
+          const { subvolume, snapshot, transient, sourceSize } = await this.#cloneSource(req.source, name);
           if (sourceSize !== undefined && req.sizeBytes < sourceSize) {
             if (transient) await this.#removeSnapshot(subvolume, snapshot);
             throw new PollyError('VALIDATION_FAILED', `pool ${this.#poolName}: volume ${req.volumeId} (${req.sizeBytes} bytes) is smaller than its source ${req.source.kind} ${req.source.backendId} (${sourceSize} bytes)`);
@@ -201,12 +204,15 @@ export class CephfsDriver implements StorageDriver {
   }
 
   /** The subvolume and snapshot a new volume is cloned from (a transient snapshot for a volume source). */
-  async #cloneSource(source: NonNullable<CreateVolumeRequest['source']>, target: string): Promise<{ subvolume: string; snapshot: string; transient: boolean }> {
+  async #cloneSource(
+    source: NonNullable<CreateVolumeRequest['source']>,
+    target: string,
+  ): Promise<{ subvolume: string; snapshot: string; transient: boolean; sourceSize: number | undefined }> {
     assertObjectId(this.#poolName, source.kind, source.backendId);
     if (source.kind === 'snapshot') {
-      const subvolume = await this.#ownerOf(source.backendId);
-      if (subvolume === undefined) throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: snapshot ${source.backendId} does not exist`);
-      return { subvolume, snapshot: cephfsName('snapshot', source.backendId), transient: false };
+      const found = await this.#findSnapshot(source.backendId);
+      if (found === undefined) throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: snapshot ${source.backendId} does not exist`);
+      return { subvolume: found.subvolume, snapshot: cephfsName('snapshot', source.backendId), transient: false, sourceSize: found.sizeBytes };
     }
     const subvolume = cephfsName('volume', source.backendId);
     const info = await this.#info(subvolume);
@@ -215,9 +221,7 @@ export class CephfsDriver implements StorageDriver {
     await this.#client.ceph(['fs', 'subvolume', 'snapshot', 'create', this.#fs, subvolume, snapshot, '--group_name', this.#group]).catch((err: unknown) => {
       if (!/exists/i.test(stderrOf(err))) throw err;
     });
-    const quota = quotaOf(info);
-    if (quota !== undefined) await this.#setSnapshotSize(subvolume, snapshot, quota);
-    return { subvolume, snapshot, transient: true };
+    return { subvolume, snapshot, transient: true, sourceSize: quotaOf(info) };
   }
 
   async #waitForClone(name: string): Promise<void> {
@@ -273,17 +277,17 @@ export class CephfsDriver implements StorageDriver {
     assertObjectId(this.#poolName, 'snapshot', snapshotId);
     return this.#locks.run(`snapshot:${snapshotId}`, async () => {
       const snap = cephfsName('snapshot', snapshotId);
-      const owner = await this.#ownerOf(snapshotId);
-      if (owner !== undefined) return { backendId: snapshotId, sizeBytes: (await this.#snapshotSize(owner, snap)) ?? 0 };
+      const found = await this.#findSnapshot(snapshotId);
+      if (found !== undefined) return { backendId: snapshotId, sizeBytes: found.sizeBytes ?? 0 };
       const subvolume = cephfsName('volume', volumeBackendId);
       const info = await this.#info(subvolume);
       if (info === undefined || info.state !== 'complete') throw new PollyError('NOT_FOUND', `pool ${this.#poolName}: volume ${volumeBackendId} does not exist`);
+      const size = quotaOf(info) ?? 0;
+      // Indexed first: a crash before the snapshot exists leaves an entry that points at nothing (ignored).
+      await this.#client.ceph(this.#sv('metadata set', INDEX_SUBVOLUME, indexKey(snap), `${subvolume} ${size}`));
       await this.#client.ceph(['fs', 'subvolume', 'snapshot', 'create', this.#fs, subvolume, snap, '--group_name', this.#group]).catch((err: unknown) => {
         if (!/exists/i.test(stderrOf(err))) throw err;
       });
-      this.#snapshotOwners.set(snapshotId, subvolume);
-      const size = quotaOf(info) ?? 0;
-      await this.#setSnapshotSize(subvolume, snap, size);
       return { backendId: snapshotId, sizeBytes: size };
     });
   }
@@ -291,10 +295,12 @@ export class CephfsDriver implements StorageDriver {
   async deleteSnapshot(backendId: string): Promise<void> {
     assertObjectId(this.#poolName, 'snapshot', backendId);
     await this.#locks.run(`snapshot:${backendId}`, async () => {
-      const owner = await this.#ownerOf(backendId);
-      if (owner === undefined) return;
-      await this.#removeSnapshot(owner, cephfsName('snapshot', backendId));
-      this.#snapshotOwners.delete(backendId);
+      const snap = cephfsName('snapshot', backendId);
+      const found = await this.#findSnapshot(backendId);
+      if (found !== undefined) await this.#removeSnapshot(found.subvolume, snap);
+      await this.#client.ceph(this.#sv('metadata rm', INDEX_SUBVOLUME, indexKey(snap))).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
     });
   }
 
@@ -314,6 +320,7 @@ export class CephfsDriver implements StorageDriver {
 
   async list(): Promise<BackendObject[]> {
     const out: BackendObject[] = [];
+    const index = await this.#index();
     for (const subvolume of await this.#subvolumes()) {
       const info = await this.#info(subvolume);
       if (info === undefined) continue;
@@ -322,9 +329,8 @@ export class CephfsDriver implements StorageDriver {
       }
       for (const snap of await this.#snapshotsOf(subvolume)) {
         if (!snap.startsWith(CEPHFS_PREFIX.snapshot)) continue;
-        const id = snap.slice(CEPHFS_PREFIX.snapshot.length);
-        this.#snapshotOwners.set(id, subvolume);
-        out.push({ backendId: id, kind: 'snapshot', sizeBytes: (await this.#snapshotSize(subvolume, snap)) ?? 0 });
+        const entry = parseIndexEntry(index[indexKey(snap)]);
+        out.push({ backendId: snap.slice(CEPHFS_PREFIX.snapshot.length), kind: 'snapshot', sizeBytes: entry?.subvolume === subvolume ? entry.sizeBytes : 0 });
       }
     }
     return out;
@@ -432,36 +438,41 @@ export class CephfsDriver implements StorageDriver {
     }
   }
 
-  /** The subvolume holding a Polly snapshot: remembered, else found by listing every subvolume's snapshots. */
-  async #ownerOf(snapshotId: string): Promise<string | undefined> {
+  /** The subvolume holding a Polly snapshot and its recorded size: from the index, else by listing every subvolume's snapshots. */
+  async #findSnapshot(snapshotId: string): Promise<{ subvolume: string; sizeBytes: number | undefined } | undefined> {
     const snap = cephfsName('snapshot', snapshotId);
-    const known = this.#snapshotOwners.get(snapshotId);
-    if (known !== undefined && (await this.#snapshotsOf(known)).includes(snap)) return known;
-    this.#snapshotOwners.delete(snapshotId);
+    let entry: { subvolume: string; sizeBytes: number } | undefined;
+    try {
+      entry = parseIndexEntry((await this.#client.ceph(this.#sv('metadata get', INDEX_SUBVOLUME, indexKey(snap)))).trim());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (entry !== undefined && (await this.#snapshotsOf(entry.subvolume)).includes(snap)) return entry;
+    // Not indexed (taken out of band, or by a crashed call): found the slow way.
     for (const subvolume of await this.#subvolumes()) {
-      if ((await this.#snapshotsOf(subvolume)).includes(snap)) {
-        this.#snapshotOwners.set(snapshotId, subvolume);
-        return subvolume;
-      }
+      if ((await this.#snapshotsOf(subvolume)).includes(snap)) return { subvolume, sizeBytes: undefined };
     }
     return undefined;
   }
 
-  async #setSnapshotSize(subvolume: string, snapshot: string, size: number): Promise<void> {
-    await this.#client.ceph(['fs', 'subvolume', 'snapshot', 'metadata', 'set', this.#fs, subvolume, snapshot, SNAPSHOT_SIZE_KEY, String(size), '--group_name', this.#group]);
-  }
-
-  /** The size recorded with a snapshot (its volume's quota when taken), or undefined when none was. */
-  async #snapshotSize(subvolume: string, snapshot: string): Promise<number | undefined> {
+  async #index(): Promise<Record<string, string>> {
     try {
-      const value = (await this.#client.ceph(['fs', 'subvolume', 'snapshot', 'metadata', 'get', this.#fs, subvolume, snapshot, SNAPSHOT_SIZE_KEY, '--group_name', this.#group])).trim();
-      const n = Number(value);
-      return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+      return (await this.#client.cephJson<Record<string, string> | null>(this.#sv('metadata ls', INDEX_SUBVOLUME))) ?? {};
     } catch (err) {
-      if (isNotFound(err) || /ENOENT|key .* does not exist/i.test(stderrOf(err))) return undefined;
+      if (isNotFound(err)) return {};
       throw err;
     }
   }
+}
+
+function indexKey(snapshotName: string): string {
+  return `snapshot.${snapshotName}`;
+}
+
+function parseIndexEntry(value: string | undefined): { subvolume: string; sizeBytes: number } | undefined {
+  const m = /^(\S+) (\d+)$/.exec(value ?? '');
+  if (!m) return undefined;
+  return { subvolume: m[1]!, sizeBytes: Number(m[2]) };
 }
 
 function quotaOf(info: SubvolumeInfo | undefined): number | undefined {

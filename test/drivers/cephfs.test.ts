@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessMode } from '../../src/core/ports/driver.js';
+import { CEPHFS_CONTEXT, CEPHFS_PARAMETERS, type CephfsDriver } from '../../src/drivers/cephfs/cephfs-driver.js';
+import { createNodeHalf, DRIVER_PARAMETERS } from '../../src/drivers/registry.js';
+import { nodeSecrets, redactParameters, secretParameterKeys } from '../../src/drivers/system/pool-parameters.js';
+import { findMount } from '../../src/drivers/system/mounts.js';
+import type { CephCluster } from '../helpers/ceph.js';
+import { Cleanup, tempDir } from '../helpers/loopfs.js';
+import { openCephfsPool } from './harnesses.js';
+
+/** The cephfs driver on a private one-node Ceph with an MDS (started once for this file): what the contract suite does not cover. */
+
+const MiB = 2 ** 20;
+const cleanup = new Cleanup();
+let ceph: CephCluster;
+let parameters: Record<string, string>;
+let driver: CephfsDriver;
+let work: string;
+const connector = (node: string) => ({ node, hostname: `${node}.test`, addresses: ['127.0.0.1'] });
+
+beforeAll(async () => {
+  const pool = await openCephfsPool(cleanup, 'cephfs-t');
+  ceph = pool.ceph;
+  parameters = pool.parameters;
+  driver = pool.driver;
+  work = await tempDir(cleanup);
+  // Bring-up time with the MDS and the file system, for the notes.
+  console.log(`ceph fixture (with MDS + CephFS) up in ${ceph.bringUpMs} ms`);
+});
+afterAll(() => cleanup.run());
+
+/** A node half of its own (as an agent builds it: from redacted parameters), mounting from the controller's context. */
+function nodeHalf(name: string) {
+  const half = createNodeHalf('cephfs', { poolName: 'cephfs-t', parameters: redactParameters(CEPHFS_PARAMETERS, parameters), dataDir: join(work, name) });
+  cleanup.add(async () => {
+    for (const r of await half.node.listNodeResources()) await half.node.releaseNodeResources(r.backendId);
+  });
+  return {
+    name,
+    async mount(id: string, opts: { accessMode?: AccessMode; readOnly?: boolean } = {}) {
+      const readOnly = opts.readOnly === true;
+      const publishContext = await driver.attach({ backendId: id, volumeId: id, node: connector(name), accessMode: opts.accessMode ?? 'RWX', readOnly });
+      const stagingPath = join(work, name, 'staging', id);
+      const targetPath = join(work, name, 'target', id);
+      await half.init();
+      await half.node.stage({ backendId: id, volumeId: id, stagingPath, volumeMode: 'filesystem', readOnly, publishContext, secrets: nodeSecrets(CEPHFS_PARAMETERS, parameters) });
+      await half.node.publish({ backendId: id, volumeId: id, stagingPath, targetPath, volumeMode: 'filesystem', readOnly });
+      return {
+        stagingPath,
+        targetPath,
+        async unmount() {
+          await half.node.unpublish({ backendId: id, volumeId: id, targetPath });
+          await half.node.unstage({ backendId: id, volumeId: id, stagingPath });
+        },
+      };
+    },
+    half,
+  };
+}
+
+async function writeSynced(path: string, data: Buffer | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The errno name of a failed write (libuv has no name for EDQUOT, 122). */
+async function writeError(path: string, data: Buffer | string): Promise<string | undefined> {
+  try {
+    await writeSynced(path, data);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.errno === -122 ? 'EDQUOT' : e.code;
+  }
+}
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('cephfs driver on a private Ceph', () => {
+  it('declares RWX and its keys secret; answers a publish context without a key; a node without the secret cannot mount', async () => {
+    expect(driver.capabilities.accessModes).toContain('RWX');
+    expect(driver.capabilities.block).toBe(false);
+    expect(Object.fromEntries(secretParameterKeys(DRIVER_PARAMETERS.cephfs!))).toEqual({ key: 'server', nodeKey: 'node' });
+    expect(redactParameters(CEPHFS_PARAMETERS, parameters)).toMatchObject({ key: '(secret)', nodeKey: '(secret)' });
+    const id = 'vol-ctx';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const ctx = await driver.attach({ backendId: id, volumeId: id, node: connector('n0'), accessMode: 'RWX', readOnly: false });
+    expect(ctx).toMatchObject({
+      [CEPHFS_CONTEXT.fsName]: 'cephfs',
+      [CEPHFS_CONTEXT.user]: 'polly-fs-node',
+      [CEPHFS_CONTEXT.node]: 'n0',
+      [CEPHFS_CONTEXT.path]: expect.stringMatching(/^\/volumes\/polly\/polly-volume-vol-ctx\//),
+    });
+    expect(JSON.stringify(ctx)).not.toContain(parameters.nodeKey!);
+    expect(JSON.stringify(ctx)).not.toContain(parameters.key!);
+    const half = createNodeHalf('cephfs', { poolName: 'cephfs-t', parameters: redactParameters(CEPHFS_PARAMETERS, parameters), dataDir: join(work, 'n0') });
+    await half.init();
+    await expect(
+      half.node.stage({ backendId: id, volumeId: id, stagingPath: join(work, 'n0', 's'), volumeMode: 'filesystem', publishContext: ctx, secrets: {} }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('no Ceph key') });
+    await driver.delete(id);
+  });
+
+  it('enforces the quota: a write past the size fails with EDQUOT, and after expansion the room is there', async () => {
+    const id = 'vol-quota';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const n = nodeHalf('nq');
+    const m = await n.mount(id);
+    try {
+      expect((await n.half.node.stats({ backendId: id, path: m.targetPath })).totalBytes).toBe(32 * MiB);
+      // No key is left on the node once the client runs.
+      const left = await readdir(join(work, 'nq', 'cephfs', 'cephfs-t', 'node', id), { recursive: true }).catch(() => []);
+      expect(left.filter((f) => /keyring|secret/.test(String(f)))).toEqual([]);
+      expect(await writeError(join(m.targetPath, 'fits.bin'), Buffer.alloc(24 * MiB, 1))).toBeUndefined();
+      expect(await writeError(join(m.targetPath, 'over.bin'), Buffer.alloc(16 * MiB, 2))).toBe('EDQUOT');
+      const grown = await driver.expand(id, 64 * MiB);
+      expect(grown.sizeBytes).toBe(64 * MiB);
+      await n.half.node.expand({ backendId: id, stagingPath: m.stagingPath, sizeBytes: grown.sizeBytes });
+      expect((await n.half.node.stats({ backendId: id, path: m.targetPath })).totalBytes).toBe(64 * MiB);
+      expect(await writeError(join(m.targetPath, 'over.bin'), Buffer.alloc(16 * MiB, 2))).toBeUndefined();
+      expect(await writeError(join(m.targetPath, 'past-again.bin'), Buffer.alloc(40 * MiB, 3))).toBe('EDQUOT');
+      // A mounted volume is not deleted under its clients.
+      await expect(driver.delete(id)).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('nq') });
+    } finally {
+      await m.unmount();
+    }
+    await driver.delete(id);
+    expect((await driver.list()).map((o) => o.backendId)).not.toContain(id);
+  });
+
+  it('snapshots are point in time, outlive their volume, and restore byte for byte', async () => {
+    const id = 'vol-snap';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const n = nodeHalf('ns');
+    const before = randomBytes(MiB);
+    let m = await n.mount(id);
+    await writeSynced(join(m.targetPath, 'a.bin'), before);
+    const snap = await driver.snapshot(id, 'snap-one');
+    expect(snap).toEqual({ backendId: 'snap-one', sizeBytes: 32 * MiB });
+    await writeSynced(join(m.targetPath, 'a.bin'), randomBytes(MiB));
+    await writeSynced(join(m.targetPath, 'b.bin'), 'after the snapshot');
+    await m.unmount();
+    // The volume goes; its snapshot stays, listed, and restores.
+    await driver.delete(id);
+    const listed = await driver.list();
+    expect(listed).toContainEqual({ backendId: 'snap-one', kind: 'snapshot', sizeBytes: 32 * MiB });
+    expect(listed.map((o) => o.backendId)).not.toContain(id);
+    await expect(driver.create({ volumeId: 'vol-small', sizeBytes: 16 * MiB, volumeMode: 'filesystem', source: { kind: 'snapshot', backendId: 'snap-one' } })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    const restored = await driver.create({ volumeId: 'vol-restored', sizeBytes: 48 * MiB, volumeMode: 'filesystem', source: { kind: 'snapshot', backendId: 'snap-one' } });
+    expect(restored.sizeBytes).toBe(48 * MiB);
+    m = await n.mount('vol-restored');
+    try {
+      expect((await readFile(join(m.targetPath, 'a.bin'))).equals(before)).toBe(true);
+      expect(await readdir(m.targetPath)).toEqual(['a.bin']);
+      expect((await n.half.node.stats({ backendId: 'vol-restored', path: m.targetPath })).totalBytes).toBe(48 * MiB);
+    } finally {
+      await m.unmount();
+    }
+    await driver.deleteSnapshot('snap-one');
+    await driver.deleteSnapshot('snap-one');
+    expect((await driver.list()).map((o) => o.backendId)).not.toContain('snap-one');
+    await driver.delete('vol-restored');
+  });
+
+  it('RWX: two node halves mount one volume at once; what one writes the other reads, both ways', async () => {
+    const id = 'vol-rwx';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const a = nodeHalf('host-a');
+    const b = nodeHalf('host-b');
+    const ma = await a.mount(id);
+    const mb = await b.mount(id);
+    try {
+      // Two clients, two mounts.
+      expect((await findMount(ma.stagingPath))?.device).not.toBe((await findMount(mb.stagingPath))?.device);
+      const data = randomBytes(2 * MiB);
+      await writeSynced(join(ma.targetPath, 'from-a.bin'), data);
+      expect((await readFile(join(mb.targetPath, 'from-a.bin'))).equals(data)).toBe(true);
+      await writeSynced(join(mb.targetPath, 'from-b.txt'), 'hello from b');
+      expect(await readFile(join(ma.targetPath, 'from-b.txt'), 'utf8')).toBe('hello from b');
+      // Appends from both, interleaved, all seen by each.
+      for (let i = 0; i < 3; i++) {
+        for (const [who, target] of [['a', ma.targetPath], ['b', mb.targetPath]] as const) {
+          const fh = await open(join(target, 'log'), 'a');
+          await fh.appendFile(`${who}${i}\n`);
+          await fh.sync();
+          await fh.close();
+        }
+      }
+      const log = await eventually(() => readFile(join(ma.targetPath, 'log'), 'utf8'), (s) => s.split('\n').length === 7);
+      expect(log.split('\n').filter(Boolean).sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+      expect((await a.half.node.listNodeResources()).map((r) => r.backendId)).toEqual([id]);
+    } finally {
+      await ma.unmount();
+      await mb.unmount();
+    }
+    await driver.delete(id);
+  });
+
+  it('a storage-side fence cuts one node off the volume; the other node keeps writing', async () => {
+    const id = 'vol-fence';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const a = nodeHalf('fence-a');
+    const b = nodeHalf('fence-b');
+    const ma = await a.mount(id);
+    const mb = await b.mount(id);
+    try {
+      await writeSynced(join(ma.targetPath, 'before.txt'), 'acknowledged');
+      await driver.storageFence.fenceNode({ backendId: id, node: 'fence-a', connector: connector('fence-a') });
+      expect(await ceph.ceph(['osd', 'blocklist', 'ls'])).toMatch(/127\.0\.0\.1:0\/\d+/);
+      expect(await writeError(join(ma.targetPath, 'after.txt'), 'must not land')).toBeDefined();
+      await writeSynced(join(mb.targetPath, 'b-after.txt'), 'b still writes');
+      expect((await readdir(mb.targetPath)).sort()).toEqual(['b-after.txt', 'before.txt']);
+      expect(await readFile(join(mb.targetPath, 'before.txt'), 'utf8')).toBe('acknowledged');
+    } finally {
+      // The fenced node's client cannot flush: its release kills it.
+      await a.half.node.releaseNodeResources(id);
+      await mb.unmount();
+    }
+    expect(await a.half.node.listNodeResources()).toEqual([]);
+    await driver.delete(id);
+  });
+});
