@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgent } from '../../src/agent/run.js';
+import { PUBLISH_CONTEXT } from '../../src/api/csi/controller-publish.js';
+import type * as csi from '../../src/api/csi/proto.js';
 import type { AccessMode } from '../../src/core/ports/driver.js';
 import { CEPHFS_CONTEXT, CEPHFS_PARAMETERS, type CephfsDriver } from '../../src/drivers/cephfs/cephfs-driver.js';
 import { createNodeHalf, DRIVER_PARAMETERS } from '../../src/drivers/registry.js';
 import { nodeSecrets, redactParameters, secretParameterKeys } from '../../src/drivers/system/pool-parameters.js';
-import { findMount } from '../../src/drivers/system/mounts.js';
+import { findMount, isMountPoint } from '../../src/drivers/system/mounts.js';
+import { CsiClient, mountCap, secrets, startCsi } from '../api/csi/csi-harness.js';
+import { newService } from '../helpers/polly.js';
 import type { CephCluster } from '../helpers/ceph.js';
 import { Cleanup, tempDir } from '../helpers/loopfs.js';
 import { openCephfsPool } from './harnesses.js';
@@ -235,5 +241,77 @@ describe('cephfs driver on a private Ceph', () => {
     }
     expect(await a.half.node.listNodeResources()).toEqual([]);
     await driver.delete(id);
+  });
+
+  it('through the server: two CSI nodes ControllerPublish one MULTI_NODE_MULTI_WRITER volume and stage it at once; one writes, the other reads', async () => {
+    const h = await startCsi({ pools: [{ name: 'shared-fs', driver: 'cephfs', parameters }], profiles: [{ name: 'default' }] });
+    cleanup.add(() => h.stop());
+    const pool = await h.polly.call('GET', '/v1/pools/shared-fs');
+    expect(pool.body.parameters).toMatchObject({ key: '(secret)', nodeKey: '(secret)', fsName: 'cephfs' });
+    expect(pool.body.capabilities.accessModes).toContain('RWX');
+    expect(JSON.stringify((await h.polly.call('GET', '/v1/pools')).body)).not.toContain(parameters.nodeKey!);
+    const token = await newService(h.polly, 'kube');
+    const dir = await tempDir(cleanup);
+    const rwx = mountCap('MULTI_NODE_MULTI_WRITER');
+    const nodes = ['fs-node-a', 'fs-node-b'];
+    const agents = await Promise.all(
+      nodes.map((nodeId) =>
+        runAgent({
+          serverUrl: h.polly.url,
+          token,
+          nodeId,
+          hostname: `${nodeId}.test`,
+          topology: {},
+          stateDir: join(dir, nodeId, 'agent'),
+          dataDir: join(dir, nodeId, 'agent-data'),
+          heartbeatSeconds: 3600,
+          csiSocket: join(dir, nodeId, 'node.sock'),
+          log: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
+        }),
+      ),
+    );
+    const clients = nodes.map((n) => new CsiClient(`unix://${join(dir, n, 'node.sock')}`));
+    try {
+      const created = await h.client.controller<csi.CreateVolumeResponse>('CreateVolume', {
+        name: 'shared-data',
+        capacity_range: { required_bytes: 32 * MiB, limit_bytes: 0 },
+        volume_capabilities: [rwx],
+        parameters: {},
+        secrets: secrets(token),
+      });
+      const volumeId = created.volume!.volume_id;
+      const targets: string[] = [];
+      for (const [i, nodeId] of nodes.entries()) {
+        const pub = await h.client.controller<csi.ControllerPublishVolumeResponse>('ControllerPublishVolume', {
+          volume_id: volumeId, node_id: nodeId, volume_capability: rwx, readonly: false, secrets: secrets(token), volume_context: {},
+        });
+        expect(pub.publish_context).toMatchObject({ [CEPHFS_CONTEXT.node]: nodeId, [CEPHFS_CONTEXT.user]: 'polly-fs-node', [PUBLISH_CONTEXT.attachment]: expect.any(String) });
+        expect(JSON.stringify(pub.publish_context)).not.toContain(parameters.nodeKey!);
+        const stagingPath = join(dir, nodeId, 'staging');
+        const target = join(dir, nodeId, 'pods', 'p1', 'data');
+        await clients[i]!.call('Node', 'NodeStageVolume', { volume_id: volumeId, publish_context: pub.publish_context, staging_target_path: stagingPath, volume_capability: rwx });
+        await clients[i]!.call('Node', 'NodePublishVolume', {
+          volume_id: volumeId, publish_context: pub.publish_context, staging_target_path: stagingPath, target_path: target, volume_capability: rwx, readonly: false,
+        });
+        targets.push(target);
+      }
+      const atts = await h.polly.call('GET', `/v1/attachments?volume=${volumeId}`, { token });
+      expect(atts.body.items.map((a: { node: string }) => a.node).sort()).toEqual(nodes);
+      await writeFile(join(targets[0]!, 'from-a.txt'), 'written on node a');
+      expect(await readFile(join(targets[1]!, 'from-a.txt'), 'utf8')).toBe('written on node a');
+      await writeFile(join(targets[1]!, 'from-b.txt'), 'written on node b');
+      expect(await readFile(join(targets[0]!, 'from-b.txt'), 'utf8')).toBe('written on node b');
+      for (const [i, nodeId] of nodes.entries()) {
+        await clients[i]!.call('Node', 'NodeUnpublishVolume', { volume_id: volumeId, target_path: targets[i] });
+        await clients[i]!.call('Node', 'NodeUnstageVolume', { volume_id: volumeId, staging_target_path: join(dir, nodeId, 'staging') });
+        expect(await isMountPoint(join(dir, nodeId, 'staging'))).toBe(false);
+        await h.client.controller('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId, secrets: secrets(token) });
+      }
+      await h.client.controller('DeleteVolume', { volume_id: volumeId, secrets: secrets(token) });
+      expect((await driver.list()).map((o) => o.backendId)).not.toContain(volumeId);
+    } finally {
+      for (const c of clients) c.close();
+      for (const a of agents) await a.stop();
+    }
   });
 });
