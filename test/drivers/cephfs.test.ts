@@ -243,6 +243,50 @@ describe('cephfs driver on a private Ceph', () => {
     await driver.delete(id);
   });
 
+  it('self-fence stops every writer of the volume on its node; a restarted node half finds what is left and releases it', async () => {
+    const id = 'vol-self';
+    await driver.create({ volumeId: id, sizeBytes: 32 * MiB, volumeMode: 'filesystem' });
+    const a = nodeHalf('self-a');
+    const b = nodeHalf('self-b');
+    const ma = await a.mount(id);
+    const mb = await b.mount(id);
+    try {
+      await writeSynced(join(ma.targetPath, 'kept.txt'), 'before the fence');
+      // A writer that keeps its file open: the self-fence must stop it too, by killing the client. The caps
+      // a killed client held stall the other clients until the MDS times its session out (session_timeout,
+      // 60 s by default, 30 s at least; 30 s here).
+      await ceph.ceph(['fs', 'set', 'cephfs', 'session_timeout', '30']);
+      const open1 = await open(join(ma.targetPath, 'held-open.txt'), 'w');
+      await open1.write('first line\n');
+      await open1.sync();
+      const fencedAt = Date.now();
+      await a.half.node.selfFence({ backendId: id, volumeId: id, stagingPath: ma.stagingPath, targetPaths: [ma.targetPath], storageReadOnly: false });
+      expect(await findMount(ma.targetPath)).toBeUndefined();
+      expect(await findMount(ma.stagingPath)).toBeUndefined();
+      expect(await a.half.node.listNodeResources()).toEqual([]);
+      console.log(`cephfs self-fence took ${Date.now() - fencedAt} ms`);
+      await expect(open1.write('after the fence\n').then(() => open1.sync())).rejects.toThrow();
+      await open1.close().catch(() => undefined);
+      const readAt = Date.now();
+      expect(await readFile(join(mb.targetPath, 'kept.txt'), 'utf8')).toBe('before the fence');
+      expect(await readFile(join(mb.targetPath, 'held-open.txt'), 'utf8')).toBe('first line\n');
+      console.log(`cephfs: the other node read the killed client's files after ${Date.now() - readAt} ms`);
+      // Node b is not touched.
+      await writeSynced(join(mb.targetPath, 'b.txt'), 'still here');
+      // A node half built afresh (an agent restarted) finds b's mount by its client, and releases it.
+      const again = createNodeHalf('cephfs', { poolName: 'cephfs-t', parameters: redactParameters(CEPHFS_PARAMETERS, parameters), dataDir: join(work, 'self-b') });
+      expect((await again.node.listNodeResources()).map((r) => r.backendId)).toEqual([id]);
+      await again.node.releaseNodeResources(id);
+      expect(await findMount(mb.targetPath)).toBeUndefined();
+      expect(await findMount(mb.stagingPath)).toBeUndefined();
+      expect(await again.node.listNodeResources()).toEqual([]);
+    } finally {
+      await a.half.node.releaseNodeResources(id);
+      await b.half.node.releaseNodeResources(id);
+    }
+    await driver.delete(id);
+  }, 120_000);
+
   it('through the server: two CSI nodes ControllerPublish one MULTI_NODE_MULTI_WRITER volume and stage it at once; one writes, the other reads', async () => {
     const h = await startCsi({ pools: [{ name: 'shared-fs', driver: 'cephfs', parameters }], profiles: [{ name: 'default' }] });
     cleanup.add(() => h.stop());

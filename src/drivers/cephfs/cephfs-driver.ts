@@ -369,7 +369,8 @@ export class CephfsDriver implements StorageDriver {
   }
 
   /**
-   * Storage-side fence: evicts every client session of `node` rooted in the volume's subvolume, at
+   * Storage-side fence: evicts every client session of `node` (its `polly_node` metadata, or for a
+   * kernel client the connector's hostname) rooted in the volume's subvolume, at
    * every active MDS rank. Eviction blocklists the client instance (mds_session_blocklist_on_evict), so
    * its further writes fail at the OSDs and its caps go to the other clients at once; the instances are
    * also blocklisted explicitly, and so are the node's registered non-loopback addresses (every client of
@@ -381,7 +382,10 @@ export class CephfsDriver implements StorageDriver {
     const targets = new Set<string>();
     if (info?.path !== undefined) {
       for (const { rank, session } of await this.#sessionsByRank()) {
-        if (session.client_metadata?.[CEPHFS_NODE_METADATA] !== node || !isUnder(session.client_metadata.root, info.path)) continue;
+        const meta = session.client_metadata ?? {};
+        // ceph-fuse clients carry the node's name; kernel clients only their hostname.
+        const ofNode = meta[CEPHFS_NODE_METADATA] === node || (meta[CEPHFS_NODE_METADATA] === undefined && connector !== undefined && meta.hostname === connector.hostname);
+        if (!ofNode || !isUnder(meta.root, info.path)) continue;
         const addr = session.inst?.split(' ')[1];
         if (addr !== undefined) targets.add(addr);
         await this.#client.ceph(['tell', `mds.${this.#fs}:${rank}`, 'client', 'evict', `id=${session.id}`]).catch((err: unknown) => {

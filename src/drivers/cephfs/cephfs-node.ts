@@ -237,9 +237,13 @@ export class CephfsNodeDriver implements NodeDriver, NodeHalf {
   }
 
   /**
-   * Self-fence: writers killed, every mount of the volume's client detached in every namespace of this
-   * host, then the client itself stopped, so nothing on this node can reach the subvolume any more.
-   * (A node whose agent is dead is fenced at the cluster instead: its sessions are evicted.)
+   * Self-fence: every mount of the volume detached in every namespace of this host (no new opens);
+   * with nothing left open the ceph-fuse client then unmounts itself and closes its session cleanly
+   * (its caps go back to the MDS, so other nodes' clients do not wait for this session to time out).
+   * A client still alive after a short grace — files are open — is killed: every open file on its
+   * mount then fails (the kernel aborts the FUSE connection), without walking other processes'
+   * descriptors (a stat through a hung network mount would hang the fence). A kernel mount has its
+   * writers killed instead. (A node whose agent is dead is fenced at the cluster: its sessions are evicted.)
    */
   async selfFence(req: SelfFenceRequest): Promise<void> {
     assertObjectId(this.#poolName, 'volume', req.backendId);
@@ -247,19 +251,22 @@ export class CephfsNodeDriver implements NodeDriver, NodeHalf {
       for (const m of await this.#mounts(req.backendId)) {
         const entry = await findMount(m.mountPoint);
         if (!entry) continue;
-        await killWritersOnDevice((await stat(m.mountPoint)).dev).catch(() => []);
+        if (m.pid === undefined) await killWritersOnDevice((await stat(m.mountPoint)).dev).catch(() => []);
         await fenceMountsEverywhere((e) => e.device === entry.device);
+        await unmountAll(m.mountPoint, { lazyFallback: true }).catch(() => undefined);
         if (m.pid !== undefined) {
-          signal(m.pid, 'SIGKILL');
+          for (let waited = 0; waited < SELF_FENCE_GRACE_MS && alive(m.pid); waited += 50) await sleep(50);
+          if (alive(m.pid)) signal(m.pid, 'SIGKILL');
           for (let waited = 0; waited < UNMOUNT_WAIT_MS && alive(m.pid); waited += 50) await sleep(50);
         }
-        await unmountAll(m.mountPoint, { lazyFallback: true }).catch(() => undefined);
       }
     });
   }
 }
 
 const UNMOUNT_WAIT_MS = 5_000;
+/** How long a self-fenced ceph-fuse may take to unmount itself before it is killed. */
+const SELF_FENCE_GRACE_MS = 2_000;
 const QUOTA_WAIT_MS = 10_000;
 
 /** ceph-fuse processes with their `-c` conf and mountpoint (the last argument). */
