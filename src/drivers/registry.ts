@@ -3,6 +3,8 @@ import { PollyError } from '../core/errors.js';
 import type { DriverContext, DriverFactory, NodeHalf, NodeHalfFactory, StorageDriver } from '../core/ports/driver.js';
 import { CSI_PARAMETERS, CsiDriver } from './csi/csi-driver.js';
 import { CsiNodeDriver } from './csi/csi-node.js';
+import { CEPHFS_PARAMETERS, CephfsDriver } from './cephfs/cephfs-driver.js';
+import { CephfsNodeDriver } from './cephfs/cephfs-node.js';
 import { BTRFS_PARAMETERS, BtrfsDriver } from './btrfs/btrfs-driver.js';
 import { CINDER_PARAMETERS, CinderDriver } from './cinder/cinder-driver.js';
 import { CinderNodeDriver } from './cinder/cinder-node.js';
@@ -22,6 +24,7 @@ export const DRIVER_FACTORIES: Record<string, DriverFactory> = {
   rbd: (ctx) => new RbdDriver(ctx),
   csi: (ctx) => new CsiDriver(ctx),
   cinder: (ctx) => new CinderDriver(ctx),
+  cephfs: (ctx) => new CephfsDriver(ctx),
 };
 
 /**
@@ -32,6 +35,7 @@ export const NODE_HALF_FACTORIES: Record<string, NodeHalfFactory> = {
   rbd: (ctx) => new RbdNodeDriver(ctx),
   csi: (ctx) => new CsiNodeDriver(ctx),
   cinder: (ctx) => new CinderNodeDriver(ctx),
+  cephfs: (ctx) => new CephfsNodeDriver(ctx),
 };
 
 /** The pool parameters each driver declares (TypeBox schemas; every value is a string). Nothing else is accepted. */
@@ -43,6 +47,7 @@ export const DRIVER_PARAMETERS: Record<string, TObject> = {
   rbd: RBD_PARAMETERS,
   csi: CSI_PARAMETERS,
   cinder: CINDER_PARAMETERS,
+  cephfs: CEPHFS_PARAMETERS,
 };
 
 /**

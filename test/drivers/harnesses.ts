@@ -8,6 +8,7 @@ import { LocalDriver } from '../../src/drivers/local/local-driver.js';
 import { LoopblockDriver } from '../../src/drivers/loopblock/loopblock-driver.js';
 import { CSI_PARAMETERS, CsiDriver } from '../../src/drivers/csi/csi-driver.js';
 import { CsiPluginClient } from '../../src/drivers/csi/csi-client.js';
+import { CEPHFS_PARAMETERS, CephfsDriver, cephfsName } from '../../src/drivers/cephfs/cephfs-driver.js';
 import { RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
 import { nodeSecrets } from '../../src/drivers/system/pool-parameters.js';
 import { run } from '../../src/drivers/system/exec.js';
@@ -396,6 +397,66 @@ function fake(name: string, parameters: Record<string, string>): DriverHarness {
   };
 }
 
+/**
+ * A private one-node Ceph cluster with an MDS and a CephFS (started once for the suite), the `polly`
+ * subvolume group, and a node user authorised for that group only (`ceph fs authorize`).
+ */
+export async function openCephfsPool(cleanup: Cleanup, poolName = 'cephfs-test') {
+  const ceph = await startCephCluster(cleanup, { mds: true, osdBytes: 4096 * MiB });
+  const fsName = ceph.fsName ?? 'cephfs';
+  const adminKey = (await ceph.ceph(['auth', 'print-key', 'client.admin'])).trim();
+  await ceph.ceph(['fs', 'authorize', fsName, 'client.polly-fs-node', '/volumes/polly', 'rw']);
+  const nodeKey = (await ceph.ceph(['auth', 'print-key', 'client.polly-fs-node'])).trim();
+  const dataDir = await tempDir(cleanup);
+  const parameters = { monHost: `[v2:${ceph.monAddress}]`, fsName, user: 'admin', key: adminKey, nodeUser: 'polly-fs-node', nodeKey, mounter: 'ceph-fuse' };
+  const driver = new CephfsDriver({ poolName, parameters, dataDir });
+  cleanup.add(() => driver.close());
+  await driver.init();
+  const sv = (verb: string, ...args: string[]) => ceph.ceph(['fs', 'subvolume', ...verb.split(' '), fsName, ...args, '--group_name', 'polly', '--format', 'json']);
+  const subvolumes = async () => (JSON.parse(await sv('ls')) as Array<{ name: string }>).map((x) => x.name);
+  const snapshotsOf = async (subvolume: string) => (JSON.parse(await sv('snapshot ls', subvolume).catch(() => '[]')) as Array<{ name: string }>).map((x) => x.name);
+  return { ceph, fsName, parameters, driver, dataDir, sv, subvolumes, snapshotsOf };
+}
+
+const cephfs: DriverHarness = {
+  name: 'cephfs',
+  async open(cleanup) {
+    const { driver, parameters, sv, subvolumes, snapshotsOf } = await openCephfsPool(cleanup);
+    const connector = { node: 'contract-node', hostname: 'contract-node', addresses: ['127.0.0.1'] };
+    return {
+      driver,
+      volumeSize: 64 * MiB,
+      fsType: undefined,
+      fullErrno: 'EDQUOT',
+      scratch: await scratchFactory(cleanup),
+      ...realIo,
+      // The monitor's pool statistics follow the OSD's reports (every second here) a tick later.
+      settle: () => new Promise((r) => setTimeout(r, 4_000)),
+      async plantLeftover(kind, id) {
+        if (kind === 'volume') {
+          await sv('create', cephfsName('volume', id), '--size', String(16 * MiB));
+        } else {
+          // A snapshot needs a subvolume to belong to: one that is not Polly's.
+          await sv('create', 'leftover-holder').catch(() => '');
+          await sv('snapshot create', 'leftover-holder', cephfsName('snapshot', id));
+        }
+      },
+      async onBackend(kind, id) {
+        if (kind === 'volume') {
+          const info = await sv('info', cephfsName('volume', id)).catch(() => undefined);
+          return info !== undefined && (JSON.parse(info) as { state: string }).state === 'complete';
+        }
+        for (const s of await subvolumes()) if ((await snapshotsOf(s)).includes(cephfsName('snapshot', id))) return true;
+        return false;
+      },
+      async stageExtras(backendId) {
+        const publishContext = await driver.attach({ backendId, volumeId: backendId, node: connector, accessMode: 'RWX', readOnly: false });
+        return { publishContext, secrets: nodeSecrets(CEPHFS_PARAMETERS, parameters) };
+      },
+    };
+  },
+};
+
 /** Every driver the contract suite runs over; the second fake declares (and refuses) what it cannot do. */
 export const DRIVERS: DriverHarness[] = [
   local,
@@ -406,4 +467,5 @@ export const DRIVERS: DriverHarness[] = [
   rbd,
   csi,
   cinder,
+  cephfs,
 ];

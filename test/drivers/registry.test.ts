@@ -4,18 +4,19 @@ import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-par
 
 const CSI = { endpoint: 'unix:///nonexistent/csi.sock', controllerSecrets: '{"password":"p4ss"}', nodeSecrets: '{"chap":"c0de"}' };
 const RBD = { monHost: '[v2:127.0.0.1:3300]', pool: 'rbd', key: 'QUJDRA==', nodeUser: 'node', nodeKey: 'Tk9ERQ==' };
+const CEPHFS = { monHost: '[v2:127.0.0.1:3300]', fsName: 'cephfs', key: 'QUJDRA==', nodeUser: 'node', nodeKey: 'Tk9ERQ==' };
 const CINDER = { auth: 'noauth', endpoint: 'http://127.0.0.1:8776/v3', projectId: 'c0ffee', nodeKey: 'Tk9ERQ==' };
 
 describe('driver registry', () => {
   it.each(Object.keys(DRIVER_FACTORIES))('builds %s drivers without touching anything', (name) => {
-    const parameters: Record<string, string> = name === 'fake' ? {} : name === 'rbd' ? RBD : name === 'csi' ? CSI : name === 'cinder' ? CINDER : { path: '/nonexistent/pool' };
+    const parameters: Record<string, string> = name === 'fake' ? {} : name === 'rbd' ? RBD : name === 'csi' ? CSI : name === 'cinder' ? CINDER : name === 'cephfs' ? CEPHFS : { path: '/nonexistent/pool' };
     const driver = createDriver(name, { poolName: 'p', parameters, dataDir: '/nonexistent' });
     expect(driver.driverName).toBe(name);
   });
 
   it('names the known drivers when the name is unknown', () => {
     expect(() => createDriver('zfs', { poolName: 'tank', parameters: {}, dataDir: '/d' })).toThrow(
-      expect.objectContaining({ code: 'VALIDATION_FAILED', message: 'pool tank: unknown driver "zfs" (known: local, btrfs, loopblock, fake, rbd, csi, cinder)' }),
+      expect.objectContaining({ code: 'VALIDATION_FAILED', message: 'pool tank: unknown driver "zfs" (known: local, btrfs, loopblock, fake, rbd, csi, cinder, cephfs)' }),
     );
     expect(() => createDriver('toString', { poolName: 'tank', parameters: {}, dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
   });
