@@ -101,7 +101,10 @@ export class DockerVolumePlugin {
         else await this.#create(requireName(name), (body.Opts ?? {}) as Record<string, string>);
         return { Err: '' };
       case '/VolumeDriver.Remove': {
-        const v = await this.#require(requireName(name));
+        // Under Swarm every node that ran a task with the volume knows it and may be asked to remove it:
+        // the first removal deletes it, the others find it gone, which is what they were asked for.
+        const v = await this.#find(requireName(name));
+        if (!v) return { Err: '' };
         if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} (${v.id}) is mounted on this node`);
         await this.#released(v);
         // Under id naming the volumes belong to the broker's instances: Remove forgets the declaration only.
@@ -120,10 +123,12 @@ export class DockerVolumePlugin {
       }
       case '/VolumeDriver.Get': {
         const v = await this.#require(requireName(name));
-        return { Volume: this.#view(v), Err: '' };
+        return { Volume: this.#view(v, await this.#holders(v.id)), Err: '' };
       }
-      case '/VolumeDriver.List':
-        return { Volumes: (await this.#all()).map((v) => this.#view(v)), Err: '' };
+      case '/VolumeDriver.List': {
+        const [volumes, holders] = await Promise.all([this.#all(), this.#holders()]);
+        return { Volumes: volumes.map((v) => this.#view(v, holders)), Err: '' };
+      }
       default:
         throw new PollyError('NOT_FOUND', `unknown plugin call ${path}`);
     }
@@ -135,8 +140,23 @@ export class DockerVolumePlugin {
     return this.#mounts.has(this.#nameOf(v)) || this.#agent.heldVolume(v.id)?.targets[target] !== undefined ? target : '';
   }
 
-  #view(v: Volume): Body {
-    return { Name: this.#nameOf(v), Mountpoint: this.#mountpoint(v), Status: { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status } };
+  /**
+   * Docker's view of a volume. `Status` is the server's and the same on every node (global scope: Swarm
+   * and `docker volume inspect` on any node see where the volume is held); `Mountpoint` is the one
+   * node-local field, set on the node that has it mounted.
+   */
+  #view(v: Volume, holders: ReadonlyMap<string, string[]>): Body {
+    const status = { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status, attachedTo: holders.get(v.id) ?? [] };
+    return { Name: this.#nameOf(v), Mountpoint: this.#mountpoint(v), Status: status };
+  }
+
+  /** Volume id → the nodes holding it (live attachments), sorted; one volume's, or all the caller sees. */
+  async #holders(volumeId?: string): Promise<Map<string, string[]>> {
+    const q = volumeId === undefined ? '' : `?volume=${encodeURIComponent(volumeId)}`;
+    const { items } = await this.#agent.client.call<{ items: Array<{ volumeId: string; node: string }> }>('GET', `/v1/attachments${q}`);
+    const out = new Map<string, string[]>();
+    for (const a of items) out.set(a.volumeId, [...(out.get(a.volumeId) ?? []), a.node].sort());
+    return out;
   }
 
   async #all(): Promise<Volume[]> {
@@ -207,13 +227,18 @@ export class DockerVolumePlugin {
       }
     }
     const existing = await this.#find(name);
-    if (existing) {
-      if (opts.size !== undefined && existing.sizeBytes !== sizeBytes) {
-        throw new PollyError('VOLUME_NAME_TAKEN', `volume ${name} exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
-      }
-      return;
+    if (existing) return sameVolume(existing, opts, sizeBytes);
+    try {
+      await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
+    } catch (err) {
+      // Swarm starts a global service's tasks (or a rescheduled task races a `docker volume create`)
+      // on several nodes at once, each Create with the same name and options: one node makes the
+      // volume, the others find it made, which is what they asked for.
+      if (!(err instanceof PollyError && err.code === 'VOLUME_NAME_TAKEN')) throw err;
+      const made = await this.#find(name);
+      if (!made) throw err;
+      sameVolume(made, opts, sizeBytes);
     }
-    await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
   }
 
   async #mount(name: string, callerId: string): Promise<string> {
@@ -299,6 +324,19 @@ export class DockerVolumePlugin {
   /** Stops waiting for lazy releases; the volumes stay held by the agent (its state file restores them). */
   stop(): void {
     this.#stopped = true;
+  }
+}
+
+/**
+ * Create of a name that exists is fine when the options asked agree with the volume (every node of a
+ * Swarm service sends the service's `volume-opt`s); an option that disagrees is VOLUME_NAME_TAKEN.
+ */
+function sameVolume(existing: Volume, opts: Record<string, string>, sizeBytes: number): void {
+  if (opts.size !== undefined && existing.sizeBytes !== sizeBytes) {
+    throw new PollyError('VOLUME_NAME_TAKEN', `volume ${existing.name} exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
+  }
+  if (opts.profile !== undefined && existing.profile !== opts.profile) {
+    throw new PollyError('VOLUME_NAME_TAKEN', `volume ${existing.name} exists with profile ${existing.profile}, not ${opts.profile}`);
   }
 }
 

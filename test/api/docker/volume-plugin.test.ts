@@ -19,9 +19,13 @@ let running: RunningAgent;
 
 /** Raw HTTP on the unix socket, as dockerd sends it: POST, JSON body, no Content-Type. */
 function plugin(path: string, body?: unknown, raw?: string): Promise<{ status: number; contentType: string | undefined; body: Record<string, unknown> }> {
+  return pluginAt(socket, path, body, raw);
+}
+
+function pluginAt(socketPath: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; contentType: string | undefined; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = raw ?? (body === undefined ? '' : JSON.stringify(body));
-    const req = httpRequest({ socketPath: socket, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
+    const req = httpRequest({ socketPath, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -159,11 +163,66 @@ describe('Docker VolumeDriver plugin over a unix socket', () => {
     expect((await polly.call('GET', '/v1/attachments?node=docker-1', { token })).body.items).toHaveLength(0);
   });
 
-  it('Remove deletes; Remove of an unknown name is an Err', async () => {
+  it('Remove deletes; Remove of a name that is gone succeeds (another node removed it)', async () => {
     expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body).toEqual({ Err: '' });
     expect((await plugin('/VolumeDriver.Get', { Name: 'hello' })).body.Volume).toBeNull();
-    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body.Err).toContain('hello');
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body).toEqual({ Err: '' });
     expect((await plugin('/VolumeDriver.Nope', {})).status).toBe(404);
+  });
+});
+
+describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
+  let socket2 = '';
+  beforeAll(async () => {
+    const dir = await tempDir(cleanup);
+    socket2 = join(dir, 'plugins', 'polly.sock');
+    const second = await runAgent({ ...agentOptions(), nodeId: 'swarm-2', hostname: 'swarm-2.test', stateDir: join(dir, 'agent'), dataDir: join(dir, 'data'), dockerSocket: socket2 });
+    cleanup.add(() => second.stop());
+  });
+
+  it('Get and List answer the same Status on every node, naming the node that holds the volume', async () => {
+    expect((await plugin('/VolumeDriver.Create', { Name: 'everywhere', Opts: { size: '1MiB' } })).body.Err).toBe('');
+    const idle = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Get', { Name: 'everywhere' })));
+    expect(idle[0]!.body).toEqual(idle[1]!.body);
+    expect(idle[0]!.body.Volume).toMatchObject({ Mountpoint: '', Status: { attachedTo: [] } });
+    const mounted = await plugin('/VolumeDriver.Mount', { Name: 'everywhere', ID: 'sw1' });
+    expect(mounted.body.Err).toBe('');
+    try {
+      const [here, there] = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Get', { Name: 'everywhere' })));
+      expect((here!.body.Volume as Record<string, unknown>).Status).toEqual((there!.body.Volume as Record<string, unknown>).Status);
+      expect((there!.body.Volume as Record<string, unknown>).Status).toMatchObject({ attachedTo: ['docker-1'], sizeBytes: 2 ** 20 });
+      // The mountpoint is the one node-local field.
+      expect(here!.body.Volume).toMatchObject({ Mountpoint: mounted.body.Mountpoint });
+      expect(there!.body.Volume).toMatchObject({ Mountpoint: '' });
+      const lists = await Promise.all([socket, socket2].map(async (s) => ((await pluginAt(s, '/VolumeDriver.List')).body.Volumes as Array<{ Name: string; Status: unknown }>).find((v) => v.Name === 'everywhere')?.Status));
+      expect(lists[0]).toEqual(lists[1]);
+      expect(lists[1]).toMatchObject({ attachedTo: ['docker-1'] });
+    } finally {
+      expect((await plugin('/VolumeDriver.Unmount', { Name: 'everywhere', ID: 'sw1' })).body.Err).toBe('');
+    }
+  });
+
+  it('Create of one name on both nodes at once (a global service starting) makes one volume and succeeds on both', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = `race-${round}`;
+      const answers = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Create', { Name: name, Opts: { size: '2MiB' } })));
+      expect(answers.map((a) => a.body.Err), name).toEqual(['', '']);
+    }
+    const volumes = (await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string }>;
+    expect(volumes.filter((v) => v.name.startsWith('race-')).map((v) => v.name).sort()).toEqual(['race-0', 'race-1', 'race-2', 'race-3', 'race-4']);
+  });
+
+  it('Create of an existing name with another volume-opt (size or profile) is refused, the same options are fine', async () => {
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'default' } })).body.Err).toBe('');
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'xfs' } })).body.Err).toBe('volume race-0 exists with profile default, not xfs');
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '3MiB' } })).body.Err).toContain('exists with 2097152 bytes');
+  });
+
+  it('docker volume rm on every node: the first removes the volume, the others succeed too', async () => {
+    const answers = [];
+    for (const s of [socket, socket2]) answers.push((await pluginAt(s, '/VolumeDriver.Remove', { Name: 'race-1' })).body);
+    expect(answers).toEqual([{ Err: '' }, { Err: '' }]);
+    expect((await pluginAt(socket2, '/VolumeDriver.Get', { Name: 'race-1' })).body.Volume).toBeNull();
   });
 });
 
