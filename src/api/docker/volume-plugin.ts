@@ -229,7 +229,9 @@ export class DockerVolumePlugin {
     const existing = await this.#find(name);
     if (existing) return sameVolume(existing, opts, sizeBytes);
     try {
-      await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
+      // Made for this node: Docker (and Swarm, wherever the task landed) mounts it here next, so only a
+      // pool this node reaches will do.
+      await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, node: this.#agent.nodeId, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
     } catch (err) {
       // Swarm starts a global service's tasks (or a rescheduled task races a `docker volume create`)
       // on several nodes at once, each Create with the same name and options: one node makes the

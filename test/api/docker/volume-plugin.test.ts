@@ -57,7 +57,21 @@ function agentOptions() {
 
 beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
-  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { shared: true } }], profiles: [{ name: 'xfs', fsType: 'xfs' }] });
+  polly = await startPolly({
+    pools: [
+      { name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { shared: true } },
+      // Node-local pools of the two nodes of the Swarm tests (docker-1, swarm-2), and one of a third node.
+      { name: 'on-docker-1', driver: 'local', path: join(poolDir, 'on-1'), topology: { nodes: ['docker-1'] } },
+      { name: 'on-swarm-2', driver: 'local', path: join(poolDir, 'on-2'), topology: { nodes: ['swarm-2'] } },
+      { name: 'on-elsewhere', driver: 'local', path: join(poolDir, 'on-3'), topology: { nodes: ['elsewhere'] } },
+    ],
+    profiles: [
+      { name: 'xfs', fsType: 'xfs' },
+      { name: 'default', pools: ['shared'] },
+      { name: 'node-local', pools: ['on-docker-1', 'on-swarm-2'] },
+      { name: 'far-away', pools: ['on-elsewhere'] },
+    ],
+  });
   cleanup.add(() => polly.stop());
   token = await newService(polly, 'swarm');
   otherToken = await newService(polly, 'elsewhere');
@@ -216,6 +230,20 @@ describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
     expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'default' } })).body.Err).toBe('');
     expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'xfs' } })).body.Err).toBe('volume race-0 exists with profile default, not xfs');
     expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '3MiB' } })).body.Err).toContain('exists with 2097152 bytes');
+  });
+
+  it('Create places the volume in a pool the creating node reaches (a global service\'s per-node volumes)', async () => {
+    for (let round = 0; round < 3; round++) {
+      for (const [s, node, pool] of [[socket, 'docker-1', 'on-docker-1'], [socket2, 'swarm-2', 'on-swarm-2']] as const) {
+        const name = `data-${node}-${round}`;
+        expect((await pluginAt(s, '/VolumeDriver.Create', { Name: name, Opts: { size: '1MiB', profile: 'node-local' } })).body.Err).toBe('');
+        const v = ((await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string; pool: string }>).find((x) => x.name === name);
+        expect(v?.pool, name).toBe(pool);
+      }
+    }
+    // A node that reaches none of the profile's pools is told so at Create, not at the task's Mount.
+    const far = await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'far', Opts: { profile: 'far-away' } });
+    expect(far.body.Err).toContain('not reachable from node swarm-2');
   });
 
   it('docker volume rm on every node: the first removes the volume, the others succeed too', async () => {
