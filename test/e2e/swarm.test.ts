@@ -304,7 +304,8 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
             nodeId: h.name,
             stateDir: join(h.dir, 'agent'),
             dataDir: join(h.dir, 'agent-data'),
-            extraArgs: ['--heartbeat', '1'],
+            // A drained task's replacement mounts while the old task is still stopping: wait for it.
+            extraArgs: ['--heartbeat', '1', '--mount-wait', '10'],
           });
         }),
       ),
@@ -391,6 +392,7 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       // Every node answers the same about the volume (global scope): Get and List.
       const inspected = await Promise.all(hosts.map(async (h) => JSON.parse((await ok(h.docker(['volume', 'inspect', volName]), 'volume inspect')).stdout)[0].Status));
       expect(inspected[0]).toEqual(inspected[1]);
+      console.log(`swarm: docker volume inspect ${volName} → Status on both nodes: ${JSON.stringify(inspected[0])}`);
       expect(inspected[0]).toMatchObject({ id: v!.id, pool: 'shared', profile: 'replicated', attachedTo: [first.node] });
       const from = first.node === 'host-1' ? h1 : h2;
       const to = first.node === 'host-1' ? h2 : h1;
@@ -409,6 +411,7 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       const drainMs = Date.now() - drainedAt;
       timings.push(['drain → task running with its data on the new node', drainMs]);
       console.log(`swarm: drain of ${first.node} → task running on ${toName} with all 4 MiB verified: ${drainMs} ms`);
+      console.log(`swarm: service ps after the drain:\n${(await h1.docker(['service', 'ps', svc])).stdout}`);
       expect(moved.out.split(/\s+/)[0], 'the new task reads the very bytes the first one wrote').toBe(first.sum);
       expect(moved.out).toContain(`started on ${first.node}\nstarted on ${toName}`);
       expect((await attachments(v!.id)).map((a) => a.node)).toEqual([toName]);

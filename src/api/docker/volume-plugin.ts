@@ -35,6 +35,12 @@ export interface DockerPluginOptions {
   ready?: Promise<void> | undefined;
   /** Times every call into `polly_rpc_duration_seconds{frontend="docker",method,code}` (code: ok or the error code). */
   rpc?: RpcTimer | undefined;
+  /**
+   * How long a Mount of a volume another node holds keeps retrying (default 0: refused at once). Under
+   * Swarm a drained node's task and its replacement overlap: the new task's Mount comes while the old one
+   * is still stopping, and a refused task waits out Swarm's restart delay (5 s by default).
+   */
+  mountWaitSeconds?: number | undefined;
 }
 
 /** Polly volume ids, as the binding's `device.volume_id` carries them. */
@@ -70,12 +76,14 @@ export class DockerVolumePlugin {
   readonly #names: 'name' | 'id';
   #anonymous = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #mountWaitMs: number;
 
-  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>, names: 'name' | 'id' = 'name') {
+  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>, names: 'name' | 'id' = 'name', opts: { mountWaitSeconds?: number | undefined } = {}) {
     this.#agent = agent;
     this.#log = log;
     this.#names = names;
     this.#queue = ready.catch(() => undefined);
+    this.#mountWaitMs = Math.max(0, (opts.mountWaitSeconds ?? 0) * 1000);
   }
 
   #nameOf(v: Volume): string {
@@ -84,9 +92,33 @@ export class DockerVolumePlugin {
 
   /** One request at a time: Mount/Unmount reference counts and attach/detach must not interleave. */
   handle(path: string, body: Body): Promise<Body> {
+    if (path === '/VolumeDriver.Mount' && this.#mountWaitMs > 0) return this.#mountWaiting(body);
+    return this.#enqueue(path, body);
+  }
+
+  #enqueue(path: string, body: Body): Promise<Body> {
     const run = this.#queue.then(() => this.#dispatch(path, body));
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Mount, retried while another node holds the volume, up to the mount wait. Each try queues anew, so
+   * the calls of other volumes (and this node's Unmounts) go on meanwhile.
+   */
+  async #mountWaiting(body: Body): Promise<Body> {
+    const deadline = Date.now() + this.#mountWaitMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        const answer = await this.#enqueue('/VolumeDriver.Mount', body);
+        if (tries > 1) this.#log.info({ name: body.Name, tries }, 'mounted once the other node let go');
+        return answer;
+      } catch (err) {
+        const holder = isPollyError(err) && err.code === 'VOLUME_BUSY' ? err.details?.node : undefined;
+        if (typeof holder !== 'string' || holder === this.#agent.nodeId || Date.now() >= deadline) throw err;
+        await sleep(200);
+      }
+    }
   }
 
   async #dispatch(path: string, body: Body): Promise<Body> {
@@ -102,14 +134,18 @@ export class DockerVolumePlugin {
         return { Err: '' };
       case '/VolumeDriver.Remove': {
         // Under Swarm every node that ran a task with the volume knows it and may be asked to remove it:
-        // the first removal deletes it, the others find it gone, which is what they were asked for.
+        // the first removal deletes it, the others find it gone (or going), which is what they were asked
+        // for. A deletion in progress is the server's intent: it finishes it, or the volume shows `error`.
         const v = await this.#find(requireName(name));
-        if (!v) return { Err: '' };
+        if (!v || v.status === 'deleting') return { Err: '' };
         if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} (${v.id}) is mounted on this node`);
         await this.#released(v);
         // Under id naming the volumes belong to the broker's instances: Remove forgets the declaration only.
         if (this.#names === 'id') this.#configs.delete(v.id);
-        else await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
+        else await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`).catch((err: unknown) => {
+          const goneMeanwhile = isPollyError(err) && (err.code === 'VOLUME_NOT_FOUND' || (err.code === 'INVALID_STATE' && err.details?.status === 'deleting'));
+          if (!goneMeanwhile) throw err;
+        });
         return { Err: '' };
       }
       case '/VolumeDriver.Mount':
@@ -360,7 +396,7 @@ async function readBody(req: IncomingMessage): Promise<Body> {
 export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOptions): Promise<DockerPluginHandle> {
   const socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
   const log = opts.log.child({ frontend: 'docker', socket });
-  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve(), opts.volumeNames);
+  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve(), opts.volumeNames, { mountWaitSeconds: opts.mountWaitSeconds });
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: Body) => {
       res.writeHead(status, { 'content-type': CONTENT_TYPE });

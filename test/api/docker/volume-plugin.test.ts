@@ -246,11 +246,40 @@ describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
     expect(far.body.Err).toContain('not reachable from node swarm-2');
   });
 
+  it('with a mount wait, Mount of a volume another node is letting go succeeds once it has (a drained task\'s replacement)', async () => {
+    const dir = await tempDir(cleanup);
+    const socket3 = join(dir, 'plugins', 'polly.sock');
+    const third = await runAgent({ ...agentOptions(), nodeId: 'swarm-3', hostname: 'swarm-3.test', stateDir: join(dir, 'agent'), dataDir: join(dir, 'data'), dockerSocket: socket3, dockerMountWaitSeconds: 8 });
+    cleanup.add(() => third.stop());
+    expect((await plugin('/VolumeDriver.Create', { Name: 'handover', Opts: { size: '1MiB' } })).body.Err).toBe('');
+    expect((await plugin('/VolumeDriver.Mount', { Name: 'handover', ID: 'old-task' })).body.Err).toBe('');
+    const t0 = Date.now();
+    const replacement = pluginAt(socket3, '/VolumeDriver.Mount', { Name: 'handover', ID: 'new-task' });
+    // Meanwhile the plugin answers other calls, and the old task stops on its node.
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await pluginAt(socket3, '/VolumeDriver.Get', { Name: 'handover' })).body.Volume).toMatchObject({ Status: { attachedTo: ['docker-1'] } });
+    expect((await plugin('/VolumeDriver.Unmount', { Name: 'handover', ID: 'old-task' })).body.Err).toBe('');
+    const mounted = await replacement;
+    expect(mounted.body.Err).toBe('');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect((await pluginAt(socket3, '/VolumeDriver.Get', { Name: 'handover' })).body.Volume).toMatchObject({ Status: { attachedTo: ['swarm-3'] } });
+    // Without a release within the wait, the refusal comes, naming the holder.
+    expect((await plugin('/VolumeDriver.Mount', { Name: 'handover', ID: 'intruder' })).body.Err).toContain('swarm-3');
+    expect((await pluginAt(socket3, '/VolumeDriver.Unmount', { Name: 'handover', ID: 'new-task' })).body.Err).toBe('');
+  });
+
   it('docker volume rm on every node: the first removes the volume, the others succeed too', async () => {
     const answers = [];
     for (const s of [socket, socket2]) answers.push((await pluginAt(s, '/VolumeDriver.Remove', { Name: 'race-1' })).body);
     expect(answers).toEqual([{ Err: '' }, { Err: '' }]);
     expect((await pluginAt(socket2, '/VolumeDriver.Get', { Name: 'race-1' })).body.Volume).toBeNull();
+    // At the same time (the operator's `docker volume rm` on every node at once): all succeed.
+    for (const name of ['race-2', 'race-3', 'race-4']) {
+      const both = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Remove', { Name: name })));
+      expect(both.map((a) => a.body), name).toEqual([{ Err: '' }, { Err: '' }]);
+    }
+    const left = (await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string; status: string }>;
+    expect(left.filter((v) => v.name.startsWith('race-') && v.status !== 'deleting' && v.status !== 'deleted').map((v) => v.name)).toEqual(['race-0']);
   });
 });
 
