@@ -358,7 +358,9 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       // No sync(2): it flushes every filesystem of the machine, and one stuck device elsewhere would leave
       // the task unkillable. Both hosts share one kernel's page cache anyway.
       'echo "started on $NODE" >> /data/log',
-      'exec sleep 3600',
+      // Stops at SIGTERM as a service should (a plain `sleep` as pid 1 ignores it: 2 s of grace more).
+      'trap "exit 0" TERM',
+      'sleep 3600 & wait',
     ].join('; ');
     try {
       const created = await timed('service create (1 replica)', () =>
@@ -410,6 +412,16 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       }, 100);
       const drainMs = Date.now() - drainedAt;
       timings.push(['drain → task running with its data on the new node', drainMs]);
+      // Where the time went, from the server's own events: the old task's Unmount, the new task's Mount.
+      const events = async (type: string) =>
+        ((await api('GET', `/v1/events?type=${type}&limit=1000`, ADMIN)).body.items as Array<{ at: string; data: { volumeId?: string; node?: string } }>).filter((e) => e.data.volumeId === v!.id);
+      const ended = (await events('attachment.ended')).find((e) => e.data.node === first.node && Date.parse(e.at) >= drainedAt - 1000);
+      const granted = (await events('attachment.created')).find((e) => e.data.node === toName);
+      if (ended && granted) {
+        timings.push(['drain → old node detached (its task stopped, Unmount)', Date.parse(ended.at) - drainedAt]);
+        timings.push(['old node detached → new node attached (Mount)', Date.parse(granted.at) - Date.parse(ended.at)]);
+        timings.push(['new node attached → data verified in the new task', Date.now() - Date.parse(granted.at)]);
+      }
       console.log(`swarm: drain of ${first.node} → task running on ${toName} with all 4 MiB verified: ${drainMs} ms`);
       console.log(`swarm: service ps after the drain:\n${(await h1.docker(['service', 'ps', svc])).stdout}`);
       expect(moved.out.split(/\s+/)[0], 'the new task reads the very bytes the first one wrote').toBe(first.sum);
@@ -429,7 +441,10 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       await timed('service rm', () => removeService(svc));
       await waitFor('the last attachment to go', 20_000, async () => ((await attachments(v!.id)).length === 0 ? true : undefined), 250);
       const removals = await timed('volume rm on both nodes', () => Promise.all([h1, h2].map((h) => h.docker(['volume', 'rm', volName]))));
-      for (const r of removals) expect(r.code, r.stderr).toBe(0);
+      // At the same time on both nodes: a dockerd that asks (Get) after the other node's removal went
+      // through says `no such volume` without calling Remove; either way the volume is gone.
+      for (const r of removals) if (r.code !== 0) expect(r.stderr).toMatch(/no such volume/);
+      expect(removals.some((r) => r.code === 0)).toBe(true);
       expect(await volumeNamed(volName)).toBeUndefined();
       expect((await attachments()).filter((a) => a.volumeId === v!.id)).toEqual([]);
       for (const h of hosts) expect((await h.docker(['volume', 'ls', '-q'])).stdout.split('\n')).not.toContain(volName);

@@ -243,7 +243,7 @@ describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
     }
     // A node that reaches none of the profile's pools is told so at Create, not at the task's Mount.
     const far = await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'far', Opts: { profile: 'far-away' } });
-    expect(far.body.Err).toContain('not reachable from node swarm-2');
+    expect(far.body.Err).toBe('0 of 4 pools fit: 2 rejected by node-reach (not reachable from node swarm-2), 2 by profile (not in profile far-away\'s pools)');
   });
 
   it('with a mount wait, Mount of a volume another node is letting go succeeds once it has (a drained task\'s replacement)', async () => {
