@@ -11,6 +11,8 @@ export interface RunAgentOptions extends AgentOptions {
   onDockerListening?: ((socket: string) => void) | undefined;
   /** Name volumes by their name (Docker) or by Polly volume id (Cloud Foundry cells). */
   dockerVolumeNames?: 'name' | 'id' | undefined;
+  /** The Docker plugin's mount wait (see DockerPluginOptions.mountWaitSeconds). */
+  dockerMountWaitSeconds?: number | undefined;
   /** Times the Docker and CSI Node calls (the embedded agent passes the server's histogram). */
   rpc?: RpcTimer | undefined;
   /** Serve this agent's own `GET /metrics` on `HOST:PORT` (when no `rpc` is given). */
@@ -36,7 +38,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   let rpc = opts.rpc;
   if (opts.dockerSocket) {
     const ready = new Promise<void>((resolve) => (opened = resolve));
-    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, log: opts.log, ready, rpc: { startTimer: (labels) => rpc?.startTimer(labels) ?? (() => undefined) } });
+    const docker = await startDockerPlugin(agent, { socket: opts.dockerSocket, volumeNames: opts.dockerVolumeNames, mountWaitSeconds: opts.dockerMountWaitSeconds, log: opts.log, ready, rpc: { startTimer: (labels) => rpc?.startTimer(labels) ?? (() => undefined) } });
     stops.push(() => docker.stop());
     opts.onDockerListening?.(docker.socket);
   }

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { PollyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccessMode, ControllerDriver, NodeConnector, PublishContext, VolumeMode } from '../core/ports/driver.js';
@@ -30,6 +29,7 @@ import { assertValidLabels, assertValidName } from '../core/names.js';
 import type { VolumeUseCases } from './volumes.js';
 import { poolNodes, zoneReaches } from '../scheduler/zones.js';
 import { volumeRef } from '../core/volume-ref.js';
+import { poolHomeNode } from './pool-home.js';
 
 export type { Attachment } from '../store/repos/attachments.js';
 
@@ -345,11 +345,8 @@ export class AttachmentUseCases {
   }
 
   /** Where an undeclared node-local pool lives: the embedded agent's node, else the node registered first. */
-  async #homeNode(): Promise<string | undefined> {
-    const agent = this.#ctx.config.agent;
-    if (agent.enabled) return agent.nodeId ?? hostname();
-    const first = await this.#ctx.store.db.selectFrom('nodes').select('id').orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
-    return first?.id;
+  #homeNode(): Promise<string | undefined> {
+    return poolHomeNode(this.#ctx);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import type { AccessMode } from '../core/ports/driver.js';
 import type { Labels, Profile } from '../core/types.js';
-import { createScheduler, NO_VOLUMES, schedulableBytes, toCandidate, type Explanation, type PlacementRequest, type PoolCandidate } from '../scheduler/index.js';
+import { createScheduler, NO_VOLUMES, schedulableBytes, toCandidate, type Explanation, type PlacementNode, type PlacementRequest, type PoolCandidate } from '../scheduler/index.js';
 import { listPools } from '../store/repos/pools.js';
 import type { PoolRow } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
@@ -16,6 +16,8 @@ export interface PlacementNeeds {
   pinnedPool?: string | undefined;
   needs?: { snapshots?: boolean; clones?: boolean; restore?: boolean } | undefined;
   topology?: { requisite?: string[] | undefined; preferred?: string[] | undefined } | undefined;
+  /** The node the volume is made for: only pools it reaches. */
+  node?: PlacementNode | undefined;
   affinity?: Labels | undefined;
   antiAffinity?: Labels | undefined;
 }
@@ -87,6 +89,7 @@ export class Placement {
       fsType: profile.volumeMode === 'filesystem' ? profile.fsType : null,
       needs: needs.needs ?? {},
       ...(needs.topology ? { topology: { requisite: needs.topology.requisite ?? [], preferred: needs.topology.preferred ?? [] } } : {}),
+      ...(needs.node ? { node: needs.node } : {}),
       ...(needs.affinity ? { affinity: needs.affinity } : {}),
       ...(needs.antiAffinity ? { antiAffinity: needs.antiAffinity } : {}),
       ...(needs.pinnedPool !== undefined ? { pinnedPool: needs.pinnedPool } : {}),

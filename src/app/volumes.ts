@@ -31,6 +31,9 @@ import { findShare } from '../store/repos/shares.js';
 import type { PoolUseCases } from './pools.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 import { volumeRef } from '../core/volume-ref.js';
+import type { PlacementNode } from '../scheduler/index.js';
+import { findNode } from '../store/repos/nodes.js';
+import { poolHomeNode } from './pool-home.js';
 
 /** 8 PiB: the largest size that stays an exact JavaScript number and that any backend here can mean. */
 export const MAX_VOLUME_BYTES = 2 ** 53;
@@ -53,6 +56,11 @@ export interface CreateVolumeInput {
   accessMode?: AccessMode | undefined;
   /** Zones the volume must (requisite) or should (preferred, in order) be in. */
   topology?: { requisite?: string[] | undefined; preferred?: string[] | undefined } | undefined;
+  /**
+   * The registered node the volume is made for (it mounts it first, e.g. the Docker host whose Create this
+   * is): only pools that node reaches qualify, so the volume can be attached there.
+   */
+  node?: string | undefined;
   /** Prefer pools holding this service's volumes with these labels. */
   affinity?: Labels | undefined;
   /** Refuse pools holding this service's volumes with these labels. */
@@ -147,6 +155,13 @@ export class VolumeUseCases {
     }
   }
 
+  /** The node a volume is placed for, with what the node-reach filter needs; NODE_NOT_FOUND if unregistered. */
+  async #placementNode(id: string): Promise<PlacementNode> {
+    const node = await findNode(this.#ctx.store.db, id);
+    if (!node) throw new PollyError('NODE_NOT_FOUND', `node ${id} is not registered`);
+    return { id: node.id, zone: node.topology.zone ?? null, home: (await poolHomeNode(this.#ctx)) ?? null };
+  }
+
   async #createOnce(identity: Identity, input: CreateVolumeInput, opts: IntentOptions): Promise<Volume> {
     const service = actingService(identity, input.service);
     assertValidName('volume', input.name);
@@ -160,6 +175,7 @@ export class VolumeUseCases {
     }
     const db = this.#ctx.store.db;
     if (!(await findService(db, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
+    const forNode = input.node === undefined ? undefined : await this.#placementNode(input.node);
     const profile = await this.#pools.profileFor(identity, service, input.profile ?? 'default');
     if (input.sizeBytes < profile.minBytes || input.sizeBytes > profile.maxBytes) {
       throw new PollyError('VALIDATION_FAILED', `profile ${profile.name} allows sizes from ${profile.minBytes} to ${profile.maxBytes} bytes`);
@@ -221,6 +237,7 @@ export class VolumeUseCases {
           pinnedPool,
           needs: { restore: source?.kind === 'snapshot', clones: source?.kind === 'volume' },
           topology: input.topology,
+          node: forNode,
           affinity: input.affinity,
           antiAffinity: input.antiAffinity,
         });

@@ -23,6 +23,14 @@ export interface PoolCandidate {
   serviceVolumeLabels: readonly Labels[];
 }
 
+/** A node a volume is placed for: its id, zone, and where undeclared node-local pools live (`home`). */
+export interface PlacementNode {
+  id: string;
+  zone: string | null;
+  /** The node an undeclared node-local pool belongs to (see `poolNodes`); null when there is none yet. */
+  home: string | null;
+}
+
 /** What a new volume needs. Sizes are bytes. */
 export interface PlacementRequest {
   service: string;
@@ -43,6 +51,8 @@ export interface PlacementRequest {
   affinity?: Labels;
   /** Hard: refuse pools holding a volume of the service with all these labels. */
   antiAffinity?: Labels;
+  /** The node the volume is made for (it mounts it first): only pools it reaches (node-reach filter). */
+  node?: PlacementNode;
   /** When the request names a pool, or a reservation fixed it: only that pool may be chosen. */
   pinnedPool?: string;
   /** What is left of the service's quota; null means unlimited. */

@@ -62,6 +62,7 @@ describe('explain', () => {
       { name: 'quota', active: false, rejected: 0 },
       { name: 'pinned-pool', active: false, rejected: 0 },
       { name: 'topology', active: true, rejected: 1 },
+      { name: 'node-reach', active: false, rejected: 0 },
       { name: 'anti-affinity', active: false, rejected: 0 },
       { name: 'capabilities', active: true, rejected: 0 },
       { name: 'pool-state', active: true, rejected: 1 },

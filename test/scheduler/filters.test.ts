@@ -4,6 +4,7 @@ import {
   antiAffinityFilter,
   capabilitiesFilter,
   capacityFilter,
+  nodeReachFilter,
   pinnedPoolFilter,
   poolStateFilter,
   profileFilter,
@@ -44,6 +45,7 @@ describe('filters', () => {
       'quota',
       'pinned-pool',
       'topology',
+      'node-reach',
       'anti-affinity',
       'capabilities',
       'pool-state',
@@ -227,6 +229,21 @@ describe('filters', () => {
     },
     // The one zone rule (zones.ts), as CSI and attach read it: a pool without a zone is reachable from every zone.
     { name: 'pool without a zone passes any requisite', request: { topology: { requisite: ['a'] } }, expected: null },
+  ]);
+
+  // A volume made for a node (Docker's Create on the host whose task mounts it): the attach rule, ahead of time.
+  const forNode = (id: string, zone: string | null = null, home: string | null = null) => ({ node: { id, zone, home } });
+  table(nodeReachFilter, [
+    { name: 'no node passes every pool', pool: { nodes: ['host-1'] }, expected: null },
+    { name: 'a node-local pool on the node', pool: { nodes: ['host-1', 'host-2'] }, request: forNode('host-2'), expected: null },
+    { name: 'a node-local pool on other nodes', pool: { nodes: ['host-1'] }, request: forNode('host-2'), expected: 'lives on host-1, not on node host-2' },
+    { name: 'a shared node-local pool', pool: { shared: true }, request: forNode('host-2'), expected: null },
+    { name: 'an undeclared node-local pool on its home node', request: forNode('host-1', null, 'host-1'), expected: null },
+    { name: 'an undeclared node-local pool elsewhere', request: forNode('host-2', null, 'host-1'), expected: 'lives on host-1, not on node host-2' },
+    { name: 'an undeclared node-local pool before any node', request: forNode('host-2'), expected: 'lives on no node yet, not on node host-2' },
+    { name: 'a networked pool, no zones', pool: { driver: 'rbd' }, request: forNode('host-2'), expected: null },
+    { name: 'a networked pool of the node\'s zone', pool: { driver: 'rbd', zone: 'a' }, request: forNode('host-2', 'a'), expected: null },
+    { name: 'a networked pool of another zone', pool: { driver: 'rbd', zone: 'b' }, request: forNode('host-2', 'a'), expected: "zone b is not node host-2's zone a" },
   ]);
 
   table(antiAffinityFilter, [

@@ -34,6 +34,11 @@ export const BLOCK_DRIVER: DriverCapabilities = {
 export interface CandidateSpec {
   name: string;
   zone?: string;
+  /** Default `local`. */
+  driver?: string;
+  /** Node-local pools: the nodes that see the path, or shared between every node. */
+  nodes?: string[];
+  shared?: boolean;
   state?: Pool['state'];
   labels?: Labels;
   overSubscriptionRatio?: number;
@@ -47,10 +52,14 @@ export interface CandidateSpec {
 export function pool(spec: CandidateSpec): Pool {
   return {
     name: spec.name,
-    driver: 'local',
+    driver: spec.driver ?? 'local',
     parameters: {},
     labels: spec.labels ?? {},
-    topology: spec.zone === undefined ? {} : { zone: spec.zone },
+    topology: {
+      ...(spec.zone === undefined ? {} : { zone: spec.zone }),
+      ...(spec.nodes === undefined ? {} : { nodes: spec.nodes }),
+      ...(spec.shared === undefined ? {} : { shared: spec.shared }),
+    },
     state: spec.state ?? 'enabled',
     overSubscriptionRatio: spec.overSubscriptionRatio ?? 1,
     reservedPercent: spec.reservedPercent ?? 0,

@@ -35,6 +35,12 @@ export interface DockerPluginOptions {
   ready?: Promise<void> | undefined;
   /** Times every call into `polly_rpc_duration_seconds{frontend="docker",method,code}` (code: ok or the error code). */
   rpc?: RpcTimer | undefined;
+  /**
+   * How long a Mount of a volume another node holds keeps retrying (default 0: refused at once). Under
+   * Swarm a drained node's task and its replacement overlap: the new task's Mount comes while the old one
+   * is still stopping, and a refused task waits out Swarm's restart delay (5 s by default).
+   */
+  mountWaitSeconds?: number | undefined;
 }
 
 /** Polly volume ids, as the binding's `device.volume_id` carries them. */
@@ -70,12 +76,14 @@ export class DockerVolumePlugin {
   readonly #names: 'name' | 'id';
   #anonymous = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #mountWaitMs: number;
 
-  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>, names: 'name' | 'id' = 'name') {
+  constructor(agent: NodeAgent, log: Logger, ready: Promise<void>, names: 'name' | 'id' = 'name', opts: { mountWaitSeconds?: number | undefined } = {}) {
     this.#agent = agent;
     this.#log = log;
     this.#names = names;
     this.#queue = ready.catch(() => undefined);
+    this.#mountWaitMs = Math.max(0, (opts.mountWaitSeconds ?? 0) * 1000);
   }
 
   #nameOf(v: Volume): string {
@@ -84,9 +92,33 @@ export class DockerVolumePlugin {
 
   /** One request at a time: Mount/Unmount reference counts and attach/detach must not interleave. */
   handle(path: string, body: Body): Promise<Body> {
+    if (path === '/VolumeDriver.Mount' && this.#mountWaitMs > 0) return this.#mountWaiting(body);
+    return this.#enqueue(path, body);
+  }
+
+  #enqueue(path: string, body: Body): Promise<Body> {
     const run = this.#queue.then(() => this.#dispatch(path, body));
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Mount, retried while another node holds the volume, up to the mount wait. Each try queues anew, so
+   * the calls of other volumes (and this node's Unmounts) go on meanwhile.
+   */
+  async #mountWaiting(body: Body): Promise<Body> {
+    const deadline = Date.now() + this.#mountWaitMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        const answer = await this.#enqueue('/VolumeDriver.Mount', body);
+        if (tries > 1) this.#log.info({ name: body.Name, tries }, 'mounted once the other node let go');
+        return answer;
+      } catch (err) {
+        const holder = isPollyError(err) && err.code === 'VOLUME_BUSY' ? err.details?.node : undefined;
+        if (typeof holder !== 'string' || holder === this.#agent.nodeId || Date.now() >= deadline) throw err;
+        await sleep(200);
+      }
+    }
   }
 
   async #dispatch(path: string, body: Body): Promise<Body> {
@@ -101,12 +133,19 @@ export class DockerVolumePlugin {
         else await this.#create(requireName(name), (body.Opts ?? {}) as Record<string, string>);
         return { Err: '' };
       case '/VolumeDriver.Remove': {
-        const v = await this.#require(requireName(name));
+        // Under Swarm every node that ran a task with the volume knows it and may be asked to remove it:
+        // the first removal deletes it, the others find it gone (or going), which is what they were asked
+        // for. A deletion in progress is the server's intent: it finishes it, or the volume shows `error`.
+        const v = await this.#find(requireName(name));
+        if (!v || v.status === 'deleting') return { Err: '' };
         if (this.#mounts.has(name)) throw new PollyError('VOLUME_BUSY', `volume ${name} (${v.id}) is mounted on this node`);
         await this.#released(v);
         // Under id naming the volumes belong to the broker's instances: Remove forgets the declaration only.
         if (this.#names === 'id') this.#configs.delete(v.id);
-        else await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
+        else await this.#agent.client.call('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`).catch((err: unknown) => {
+          const goneMeanwhile = isPollyError(err) && (err.code === 'VOLUME_NOT_FOUND' || (err.code === 'INVALID_STATE' && err.details?.status === 'deleting'));
+          if (!goneMeanwhile) throw err;
+        });
         return { Err: '' };
       }
       case '/VolumeDriver.Mount':
@@ -120,10 +159,12 @@ export class DockerVolumePlugin {
       }
       case '/VolumeDriver.Get': {
         const v = await this.#require(requireName(name));
-        return { Volume: this.#view(v), Err: '' };
+        return { Volume: this.#view(v, await this.#holders(v.id)), Err: '' };
       }
-      case '/VolumeDriver.List':
-        return { Volumes: (await this.#all()).map((v) => this.#view(v)), Err: '' };
+      case '/VolumeDriver.List': {
+        const [volumes, holders] = await Promise.all([this.#all(), this.#holders()]);
+        return { Volumes: volumes.map((v) => this.#view(v, holders)), Err: '' };
+      }
       default:
         throw new PollyError('NOT_FOUND', `unknown plugin call ${path}`);
     }
@@ -135,8 +176,23 @@ export class DockerVolumePlugin {
     return this.#mounts.has(this.#nameOf(v)) || this.#agent.heldVolume(v.id)?.targets[target] !== undefined ? target : '';
   }
 
-  #view(v: Volume): Body {
-    return { Name: this.#nameOf(v), Mountpoint: this.#mountpoint(v), Status: { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status } };
+  /**
+   * Docker's view of a volume. `Status` is the server's and the same on every node (global scope: Swarm
+   * and `docker volume inspect` on any node see where the volume is held); `Mountpoint` is the one
+   * node-local field, set on the node that has it mounted.
+   */
+  #view(v: Volume, holders: ReadonlyMap<string, string[]>): Body {
+    const status = { id: v.id, pool: v.pool, profile: v.profile, sizeBytes: v.sizeBytes, status: v.status, attachedTo: holders.get(v.id) ?? [] };
+    return { Name: this.#nameOf(v), Mountpoint: this.#mountpoint(v), Status: status };
+  }
+
+  /** Volume id → the nodes holding it (live attachments), sorted; one volume's, or all the caller sees. */
+  async #holders(volumeId?: string): Promise<Map<string, string[]>> {
+    const q = volumeId === undefined ? '' : `?volume=${encodeURIComponent(volumeId)}`;
+    const { items } = await this.#agent.client.call<{ items: Array<{ volumeId: string; node: string }> }>('GET', `/v1/attachments${q}`);
+    const out = new Map<string, string[]>();
+    for (const a of items) out.set(a.volumeId, [...(out.get(a.volumeId) ?? []), a.node].sort());
+    return out;
   }
 
   async #all(): Promise<Volume[]> {
@@ -207,13 +263,20 @@ export class DockerVolumePlugin {
       }
     }
     const existing = await this.#find(name);
-    if (existing) {
-      if (opts.size !== undefined && existing.sizeBytes !== sizeBytes) {
-        throw new PollyError('VOLUME_NAME_TAKEN', `volume ${name} exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
-      }
-      return;
+    if (existing) return sameVolume(existing, opts, sizeBytes);
+    try {
+      // Made for this node: Docker (and Swarm, wherever the task landed) mounts it here next, so only a
+      // pool this node reaches will do.
+      await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, node: this.#agent.nodeId, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
+    } catch (err) {
+      // Swarm starts a global service's tasks (or a rescheduled task races a `docker volume create`)
+      // on several nodes at once, each Create with the same name and options: one node makes the
+      // volume, the others find it made, which is what they asked for.
+      if (!(err instanceof PollyError && err.code === 'VOLUME_NAME_TAKEN')) throw err;
+      const made = await this.#find(name);
+      if (!made) throw err;
+      sameVolume(made, opts, sizeBytes);
     }
-    await this.#agent.client.call('POST', '/v1/volumes', { name, sizeBytes, ...(opts.profile !== undefined ? { profile: opts.profile } : {}) });
   }
 
   async #mount(name: string, callerId: string): Promise<string> {
@@ -302,6 +365,19 @@ export class DockerVolumePlugin {
   }
 }
 
+/**
+ * Create of a name that exists is fine when the options asked agree with the volume (every node of a
+ * Swarm service sends the service's `volume-opt`s); an option that disagrees is VOLUME_NAME_TAKEN.
+ */
+function sameVolume(existing: Volume, opts: Record<string, string>, sizeBytes: number): void {
+  if (opts.size !== undefined && existing.sizeBytes !== sizeBytes) {
+    throw new PollyError('VOLUME_NAME_TAKEN', `volume ${existing.name} exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
+  }
+  if (opts.profile !== undefined && existing.profile !== opts.profile) {
+    throw new PollyError('VOLUME_NAME_TAKEN', `volume ${existing.name} exists with profile ${existing.profile}, not ${opts.profile}`);
+  }
+}
+
 function requireName(name: string): string {
   if (name === '') throw new PollyError('VALIDATION_FAILED', 'Name is required');
   return name;
@@ -320,7 +396,7 @@ async function readBody(req: IncomingMessage): Promise<Body> {
 export async function startDockerPlugin(agent: NodeAgent, opts: DockerPluginOptions): Promise<DockerPluginHandle> {
   const socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
   const log = opts.log.child({ frontend: 'docker', socket });
-  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve(), opts.volumeNames);
+  const plugin = new DockerVolumePlugin(agent, log, opts.ready ?? Promise.resolve(), opts.volumeNames, { mountWaitSeconds: opts.mountWaitSeconds });
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: Body) => {
       res.writeHead(status, { 'content-type': CONTENT_TYPE });

@@ -195,6 +195,7 @@ export const CreateVolumeBody = Type.Object(
         Strict,
       ),
     ),
+    node: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the registered node the volume is made for (it mounts it first): only pools that node reaches' })),
     affinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'prefer pools holding this service’s volumes with these labels' })),
     antiAffinity: Type.Optional(Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 1024 }), { maxProperties: 64, description: 'refuse pools holding this service’s volumes with these labels' })),
   },

@@ -33,6 +33,11 @@ export function registerAgent(program: Command): void {
         .env('POLLY_DOCKER_VOLUME_NAMES')
         .default('name'),
     )
+    .addOption(
+      new Option('--mount-wait <seconds>', 'Docker plugin: a Mount of a volume another node holds retries this long (Swarm: a drained task and its replacement overlap)')
+        .env('POLLY_DOCKER_MOUNT_WAIT')
+        .argParser((v) => Number(v)),
+    )
     .addOption(new Option('--heartbeat <seconds>', 'seconds between heartbeats (default: a third of the lease)').argParser((v) => Number(v)))
     .addOption(
       new Option('--host-pid <pid>', 'a process whose mount namespace is this host\'s: self-fences touch it and the namespaces below it only (default 1)')
@@ -52,6 +57,7 @@ export function registerAgent(program: Command): void {
           dockerSocket?: string;
           metricsListen?: string;
           volumeNames: 'name' | 'id';
+          mountWait?: number;
           heartbeat?: number;
           hostPid?: number;
           fenceGuard: boolean;
@@ -61,6 +67,9 @@ export function registerAgent(program: Command): void {
         const globals = cmd.optsWithGlobals<{ url: string; token?: string; ca?: string }>();
         const token = resolveToken(globals.token);
         if (!token) throw new UsageError('the agent needs a token (--token or POLLY_TOKEN)');
+        if (opts.mountWait !== undefined && !(Number.isFinite(opts.mountWait) && opts.mountWait >= 0 && opts.mountWait <= 600)) {
+          throw new UsageError('--mount-wait must be a number of seconds from 0 to 600');
+        }
         const topology = parseTopology(opts.topology);
         if (opts.zone) topology.zone = opts.zone;
         const { pino } = await import('pino');
@@ -90,6 +99,7 @@ export function registerAgent(program: Command): void {
           // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
           onDockerListening: (socket) => print(`Docker volume plugin listening on ${socket} (driver-server.started)`),
           dockerVolumeNames: opts.volumeNames,
+          dockerMountWaitSeconds: opts.mountWait,
           metricsListen: opts.metricsListen,
           onMetricsListening: (address) => print(`Agent metrics on http://${address}/metrics`),
           log,

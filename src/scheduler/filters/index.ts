@@ -2,6 +2,7 @@ import type { Filter } from '../types.js';
 import { antiAffinityFilter } from './anti-affinity-filter.js';
 import { capabilitiesFilter } from './capabilities-filter.js';
 import { capacityFilter } from './capacity-filter.js';
+import { nodeReachFilter } from './node-reach-filter.js';
 import { pinnedPoolFilter } from './pinned-pool-filter.js';
 import { poolStateFilter } from './pool-state-filter.js';
 import { profileFilter } from './profile-filter.js';
@@ -19,6 +20,7 @@ export const FILTERS: ReadonlyMap<string, Filter> = new Map<string, Filter>(
     quotaFilter,
     pinnedPoolFilter,
     topologyFilter,
+    nodeReachFilter,
     antiAffinityFilter,
     capabilitiesFilter,
     poolStateFilter,
@@ -33,6 +35,7 @@ export {
   antiAffinityFilter,
   capabilitiesFilter,
   capacityFilter,
+  nodeReachFilter,
   pinnedPoolFilter,
   poolStateFilter,
   profileFilter,

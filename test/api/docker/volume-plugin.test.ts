@@ -19,9 +19,13 @@ let running: RunningAgent;
 
 /** Raw HTTP on the unix socket, as dockerd sends it: POST, JSON body, no Content-Type. */
 function plugin(path: string, body?: unknown, raw?: string): Promise<{ status: number; contentType: string | undefined; body: Record<string, unknown> }> {
+  return pluginAt(socket, path, body, raw);
+}
+
+function pluginAt(socketPath: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; contentType: string | undefined; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = raw ?? (body === undefined ? '' : JSON.stringify(body));
-    const req = httpRequest({ socketPath: socket, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
+    const req = httpRequest({ socketPath, path, method: 'POST', headers: { 'content-length': Buffer.byteLength(payload) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -53,7 +57,21 @@ function agentOptions() {
 
 beforeAll(async () => {
   const poolDir = await tempDir(cleanup);
-  polly = await startPolly({ pools: [{ name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { shared: true } }], profiles: [{ name: 'xfs', fsType: 'xfs' }] });
+  polly = await startPolly({
+    pools: [
+      { name: 'shared', driver: 'local', path: join(poolDir, 'pool'), topology: { shared: true } },
+      // Node-local pools of the two nodes of the Swarm tests (docker-1, swarm-2), and one of a third node.
+      { name: 'on-docker-1', driver: 'local', path: join(poolDir, 'on-1'), topology: { nodes: ['docker-1'] } },
+      { name: 'on-swarm-2', driver: 'local', path: join(poolDir, 'on-2'), topology: { nodes: ['swarm-2'] } },
+      { name: 'on-elsewhere', driver: 'local', path: join(poolDir, 'on-3'), topology: { nodes: ['elsewhere'] } },
+    ],
+    profiles: [
+      { name: 'xfs', fsType: 'xfs' },
+      { name: 'default', pools: ['shared'] },
+      { name: 'node-local', pools: ['on-docker-1', 'on-swarm-2'] },
+      { name: 'far-away', pools: ['on-elsewhere'] },
+    ],
+  });
   cleanup.add(() => polly.stop());
   token = await newService(polly, 'swarm');
   otherToken = await newService(polly, 'elsewhere');
@@ -159,11 +177,109 @@ describe('Docker VolumeDriver plugin over a unix socket', () => {
     expect((await polly.call('GET', '/v1/attachments?node=docker-1', { token })).body.items).toHaveLength(0);
   });
 
-  it('Remove deletes; Remove of an unknown name is an Err', async () => {
+  it('Remove deletes; Remove of a name that is gone succeeds (another node removed it)', async () => {
     expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body).toEqual({ Err: '' });
     expect((await plugin('/VolumeDriver.Get', { Name: 'hello' })).body.Volume).toBeNull();
-    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body.Err).toContain('hello');
+    expect((await plugin('/VolumeDriver.Remove', { Name: 'hello' })).body).toEqual({ Err: '' });
     expect((await plugin('/VolumeDriver.Nope', {})).status).toBe(404);
+  });
+});
+
+describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
+  let socket2 = '';
+  beforeAll(async () => {
+    const dir = await tempDir(cleanup);
+    socket2 = join(dir, 'plugins', 'polly.sock');
+    const second = await runAgent({ ...agentOptions(), nodeId: 'swarm-2', hostname: 'swarm-2.test', stateDir: join(dir, 'agent'), dataDir: join(dir, 'data'), dockerSocket: socket2 });
+    cleanup.add(() => second.stop());
+  });
+
+  it('Get and List answer the same Status on every node, naming the node that holds the volume', async () => {
+    expect((await plugin('/VolumeDriver.Create', { Name: 'everywhere', Opts: { size: '1MiB' } })).body.Err).toBe('');
+    const idle = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Get', { Name: 'everywhere' })));
+    expect(idle[0]!.body).toEqual(idle[1]!.body);
+    expect(idle[0]!.body.Volume).toMatchObject({ Mountpoint: '', Status: { attachedTo: [] } });
+    const mounted = await plugin('/VolumeDriver.Mount', { Name: 'everywhere', ID: 'sw1' });
+    expect(mounted.body.Err).toBe('');
+    try {
+      const [here, there] = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Get', { Name: 'everywhere' })));
+      expect((here!.body.Volume as Record<string, unknown>).Status).toEqual((there!.body.Volume as Record<string, unknown>).Status);
+      expect((there!.body.Volume as Record<string, unknown>).Status).toMatchObject({ attachedTo: ['docker-1'], sizeBytes: 2 ** 20 });
+      // The mountpoint is the one node-local field.
+      expect(here!.body.Volume).toMatchObject({ Mountpoint: mounted.body.Mountpoint });
+      expect(there!.body.Volume).toMatchObject({ Mountpoint: '' });
+      const lists = await Promise.all([socket, socket2].map(async (s) => ((await pluginAt(s, '/VolumeDriver.List')).body.Volumes as Array<{ Name: string; Status: unknown }>).find((v) => v.Name === 'everywhere')?.Status));
+      expect(lists[0]).toEqual(lists[1]);
+      expect(lists[1]).toMatchObject({ attachedTo: ['docker-1'] });
+    } finally {
+      expect((await plugin('/VolumeDriver.Unmount', { Name: 'everywhere', ID: 'sw1' })).body.Err).toBe('');
+    }
+  });
+
+  it('Create of one name on both nodes at once (a global service starting) makes one volume and succeeds on both', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = `race-${round}`;
+      const answers = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Create', { Name: name, Opts: { size: '2MiB' } })));
+      expect(answers.map((a) => a.body.Err), name).toEqual(['', '']);
+    }
+    const volumes = (await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string }>;
+    expect(volumes.filter((v) => v.name.startsWith('race-')).map((v) => v.name).sort()).toEqual(['race-0', 'race-1', 'race-2', 'race-3', 'race-4']);
+  });
+
+  it('Create of an existing name with another volume-opt (size or profile) is refused, the same options are fine', async () => {
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'default' } })).body.Err).toBe('');
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '2MiB', profile: 'xfs' } })).body.Err).toBe('volume race-0 exists with profile default, not xfs');
+    expect((await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'race-0', Opts: { size: '3MiB' } })).body.Err).toContain('exists with 2097152 bytes');
+  });
+
+  it('Create places the volume in a pool the creating node reaches (a global service\'s per-node volumes)', async () => {
+    for (let round = 0; round < 3; round++) {
+      for (const [s, node, pool] of [[socket, 'docker-1', 'on-docker-1'], [socket2, 'swarm-2', 'on-swarm-2']] as const) {
+        const name = `data-${node}-${round}`;
+        expect((await pluginAt(s, '/VolumeDriver.Create', { Name: name, Opts: { size: '1MiB', profile: 'node-local' } })).body.Err).toBe('');
+        const v = ((await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string; pool: string }>).find((x) => x.name === name);
+        expect(v?.pool, name).toBe(pool);
+      }
+    }
+    // A node that reaches none of the profile's pools is told so at Create, not at the task's Mount.
+    const far = await pluginAt(socket2, '/VolumeDriver.Create', { Name: 'far', Opts: { profile: 'far-away' } });
+    expect(far.body.Err).toBe('0 of 4 pools fit: 2 rejected by node-reach (not reachable from node swarm-2), 2 by profile (not in profile far-away\'s pools)');
+  });
+
+  it('with a mount wait, Mount of a volume another node is letting go succeeds once it has (a drained task\'s replacement)', async () => {
+    const dir = await tempDir(cleanup);
+    const socket3 = join(dir, 'plugins', 'polly.sock');
+    const third = await runAgent({ ...agentOptions(), nodeId: 'swarm-3', hostname: 'swarm-3.test', stateDir: join(dir, 'agent'), dataDir: join(dir, 'data'), dockerSocket: socket3, dockerMountWaitSeconds: 8 });
+    cleanup.add(() => third.stop());
+    expect((await plugin('/VolumeDriver.Create', { Name: 'handover', Opts: { size: '1MiB' } })).body.Err).toBe('');
+    expect((await plugin('/VolumeDriver.Mount', { Name: 'handover', ID: 'old-task' })).body.Err).toBe('');
+    const t0 = Date.now();
+    const replacement = pluginAt(socket3, '/VolumeDriver.Mount', { Name: 'handover', ID: 'new-task' });
+    // Meanwhile the plugin answers other calls, and the old task stops on its node.
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await pluginAt(socket3, '/VolumeDriver.Get', { Name: 'handover' })).body.Volume).toMatchObject({ Status: { attachedTo: ['docker-1'] } });
+    expect((await plugin('/VolumeDriver.Unmount', { Name: 'handover', ID: 'old-task' })).body.Err).toBe('');
+    const mounted = await replacement;
+    expect(mounted.body.Err).toBe('');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect((await pluginAt(socket3, '/VolumeDriver.Get', { Name: 'handover' })).body.Volume).toMatchObject({ Status: { attachedTo: ['swarm-3'] } });
+    // Without a release within the wait, the refusal comes, naming the holder.
+    expect((await plugin('/VolumeDriver.Mount', { Name: 'handover', ID: 'intruder' })).body.Err).toContain('swarm-3');
+    expect((await pluginAt(socket3, '/VolumeDriver.Unmount', { Name: 'handover', ID: 'new-task' })).body.Err).toBe('');
+  });
+
+  it('docker volume rm on every node: the first removes the volume, the others succeed too', async () => {
+    const answers = [];
+    for (const s of [socket, socket2]) answers.push((await pluginAt(s, '/VolumeDriver.Remove', { Name: 'race-1' })).body);
+    expect(answers).toEqual([{ Err: '' }, { Err: '' }]);
+    expect((await pluginAt(socket2, '/VolumeDriver.Get', { Name: 'race-1' })).body.Volume).toBeNull();
+    // At the same time (the operator's `docker volume rm` on every node at once): all succeed.
+    for (const name of ['race-2', 'race-3', 'race-4']) {
+      const both = await Promise.all([socket, socket2].map((s) => pluginAt(s, '/VolumeDriver.Remove', { Name: name })));
+      expect(both.map((a) => a.body), name).toEqual([{ Err: '' }, { Err: '' }]);
+    }
+    const left = (await polly.call('GET', '/v1/volumes?limit=1000', { token })).body.items as Array<{ name: string; status: string }>;
+    expect(left.filter((v) => v.name.startsWith('race-') && v.status !== 'deleting' && v.status !== 'deleted').map((v) => v.name)).toEqual(['race-0']);
   });
 });
 

@@ -14,14 +14,17 @@ export class DockerHost {
   readonly dir: string;
   readonly netns: string;
   readonly socket: string;
+  /** When set, the host gets its own UTS namespace with this hostname (Swarm names its nodes by it). */
+  readonly hostname: string | undefined;
   #child: ChildProcess | undefined;
   #pid = 0;
 
-  constructor(name: string, dir: string, netns: string) {
+  constructor(name: string, dir: string, netns: string, opts: { hostname?: string } = {}) {
     this.name = name;
     this.dir = dir;
     this.netns = netns;
     this.socket = join(dir, 'docker.sock');
+    this.hostname = opts.hostname;
   }
 
   get pid(): number {
@@ -57,15 +60,16 @@ export class DockerHost {
     // keeps someone else's filesystem or loop device busy. Then unshare and sh exec into nsenter and
     // dockerd: the child's pid is dockerd's.
     const script = [
+      ...(this.hostname !== undefined ? ['hostname "$POLLY_E2E_HOSTNAME"'] : []),
       'awk -v t="$POLLY_E2E_TMP/" \'index($2, t) == 1 { print $2 }\' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done',
       'mkdir -p /run/docker',
       'mount -t tmpfs -o mode=0711 polly-e2e-run-docker /run/docker',
       'exec "$@"',
     ].join(' && ');
-    this.#child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', 'nsenter', `--net=/run/netns/${this.netns}`, ...dockerd], {
+    this.#child = spawn('unshare', ['-m', ...(this.hostname !== undefined ? ['-u'] : []), '--propagation', 'private', 'sh', '-c', script, 'sh', 'nsenter', `--net=/run/netns/${this.netns}`, ...dockerd], {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, POLLY_E2E_TMP: tmpdir() },
+      env: { ...process.env, POLLY_E2E_TMP: tmpdir(), ...(this.hostname !== undefined ? { POLLY_E2E_HOSTNAME: this.hostname } : {}) },
     });
     closeSync(out);
     this.#pid = this.#child.pid ?? 0;

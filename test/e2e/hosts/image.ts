@@ -7,13 +7,13 @@ export const BUSYBOX = '/bin/busybox';
 // dd (oflag=append, conv=fsync), timeout, grep, wc and sync serve tests that count acknowledged writes.
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'ls', 'true', 'dd', 'timeout', 'grep', 'wc', 'sync'];
 
-/** A root filesystem holding a static busybox and a few applet symlinks, tarred (uncompressed). */
-export async function busyboxRootfs(dir: string): Promise<Buffer> {
+/** A root filesystem holding a static busybox and a few applet symlinks (plus `extraApplets`), tarred (uncompressed). */
+export async function busyboxRootfs(dir: string, extraApplets: readonly string[] = []): Promise<Buffer> {
   await mkdir(join(dir, 'bin'), { recursive: true });
   await mkdir(join(dir, 'data'), { recursive: true });
   await copyFile(BUSYBOX, join(dir, 'bin', 'busybox'));
   await chmod(join(dir, 'bin', 'busybox'), 0o755);
-  for (const a of APPLETS) await symlink('busybox', join(dir, 'bin', a));
+  for (const a of new Set([...APPLETS, ...extraApplets])) await symlink('busybox', join(dir, 'bin', a));
   return new Promise((resolve, reject) => {
     const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
