@@ -952,6 +952,8 @@ export interface components {
             };
             /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
             name: string;
+            /** @description the registered node the volume is made for (it mounts it first): only pools that node reaches */
+            node?: string;
             /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
             pool?: string;
             /** @description 1-128 characters [A-Za-z0-9_.-], starting with a letter or digit */
