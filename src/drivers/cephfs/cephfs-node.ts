@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PollyError } from '../../core/errors.js';
-import type { DriverContext, NodeDriver, NodeHalf, PublishContext, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import type { DriverContext, NodeDriver, NodeHalf, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
 import { CephClient } from '../rbd/ceph-client.js';
 import { run } from '../system/exec.js';
 import { isErrno } from '../system/errno.js';
@@ -13,6 +12,7 @@ import { findMount, readMountInfo, unmountAll, type MountEntry } from '../system
 import { assertObjectId } from '../system/object-ids.js';
 import { publishByBind, unpublishTarget } from '../system/publish.js';
 import { fsUsage } from '../system/statfs.js';
+import { alive, need, signal } from '../system/node-process.js';
 import { CEPHFS_CONTEXT as CONTEXT, CEPHFS_NODE_METADATA, CEPHFS_PREFIX } from './cephfs-names.js';
 
 /** One CephFS mount of a Polly volume on this node. */
@@ -286,36 +286,6 @@ async function cephFuseProcesses(): Promise<Array<{ pid: number; conf: string | 
 async function writeSecretFile(dir: string, key: string | undefined): Promise<void> {
   if (key === undefined) return;
   await writeFile(join(dir, 'secret'), key, { mode: 0o600 });
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone already
-  }
-}
-
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function need(ctx: PublishContext, key: string, backendId: string): string {
-  const v = ctx[key];
-  if (v === undefined || v === '') {
-    throw new PollyError('VALIDATION_FAILED', `volume ${backendId}: the publish context has no ${key} (attach the volume to this node through the server first)`);
-  }
-  return v;
 }
 
 /** Whether to mount with the kernel client: it is there (`ceph` in /proc/filesystems) and not ruled out. */

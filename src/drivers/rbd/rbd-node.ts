@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PollyError } from '../../core/errors.js';
-import type { DriverContext, NodeDriver, NodeHalf, PublishContext, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
+import type { DriverContext, NodeDriver, NodeHalf, PublishRequest, SelfFenceRequest, StageRequest, VolumeStats } from '../../core/ports/driver.js';
 import { run } from '../system/exec.js';
 import { fenceMountsEverywhere, killWritersOnDevice } from '../system/fence.js';
 import { isErrno } from '../system/errno.js';
@@ -18,6 +17,7 @@ import { publishByBind, unpublishTarget } from '../system/publish.js';
 import { fsUsage } from '../system/statfs.js';
 import { fsTypeFor } from '../loopblock/images.js';
 import { CephClient } from './ceph-client.js';
+import { alive, need, signal } from '../system/node-process.js';
 import { RBD_CONTEXT as CONTEXT, RBD_IMAGE_PREFIX } from './rbd-names.js';
 
 
@@ -283,36 +283,6 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
 }
 
 const RELEASE_WAIT_MS = 10_000;
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone already
-  }
-}
-
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function need(ctx: PublishContext, key: string, backendId: string): string {
-  const v = ctx[key];
-  if (v === undefined || v === '') {
-    throw new PollyError('VALIDATION_FAILED', `volume ${backendId}: the publish context has no ${key} (attach the volume to this node through the server first)`);
-  }
-  return v;
-}
 
 async function useKrbd(mapper: string | undefined): Promise<boolean> {
   if (mapper === 'rbd-fuse') return false;
