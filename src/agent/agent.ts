@@ -8,7 +8,7 @@ import type { AccessMode, NodeHalf, PublishContext, VolumeMode } from '../core/p
 import type { Pool } from '../core/types.js';
 import { KeyedMutex } from '../drivers/system/keyed-mutex.js';
 import { stderrOf } from '../drivers/system/exec.js';
-import { isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
+import { findMount, isMountPoint, unmountAll, unmountLazily } from '../drivers/system/mounts.js';
 import { selfFenceDeadline } from '../core/failover.js';
 import { setFenceHostPid } from '../drivers/system/fence.js';
 import { ServerClient } from './server-client.js';
@@ -541,11 +541,13 @@ export class NodeAgent {
    * was lazy and the filesystem (st_dev) the detached mount keeps alive: the caller keeps the volume
    * held until {@link detachedReferences} finds nobody left using it.
    */
-  async unpublishLazily(volumeId: string, target: string): Promise<{ lazy: boolean; device: number | undefined }> {
+  async unpublishLazily(volumeId: string, target: string): Promise<{ lazy: boolean; device: number | undefined; root: string }> {
     return this.#mutex.run(volumeId, async () => {
       const h = this.#held.get(volumeId);
-      if (!h) return { lazy: false, device: undefined };
+      if (!h) return { lazy: false, device: undefined, root: '/' };
       const device = (await stat(target).catch(() => undefined))?.dev;
+      // What of its filesystem the target shows: the volume's directory on a directory pool.
+      const root = (await findMount(target).catch(() => undefined))?.root ?? '/';
       const driver = await this.driver(h.pool);
       let lazy = false;
       try {
@@ -558,7 +560,7 @@ export class NodeAgent {
       }
       delete h.targets[target];
       await this.#saveState();
-      return { lazy, device };
+      return { lazy, device, root };
     });
   }
 

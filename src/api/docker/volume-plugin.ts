@@ -319,7 +319,7 @@ export class DockerVolumePlugin {
     const v = await this.#require(name);
     // Without a count (the agent restarted), a mount the agent restored is released by the first Unmount.
     if (!ids && this.#mountpoint(v) === '') return;
-    const { lazy, device } = await this.#agent.unpublishLazily(v.id, join(this.#agent.mountRoot, v.id));
+    const { lazy, device, root } = await this.#agent.unpublishLazily(v.id, join(this.#agent.mountRoot, v.id));
     if (!lazy || device === undefined) {
       await this.#agent.detach(v.id);
       return;
@@ -328,15 +328,15 @@ export class DockerVolumePlugin {
     // file open: the mount is gone from every mount table now, but the volume is still being used through
     // it. It stays held by this node (attachment live, heartbeats go on) until the kernel has let it go;
     // only then is it detached, so another node can never write to it at the same time.
-    const release = this.#detachWhenUnused(v, device)
+    const release = this.#detachWhenUnused(v, device, root)
       .catch((err: unknown) => this.#log.error({ err, volumeId: v.id, name: v.name }, 'detach after a lazy unmount failed; the volume stays attached to this node'))
       .finally(() => this.#releasing.delete(v.id));
     this.#releasing.set(v.id, release);
   }
 
-  async #detachWhenUnused(v: Volume, device: number): Promise<void> {
+  async #detachWhenUnused(v: Volume, device: number, root: string): Promise<void> {
     for (let round = 0; !this.#stopped; round++) {
-      const refs = await detachedReferences(device);
+      const refs = await detachedReferences(device, root);
       if (refs.length === 0) {
         await this.#agent.detach(v.id);
         this.#log.info({ volumeId: v.id, name: v.name }, 'lazily unmounted volume let go: detached');

@@ -65,9 +65,6 @@ beforeAll(async () => {
       { name: 'on-docker-1', driver: 'local', path: join(poolDir, 'on-1'), topology: { nodes: ['docker-1'] } },
       { name: 'on-swarm-2', driver: 'local', path: join(poolDir, 'on-2'), topology: { nodes: ['swarm-2'] } },
       { name: 'on-elsewhere', driver: 'local', path: join(poolDir, 'on-3'), topology: { nodes: ['elsewhere'] } },
-      // Block-backed: the lazy-release check finds users by the volume's own device. On a directory pool
-      // the device is the host filesystem's, which processes in other mount namespaces (the e2e hosts of
-      // tests running alongside) also use: they read as users of the volume (see the note of 2026-12-03).
       { name: 'blocky', driver: 'loopblock', path: join(poolDir, 'blocky'), topology: { shared: true } },
     ],
     profiles: [
@@ -290,9 +287,12 @@ describe('Swarm: two nodes\' plugins asked about the same volumes', () => {
 });
 
 describe('lazy unmount (a process still uses the volume when Docker unmounts it)', () => {
-  it('Unmount succeeds at once, but the volume stays attached here until the last user lets go', async () => {
-    expect((await plugin('/VolumeDriver.Create', { Name: 'lazy-1', Opts: { size: '16MiB', profile: 'block-backed' } })).body.Err).toBe('');
-    const mounted = await plugin('/VolumeDriver.Mount', { Name: 'lazy-1', ID: 'c-lazy' });
+  // A block-backed pool (the volume has a filesystem of its own) and a directory pool (the volume is a
+  // directory of the host's disk, which processes in other mount namespaces use too).
+  it.each(['block-backed', 'default'])('%s: Unmount succeeds at once, but the volume stays attached here until the last user lets go', async (profile) => {
+    const name = `lazy-${profile}`;
+    expect((await plugin('/VolumeDriver.Create', { Name: name, Opts: { size: '16MiB', profile } })).body.Err).toBe('');
+    const mounted = await plugin('/VolumeDriver.Mount', { Name: name, ID: 'c-lazy' });
     expect(mounted.body.Err).toBe('');
     const mountpoint = mounted.body.Mountpoint as string;
     await writeFile(join(mountpoint, 'kept-open'), 'x');
@@ -304,24 +304,24 @@ describe('lazy unmount (a process still uses the volume when Docker unmounts it)
       await gone;
     });
     try {
-      expect((await plugin('/VolumeDriver.Unmount', { Name: 'lazy-1', ID: 'c-lazy' })).body.Err).toBe('');
+      expect((await plugin('/VolumeDriver.Unmount', { Name: name, ID: 'c-lazy' })).body.Err).toBe('');
       expect(await isMountPoint(mountpoint)).toBe(false);
       // Still held by this node: its attachment is live, so no other node could be given the volume.
-      const volumeId = running.agent.held().find((h) => h.name === 'lazy-1')?.volumeId;
+      const volumeId = running.agent.held().find((h) => h.name === name)?.volumeId;
       expect(volumeId).toBeDefined();
       const attachments = await polly.call('GET', `/v1/attachments?volume=${volumeId}`);
       expect((attachments.body as { items: unknown[] }).items).toHaveLength(1);
       // Remove waits for the release, then fails while the process still uses the volume.
-      const busy = await plugin('/VolumeDriver.Remove', { Name: 'lazy-1' });
+      const busy = await plugin('/VolumeDriver.Remove', { Name: name });
       expect(busy.body.Err).toContain('still uses it');
-      expect(running.agent.held().some((h) => h.name === 'lazy-1')).toBe(true);
+      expect(running.agent.held().some((h) => h.name === name)).toBe(true);
     } finally {
       user.kill('SIGKILL');
       await gone;
     }
     // The last user is gone: the volume is detached, and Remove goes through.
-    expect((await plugin('/VolumeDriver.Remove', { Name: 'lazy-1' })).body.Err).toBe('');
-    expect(running.agent.held().some((h) => h.name === 'lazy-1')).toBe(false);
+    expect((await plugin('/VolumeDriver.Remove', { Name: name })).body.Err).toBe('');
+    expect(running.agent.held().some((h) => h.name === name)).toBe(false);
     // Remove waits up to 10 s for the busy release before it answers: half the default timeout when idle,
     // past it on a loaded CI machine.
   }, 60_000);
