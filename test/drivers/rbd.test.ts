@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,9 @@ import type { StageRequest } from '../../src/core/ports/driver.js';
 import { blocklistEntryFor, RBD_CONTEXT, RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
 import { createNodeHalf } from '../../src/drivers/registry.js';
 import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-parameters.js';
-import { isMountPoint } from '../../src/drivers/system/mounts.js';
+import { isMountPoint, readMountInfo } from '../../src/drivers/system/mounts.js';
+import { killWritersOnDevice } from '../../src/drivers/system/fence.js';
+import { type LoopDevice, listLoopDevices, loopDevicesFor } from '../../src/drivers/system/loop.js';
 import { type CephCluster, startCephCluster } from '../helpers/ceph.js';
 import { Cleanup, tempDir } from '../helpers/loopfs.js';
 import { ManualClock, newService, startPolly } from '../helpers/polly.js';
@@ -156,6 +160,63 @@ describe('rbd driver on a private Ceph', () => {
     expect(await a.half.node.listNodeResources()).toEqual([]);
   });
 });
+
+describe('a hung rbd-fuse (a blocklisted client: alive, never answering)', () => {
+  it('listing loop devices and killing writers still answer: no ioctl on the stuck device, no stat through its FUSE mount', async () => {
+    const id = 'vol-hung';
+    await driver.create({ volumeId: id, sizeBytes: 64 * MiB, volumeMode: 'filesystem', fsType: 'ext4' });
+    const h = nodeHalf('nh');
+    const staging = await h.stage(id);
+    const stagingDev = (await stat(staging)).dev;
+    const fuseMount = (await readMountInfo()).find((m) => m.fsType === 'fuse.rbd-fuse' && m.mountPoint.startsWith(join(work, 'nh')));
+    expect(fuseMount).toBeDefined();
+    const imageFile = (await listLoopDevices()).find((d) => d.backingFile.startsWith(`${fuseMount!.mountPoint}/`))!.backingFile;
+    const fusePid = (await processesNamed('rbd-fuse')).find((p) => p.argv.includes(fuseMount!.mountPoint))!.pid;
+    // A process holding the image file open for writing through the FUSE mount.
+    const writer = spawn('sh', ['-c', 'exec 3<>"$0"; echo ready; exec sleep 600', imageFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const writerGone = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+    await new Promise<void>((resolve) => {
+      writer.stdout.once('data', () => resolve());
+    });
+    process.kill(fusePid, 'SIGSTOP');
+    const release = async () => {
+      writer.kill('SIGKILL');
+      process.kill(fusePid, 'SIGKILL');
+      await writerGone;
+    };
+    cleanup.add(release);
+    try {
+      const withinSeconds = <T>(p: Promise<T>) => Promise.race([p, sleep(15_000).then(() => 'hung' as const)]);
+      // The FUSE daemon answers nothing now: a stat of the image file would wait forever.
+      const loops = await withinSeconds(listLoopDevices());
+      expect(loops).not.toBe('hung');
+      expect((loops as LoopDevice[]).some((d) => d.backingFile === imageFile)).toBe(true);
+      expect(await withinSeconds(loopDevicesFor(join(work, 'no-such-image')))).toEqual([]);
+      // Not the staging filesystem's writer: passed over without a stat (its mount is the FUSE one).
+      expect(await withinSeconds(killWritersOnDevice(stagingDev))).toEqual([]);
+      expect(writer.exitCode).toBeNull();
+      // The FUSE mount's own writer is found by the mount's device number, and killed.
+      const [major, minor] = fuseMount!.device.split(':').map(Number) as [number, number];
+      const fuseDev = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12);
+      expect(await withinSeconds(killWritersOnDevice(fuseDev))).toEqual([writer.pid]);
+    } finally {
+      await release();
+    }
+    // With the daemon gone its mapping is released.
+    await h.half.node.releaseNodeResources(id);
+    expect(await h.half.node.listNodeResources()).toEqual([]);
+  }, 90_000);
+});
+
+async function processesNamed(name: string): Promise<Array<{ pid: number; argv: string[] }>> {
+  const out: Array<{ pid: number; argv: string[] }> = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if ((argv[0] ?? '').endsWith(name)) out.push({ pid: Number(entry), argv });
+  }
+  return out;
+}
 
 describe('storage fence: which node addresses are blocklisted', () => {
   it.each([

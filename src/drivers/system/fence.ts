@@ -1,5 +1,5 @@
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
-import { parseMountInfo, type MountEntry } from './mounts.js';
+import { deviceNumberOf, parseMountInfo, type MountEntry } from './mounts.js';
 import { run } from './exec.js';
 
 /** The mounts of one mount namespace, and a process inside it to enter it by. */
@@ -152,9 +152,19 @@ export async function fenceMountsEverywhere(matches: (e: MountEntry) => boolean)
  * Kills every process of this host (see {@link hostMountNamespaces}; but this one) that has a file open for writing on the filesystem with device
  * number `dev` (stat's st_dev): an open descriptor keeps writing through a lazily detached or read-only
  * remounted mount, so a fence that must stop every writer has to end those. Answers the pids killed.
+ *
+ * Descriptors are read from fdinfo first (flags, mount id), so readers are passed over without touching
+ * their files. A writer's file is stat'ed only when its mount is not a FUSE mount still in some mount
+ * table: a stat through a FUSE mount whose daemon died (a killed rbd-fuse) never returns, and it would
+ * hang the fence; for those the mount's own device number answers (FUSE files carry it unchanged).
  */
 export async function killWritersOnDevice(dev: number): Promise<number[]> {
   const killed: number[] = [];
+  const wanted = deviceNumberOf(dev);
+  const fuseMounts = new Map<number, string>();
+  for (const ns of await mountNamespaces()) {
+    for (const m of ns.entries) if (m.fsType === 'fuse' || m.fsType.startsWith('fuse.')) fuseMounts.set(m.mountId, m.device);
+  }
   for (const pid of (await hostMountNamespaces()).pids.keys()) {
     if (pid === process.pid) continue;
     let fds: string[];
@@ -165,12 +175,14 @@ export async function killWritersOnDevice(dev: number): Promise<number[]> {
     }
     for (const fd of fds) {
       try {
-        const st = await stat(`/proc/${pid}/fd/${fd}`);
-        if (st.dev !== dev) continue;
         const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
         const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
         // O_WRONLY = 1, O_RDWR = 2.
         if ((flags & 3) === 0) continue;
+        const mountId = Number(/^mnt_id:\s*(\d+)/m.exec(info)?.[1] ?? NaN);
+        const fuseDevice = fuseMounts.get(mountId);
+        const onDevice = fuseDevice !== undefined ? fuseDevice === wanted : (await stat(`/proc/${pid}/fd/${fd}`)).dev === dev;
+        if (!onDevice) continue;
         process.kill(pid, 'SIGKILL');
         killed.push(pid);
         break;

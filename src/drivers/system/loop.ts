@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, stderrOf } from './exec.js';
-import { type MountEntry, readMountInfo } from './mounts.js';
+import { deviceNumberOf, type MountEntry, readMountInfo } from './mounts.js';
 
-/** A loop device as `losetup --list` reports it. */
+/** An attached loop device. */
 export interface LoopDevice {
   /** `/dev/loopN`. */
   device: string;
@@ -16,35 +16,65 @@ export interface LoopDevice {
 }
 
 interface LosetupJson {
-  loopdevices?: Array<{ name: string; 'back-file': string | null; ro: boolean | string | number }>;
+  loopdevices?: Array<{ name: string; 'back-file': string | null; ro: boolean | string | number; 'back-ino'?: number | string; 'back-maj:min'?: string }>;
 }
 
-function parseLosetup(stdout: string): LoopDevice[] {
-  if (stdout.trim() === '') return [];
-  const doc = JSON.parse(stdout) as LosetupJson;
-  return (doc.loopdevices ?? []).map((d) => {
-    const raw = d['back-file'] ?? '';
-    const deleted = raw.endsWith(' (deleted)');
-    return {
-      device: d.name,
-      backingFile: deleted ? raw.slice(0, -' (deleted)'.length) : raw,
-      readOnly: d.ro === true || d.ro === '1' || d.ro === 1,
-      backingFileDeleted: deleted,
-    };
-  });
-}
+const DELETED = ' (deleted)';
 
-const LIST_ARGS = ['--list', '--json', '--output', 'NAME,BACK-FILE,RO'];
-
-/** Every attached loop device on this host. */
+/**
+ * Every attached loop device on this host, read from sysfs (`/sys/block/loopN/loop/backing_file`, `ro`).
+ * Not `losetup --list`: that asks each device with an ioctl that waits on the device's lock, and a loop
+ * device whose backing file sits on a dead FUSE mount (a killed rbd-fuse) holds that lock forever, so
+ * one stuck device would hang every listing on the host.
+ */
 export async function listLoopDevices(): Promise<LoopDevice[]> {
-  return parseLosetup((await run('losetup', LIST_ARGS)).stdout);
+  const names = (await readdir('/sys/block').catch(() => [] as string[])).filter((n) => /^loop\d+$/.test(n));
+  const found = await Promise.all(
+    names.map(async (name): Promise<LoopDevice | undefined> => {
+      // Only an attached device has `loop/backing_file`.
+      const raw = await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => undefined);
+      if (raw === undefined) return undefined;
+      const ro = await readFile(`/sys/block/${name}/ro`, 'utf8').catch(() => '0');
+      const path = raw.replace(/\n$/, '');
+      const deleted = path.endsWith(DELETED);
+      return { device: `/dev/${name}`, backingFile: deleted ? path.slice(0, -DELETED.length) : path, readOnly: ro.trim() === '1', backingFileDeleted: deleted };
+    }),
+  );
+  return found.filter((d): d is LoopDevice => d !== undefined).sort((a, b) => loopNumber(a.device) - loopNumber(b.device));
 }
 
-/** Loop devices backed by `file` (matched by device and inode, like `losetup -j`); [] when none or no file. */
-export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
-  return parseLosetup((await run('losetup', [...LIST_ARGS, '--associated', file])).stdout);
+function loopNumber(device: string): number {
+  return Number(/(\d+)$/.exec(device)?.[1] ?? 0);
 }
+
+/**
+ * Loop devices backed by `file`, matched by device and inode like `losetup -j`; [] when none or no file.
+ * The candidates are the devices whose backing path (sysfs) is the file's; only those are asked for the
+ * backing inode (an ioctl), so a stuck device elsewhere cannot hang the lookup, and a device of another
+ * mount namespace whose path merely reads the same is not taken for this file's.
+ */
+export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
+  let path: string;
+  let st: { dev: number; ino: number };
+  try {
+    path = await realpath(file);
+    st = await stat(path);
+  } catch {
+    return [];
+  }
+  const candidates = (await listLoopDevices()).filter((d) => !d.backingFileDeleted && d.backingFile === path);
+  const confirmed: LoopDevice[] = [];
+  for (const d of candidates) {
+    const { stdout } = await run('losetup', ['--list', '--json', '--output', 'NAME,BACK-INO,BACK-MAJ:MIN', d.device], { timeoutMs: 10_000, allowedExitCodes: [1] });
+    const info = stdout.trim() === '' ? undefined : (JSON.parse(stdout) as LosetupJson).loopdevices?.[0];
+    if (!info || Number(info['back-ino']) !== st.ino) continue;
+    const [major, minor] = (info['back-maj:min'] ?? '').trim().split(':').map(Number);
+    if (major === undefined || minor === undefined || deviceNumberOf(st.dev) !== `${major}:${minor}`) continue;
+    confirmed.push(d);
+  }
+  return confirmed;
+}
+
 
 /** Attaches `file` to the first free loop device and returns the device path. */
 export async function attachLoop(file: string, opts: { readOnly: boolean; directIo?: boolean | undefined }): Promise<string> {

@@ -46,6 +46,13 @@ export function parseMountInfo(text: string): MountEntry[] {
   return entries;
 }
 
+/** `major:minor` of a stat `dev` (glibc's encoding: 12 bits of major and 20 of minor, split). */
+export function deviceNumberOf(dev: number): string {
+  const d = BigInt(dev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
 /** The mount table of this process's mount namespace, in mount order (later entries cover earlier ones). */
 export async function readMountInfo(): Promise<MountEntry[]> {
   return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
