@@ -23,9 +23,10 @@ const DELETED = ' (deleted)';
 
 /**
  * Every attached loop device on this host, read from sysfs (`/sys/block/loopN/loop/backing_file`, `ro`).
- * Not `losetup --list`: that asks each device with an ioctl that waits on the device's lock, and a loop
- * device whose backing file sits on a dead FUSE mount (a killed rbd-fuse) holds that lock forever, so
- * one stuck device would hang every listing on the host.
+ * Not `losetup --list`: that asks every device with an ioctl (LOOP_GET_STATUS64, which takes the
+ * device's lock), so one device stuck in a state change would hang every listing on the host; `losetup
+ * -a` was seen hanging machine-wide after an rbd-fuse died with its loop attached. sysfs answers without
+ * the lock, and a listing is then only file reads.
  */
 export async function listLoopDevices(): Promise<LoopDevice[]> {
   const names = (await readdir('/sys/block').catch(() => [] as string[])).filter((n) => /^loop\d+$/.test(n));
