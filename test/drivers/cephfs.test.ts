@@ -228,8 +228,14 @@ describe('cephfs driver on a private Ceph', () => {
     const mb = await b.mount(id);
     try {
       await writeSynced(join(ma.targetPath, 'before.txt'), 'acknowledged');
-      await driver.storageFence.fenceNode({ backendId: id, node: 'fence-a', connector: connector('fence-a') });
-      expect(await ceph.ceph(['osd', 'blocklist', 'ls'])).toMatch(/127\.0\.0\.1:0\/\d+/);
+      // The node's registered addresses: loopback and link-local ones name no client; IPv6 goes in brackets.
+      const addresses = ['127.0.0.1', '::1', 'fe80::1%eth0', '192.0.2.7', '2001:db8::7'];
+      await driver.storageFence.fenceNode({ backendId: id, node: 'fence-a', connector: { ...connector('fence-a'), addresses } });
+      const blocklist = await ceph.ceph(['osd', 'blocklist', 'ls']);
+      expect(blocklist).toMatch(/127\.0\.0\.1:0\/\d+/);
+      expect(blocklist).toContain('192.0.2.7:0/0');
+      expect(blocklist).toContain('[2001:db8::7]:0/0');
+      expect(blocklist).not.toMatch(/fe80/i);
       expect(await writeError(join(ma.targetPath, 'after.txt'), 'must not land')).toBeDefined();
       await writeSynced(join(mb.targetPath, 'b-after.txt'), 'b still writes');
       expect((await readdir(mb.targetPath)).sort()).toEqual(['b-after.txt', 'before.txt']);

@@ -16,7 +16,7 @@ import type {
   StorageDriver,
   StorageFence,
 } from '../../core/ports/driver.js';
-import { CephClient, isNotFound } from '../rbd/ceph-client.js';
+import { blocklistEntryFor, CephClient, isNotFound } from '../rbd/ceph-client.js';
 import { stderrOf } from '../system/exec.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
@@ -393,8 +393,13 @@ export class CephfsDriver implements StorageDriver {
         });
       }
     }
-    for (const a of connector?.addresses ?? []) if (!/^127\.|^::1$/.test(a)) targets.add(`${a}:0/0`);
-    for (const addr of targets) await this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')]);
+    // Loopback and link-local addresses never reach a monitor; IPv6 goes in brackets (see blocklistEntryFor).
+    for (const a of connector?.addresses ?? []) {
+      const entry = blocklistEntryFor(a);
+      if (entry !== undefined) targets.add(entry);
+    }
+    // One monitor round trip each: in parallel, as the rbd fence does.
+    await Promise.all([...targets].map((addr) => this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')])));
   }
 
   /** Client sessions of every active MDS rank of the file system. */

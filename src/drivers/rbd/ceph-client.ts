@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PollyError } from '../../core/errors.js';
@@ -110,4 +111,20 @@ async function writeClientFiles(dir: string, id: CephIdentity): Promise<void> {
 /** Whether a failed CLI call means "no such object" (ENOENT). */
 export function isNotFound(err: unknown): boolean {
   return /\(2\) No such file or directory|No such file or directory|does not exist|not found/i.test(stderrOf(err));
+}
+
+/**
+ * The `ceph osd blocklist add` entry that covers every client instance at a node address (`IP:0/0`,
+ * IPv6 in brackets as Ceph writes entity addresses), or undefined for loopback and link-local
+ * addresses (and anything that is not an IP address).
+ */
+export function blocklistEntryFor(address: string): string | undefined {
+  const a = address.trim().replace(/%.*$/, '');
+  if (isIPv4(a)) return /^127\.|^169\.254\./.test(a) ? undefined : `${a}:0/0`;
+  if (isIPv6(a)) {
+    const lower = a.toLowerCase();
+    if (lower === '::1' || /^fe[89ab][0-9a-f]:/.test(lower)) return undefined;
+    return `[${a}]:0/0`;
+  }
+  return undefined;
 }

@@ -1,4 +1,3 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
@@ -22,7 +21,7 @@ import { fsTypeFor } from '../loopblock/images.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { nodeSecrets, poolParameterSchema, secretParameter, secretParameterKeys } from '../system/pool-parameters.js';
-import { CephClient, isNotFound } from './ceph-client.js';
+import { blocklistEntryFor, CephClient, isNotFound } from './ceph-client.js';
 import { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName } from './rbd-names.js';
 import { RbdNodeDriver } from './rbd-node.js';
 
@@ -377,21 +376,6 @@ export class RbdDriver implements StorageDriver {
   }
 }
 
-/**
- * The `ceph osd blocklist add` entry that covers every client instance at a node address (`IP:0/0`,
- * IPv6 in brackets as Ceph writes entity addresses), or undefined for loopback and link-local
- * addresses (and anything that is not an IP address).
- */
-export function blocklistEntryFor(address: string): string | undefined {
-  const a = address.trim().replace(/%.*$/, '');
-  if (isIPv4(a)) return /^127\.|^169\.254\./.test(a) ? undefined : `${a}:0/0`;
-  if (isIPv6(a)) {
-    const lower = a.toLowerCase();
-    if (lower === '::1' || /^fe[89ab][0-9a-f]:/.test(lower)) return undefined;
-    return `[${a}]:0/0`;
-  }
-  return undefined;
-}
 
 function roundUp(n: number, unit: number): number {
   return Math.ceil(n / unit) * unit;
