@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
@@ -120,12 +119,7 @@ export class CephfsDriver implements StorageDriver {
     this.#params = ctx.parameters;
     this.#fs = ctx.parameters.fsName ?? '';
     this.#group = ctx.parameters.group ?? 'polly';
-    this.#client = new CephClient(join(ctx.dataDir, 'cephfs', ctx.poolName, 'controller'), {
-      monHost: ctx.parameters.monHost ?? '',
-      user: ctx.parameters.user ?? 'admin',
-      key: ctx.parameters.key,
-      keyring: ctx.parameters.keyring,
-    });
+    this.#client = CephClient.forController('cephfs', ctx);
     this.node = new CephfsNodeDriver(ctx);
     this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.node, req.connector) };
   }

@@ -29,6 +29,19 @@ export class CephClient {
     this.#identity = identity;
   }
 
+  /**
+   * The server's own client of a Ceph pool (`monHost`, `user`, `key`/`keyring` of its parameters), its
+   * files in the pool's controller directory under `<dataDir>/<driver>/<pool>/controller`.
+   */
+  static forController(driver: string, ctx: { poolName: string; dataDir: string; parameters: Record<string, string> }): CephClient {
+    return new CephClient(join(ctx.dataDir, driver, ctx.poolName, 'controller'), {
+      monHost: ctx.parameters.monHost ?? '',
+      user: ctx.parameters.user ?? 'admin',
+      key: ctx.parameters.key,
+      keyring: ctx.parameters.keyring,
+    });
+  }
+
   get conf(): string {
     return join(this.#dir, 'ceph.conf');
   }

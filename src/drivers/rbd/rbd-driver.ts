@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
 import type {
@@ -99,12 +98,7 @@ export class RbdDriver implements StorageDriver {
     this.#poolName = ctx.poolName;
     this.#params = ctx.parameters;
     this.#pool = ctx.parameters.pool ?? '';
-    this.#client = new CephClient(join(ctx.dataDir, 'rbd', ctx.poolName, 'controller'), {
-      monHost: ctx.parameters.monHost ?? '',
-      user: ctx.parameters.user ?? 'admin',
-      key: ctx.parameters.key,
-      keyring: ctx.parameters.keyring,
-    });
+    this.#client = CephClient.forController('rbd', ctx);
     this.node = new RbdNodeDriver(ctx);
     this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.node, req.connector) };
   }
