@@ -415,7 +415,8 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       // Where the time went, from the server's own events: the old task's Unmount, the new task's Mount.
       const events = async (type: string) =>
         ((await api('GET', `/v1/events?type=${type}&limit=1000`, ADMIN)).body.items as Array<{ at: string; data: { volumeId?: string; node?: string } }>).filter((e) => e.data.volumeId === v!.id);
-      const ended = (await events('attachment.ended')).find((e) => e.data.node === first.node && Date.parse(e.at) >= drainedAt - 1000);
+      // The old node's last detach (its first task's copy-up Mount/Unmount came before the drain).
+      const ended = (await events('attachment.ended')).filter((e) => e.data.node === first.node && Date.parse(e.at) >= drainedAt).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
       const granted = (await events('attachment.created')).find((e) => e.data.node === toName);
       if (ended && granted) {
         timings.push(['drain → old node detached (its task stopped, Unmount)', Date.parse(ended.at) - drainedAt]);
