@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { DockerHost } from './hosts/dockerd.js';
 import { run, waitFor, type RunResult } from './hosts/exec.js';
 import { busyboxRootfs, importImage } from './hosts/image.js';
 import { createNetwork, type Network } from './hosts/netns.js';
+import { abortFuseConnections, fuseConnectionsOf, loopsUnder, rbdFuseUnder, rbdMappingsOn } from './hosts/rbd-mappings.js';
+import { startWriter, writerLog } from './hosts/writer.js';
 import { missingForHosts } from './hosts/setup.js';
 
 /**
@@ -39,7 +41,9 @@ import { missingForHosts } from './hosts/setup.js';
 
 const ADMIN = `e2e-admin-${randomBytes(12).toString('hex')}`;
 const SERVICE = 'swarm';
-const LEASE_SECONDS = 6;
+// Long enough that a heartbeat or two lost on a loaded machine (2 cores, several test suites) is no
+// lapse; the stale-writer phase waits for it once (lease end + clock skew before the blocklist).
+const LEASE_SECONDS = 10;
 const MiB = 2 ** 20;
 
 const missing = missingForHosts(['hostname']);
@@ -155,76 +159,9 @@ async function startAgent(h: DockerHost): Promise<AgentProcess> {
     // A drained task's replacement mounts while the old task is still stopping: wait for it. No fence
     // guard: a killed agent leaves its node's stale writers to the storage-side fence (Ceph blocklist).
     extraArgs: ['--heartbeat', '1', '--mount-wait', '10', '--no-fence-guard'],
-  });
+  }, 60_000);
   agents[h.name] = agent;
   return agent;
-}
-
-/**
- * What a host still holds of RBD volumes: loop devices on files under its directory (read from sysfs:
- * `losetup` stats every backing file and would wait for a hung FUSE server) and rbd-fuse processes
- * serving a mountpoint under it.
- */
-async function rbdMappingsOn(h: DockerHost): Promise<{ loops: string[]; rbdFuse: number[] }> {
-  return { loops: await loopsUnder(`${h.dir}/`), rbdFuse: await rbdFuseUnder(`${h.dir}/`) };
-}
-
-async function loopsUnder(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const dev of (await readdir('/sys/block')).filter((d) => d.startsWith('loop'))) {
-    const backing = (await readFile(`/sys/block/${dev}/loop/backing_file`, 'utf8').catch(() => '')).trim();
-    if (backing.startsWith(prefix)) out.push(`/dev/${dev}`);
-  }
-  return out;
-}
-
-async function rbdFuseUnder(prefix: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of (await readdir('/proc')).filter((e) => /^\d+$/.test(e))) {
-    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if ((argv[0] ?? '').endsWith('rbd-fuse') && argv.some((a) => a.startsWith(prefix))) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-/** FUSE connections (their fusectl numbers) of the FUSE mounts under a host's directory in its mount namespace. */
-async function fuseConnectionsOf(h: DockerHost): Promise<string[]> {
-  if (h.pid === 0) return [];
-  const info = await readFile(`/proc/${h.pid}/mountinfo`, 'utf8').catch(() => '');
-  return info
-    .split('\n')
-    .filter((l) => / - fuse(\.[^ ]+)? /.test(l) && l.includes(h.dir))
-    .map((l) => l.split(' ')[2]?.split(':')[1] ?? '')
-    .filter(Boolean);
-}
-
-/** A killed rbd-fuse can hang in exit while a loop device's I/O still waits on it: abort its connections. */
-async function abortFuseConnections(ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await run('mount', ['-t', 'fusectl', 'fusectl', '/sys/fs/fuse/connections']);
-  for (const c of ids) await writeFile(`/sys/fs/fuse/connections/${c}/abort`, '1').catch(() => undefined);
-}
-
-/**
- * A container that appends `a <n>` lines to /data/<file>, each with its own open + write + fsync (busybox
- * dd), and prints `ack <n>` only once dd returned success; a failed write prints `fail <n>: <dd's error>`.
- */
-async function startWriter(h: DockerHost, volume: string, file: string): Promise<string> {
-  const script = [
-    'i=0',
-    'while true; do i=$((i+1))',
-    `if out=$(echo "a $i" | dd of=/data/${file} oflag=append conv=notrunc,fsync status=none 2>&1); then echo "ack $i"; else echo "fail $i: $out" >&2; fi`,
-    'sleep 0.02; done',
-  ].join('; ');
-  const r = await ok(h.docker(['run', '-d', '--network', 'none', '-v', `${volume}:/data`, image, 'sh', '-c', script]), 'docker run (stale writer)');
-  return r.stdout.trim();
-}
-
-async function writerLog(h: DockerHost, container: string): Promise<{ acked: number[]; failures: string[] }> {
-  const logs = await h.docker(['logs', container], { timeoutMs: 20_000 });
-  const acked = [...logs.stdout.matchAll(/^ack (\d+)$/gm)].map((m) => Number(m[1]));
-  const failures = logs.stderr.split('\n').filter((l) => l.startsWith('fail '));
-  return { acked, failures };
 }
 
 const watched: string[] = [];
@@ -561,7 +498,7 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       // 2. A stale writer: a second container on the task's node appends acknowledged lines; that node's
       // agent dies (no fence guard); the node is drained. Nothing on it can stop the writer now: the
       // server blocklists its Ceph client (lease end + clock skew) before the task's new node gets the image.
-      stale = { h: to, cid: await startWriter(to, volName, 'stale-ledger') };
+      stale = { h: to, cid: await startWriter(to, image, volName, 'stale-ledger') };
       await waitFor('the stale writer to acknowledge 20 lines', 30_000, async () => ((await writerLog(to, stale!.cid)).acked.length >= 20 ? true : undefined), 200);
       await ok(h1.docker(['node', 'update', '--availability', 'active', first.node]), 'node update --availability active');
       deadAgent = to;
