@@ -14,7 +14,7 @@ import { DockerHost } from './hosts/dockerd.js';
 import { run, waitFor, type RunResult } from './hosts/exec.js';
 import { busyboxRootfs, importImage } from './hosts/image.js';
 import { createNetwork, type Network } from './hosts/netns.js';
-import { abortFuseConnections, fuseConnectionsOf, loopsUnder, rbdFuseUnder, rbdMappingsOn } from './hosts/rbd-mappings.js';
+import { abortFuseConnections, fuseConnectionsOf, loopsOnImage, loopsUnder, rbdFuseUnder, rbdMappingsOn } from './hosts/rbd-mappings.js';
 import { startWriter, writerLog } from './hosts/writer.js';
 import { missingForHosts } from './hosts/setup.js';
 
@@ -56,6 +56,8 @@ let id = '';
 let work = '';
 let net: Network | undefined;
 let ceph: CephCluster | undefined;
+/** The RBD images this file's volumes got (to find loop devices left on them after a failure). */
+const rbdImages: string[] = [];
 let server: ServerProcess | undefined;
 /** The known pattern the replicated task writes (baked into the image as /pattern) and its sha256. */
 const PATTERN = randomBytes(4 * 2 ** 20);
@@ -243,8 +245,10 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
     cleanups.push([
       'detach loop devices and stop rbd-fuse left under the work directory',
       async () => {
-        // Loops first: a loop device on a killed rbd-fuse's file hangs whoever stats it (losetup -a).
-        for (const d of await loopsUnder(`${work}/`)) await detachLoop(d);
+        // Loops first: a loop device on a killed rbd-fuse's file hangs whoever stats it (losetup -a). This
+        // runs after the hosts are gone: a loop left on an image then names it `/<image>`, not a path here.
+        const images = await Promise.all(rbdImages.map((i) => loopsOnImage(i)));
+        for (const d of new Set([...(await loopsUnder(`${work}/`)), ...images.flat()])) await detachLoop(d);
         for (const pid of await rbdFuseUnder(`${work}/`)) process.kill(pid, 'SIGKILL');
       },
     ]);
@@ -439,6 +443,7 @@ describe.skipIf(!ready)('Docker Swarm on two hosts with Polly volumes (real dock
       expect(v!.profile).toBe('replicated');
       expect(v!.pool).toBe('ceph');
       const rbdImage = rbdImageName('volume', v!.backendId ?? v!.id);
+      rbdImages.push(rbdImage);
       expect((await attachments(v!.id)).map((a) => a.node)).toEqual([first.node]);
       // Every node answers the same about the volume (global scope): Get and List.
       const inspected = await Promise.all(hosts.map(async (h) => JSON.parse((await ok(h.docker(['volume', 'inspect', volName]), 'volume inspect')).stdout)[0].Status));

@@ -23,6 +23,19 @@ export async function loopsUnder(prefix: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * Loop devices on an RBD image's rbd-fuse file, however the kernel names it now: once its host's mount
+ * namespace is gone the backing file reads `/<image>` (the FUSE mount is detached from every tree).
+ */
+export async function loopsOnImage(image: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const dev of (await readdir('/sys/block')).filter((d) => d.startsWith('loop'))) {
+    const backing = (await readFile(`/sys/block/${dev}/loop/backing_file`, 'utf8').catch(() => '')).trim();
+    if (backing.endsWith(`/${image}`)) out.push(`/dev/${dev}`);
+  }
+  return out;
+}
+
 /** rbd-fuse processes with an argument under `prefix` (their mountpoint), by pid. */
 export async function rbdFuseUnder(prefix: string): Promise<number[]> {
   const pids: number[] = [];
