@@ -1,10 +1,16 @@
 import { startDockerPlugin } from '../api/docker/volume-plugin.js';
 import { NodeAgent, type AgentOptions } from './agent.js';
 import type { RpcTimer } from '../app/telemetry.js';
+import type { ControllerProxy } from '../api/csi/controller-proxy.js';
 
 export interface RunAgentOptions extends AgentOptions {
   /** Serve the CSI Node service on this unix socket. */
   csiSocket?: string | undefined;
+  /**
+   * Also serve CSI Controller on `csiSocket`, each call forwarded to the server's CSI endpoint at this
+   * address (Docker Swarm cluster volumes call Controller and Node on one plugin socket).
+   */
+  csiController?: string | undefined;
   /** Serve the Docker VolumeDriver plugin on this unix socket. */
   dockerSocket?: string | undefined;
   /** Called once the Docker plugin socket listens (before the agent finished starting: calls wait for it). */
@@ -64,7 +70,14 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       const endpoint = opts.csiSocket.includes('://') ? opts.csiSocket : `unix://${opts.csiSocket}`;
       // gRPC and the CSI protocol load only when a CSI socket is asked for: a Docker-only agent starts faster.
       const { startCsiNodeServer } = await import('../api/csi/node-server.js');
-      const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log, rpc });
+      let controller: ControllerProxy | undefined;
+      if (opts.csiController) {
+        const { controllerProxy } = await import('../api/csi/controller-proxy.js');
+        controller = controllerProxy({ endpoint: opts.csiController, token: opts.token, ca: opts.ca, log: opts.log });
+        const proxy = controller;
+        stops.push(async () => proxy.close());
+      }
+      const csi = await startCsiNodeServer(agent, { endpoint, log: opts.log, rpc, controller: controller?.service });
       stops.push(() => csi.stop());
     }
   } catch (err) {

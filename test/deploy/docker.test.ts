@@ -100,8 +100,9 @@ describe('deploy/docker/config.json (Swarm CSI cluster volumes, Docker >= 23)', 
     expect(config.entrypoint[1]).toBe('agent');
     const reads = variablesPollyReads();
     for (const e of config.env.filter((x) => x.name.startsWith('POLLY_'))) expect(reads, e.name).toContain(e.name);
-    // The server's address and the service token are the operator's, set with `docker plugin set`.
-    for (const name of ['POLLY_URL', 'POLLY_TOKEN']) {
+    // The server's addresses (REST, and CSI for the forwarded Controller) and the service token are the
+    // operator's, set with `docker plugin set`.
+    for (const name of ['POLLY_URL', 'POLLY_TOKEN', 'POLLY_CSI_CONTROLLER']) {
       const e = config.env.find((x) => x.name === name);
       expect(e?.value, name).toBe('');
       expect(e?.settable, name).toEqual(['value']);

@@ -185,13 +185,20 @@ export interface CsiNodeServerHandle {
   stop(): Promise<void>;
 }
 
-/** Serves CSI Identity and Node for an agent on a unix socket (or TCP, for tests). */
-export async function startCsiNodeServer(agent: NodeAgent, opts: { endpoint: string; log: Logger; rpc?: RpcTimer | undefined }): Promise<CsiNodeServerHandle> {
+/**
+ * Serves CSI Identity and Node for an agent on a unix socket (or TCP, for tests), and Controller too when
+ * given one (the agent's forwarder to the server, see controller-proxy.ts).
+ */
+export async function startCsiNodeServer(
+  agent: NodeAgent,
+  opts: { endpoint: string; log: Logger; rpc?: RpcTimer | undefined; controller?: UntypedServiceImplementation | undefined },
+): Promise<CsiNodeServerHandle> {
   const endpoint = parseEndpoint(opts.endpoint);
   const log = opts.log.child({ frontend: 'csi-node', endpoint: opts.endpoint });
   const server = new Server();
   server.addService(csiService('Identity'), timed(nodeIdentity(log), 'csi-node', opts.rpc));
   server.addService(csiService('Node'), timed(nodeServer(agent, log), 'csi-node', opts.rpc));
+  if (opts.controller) server.addService(csiService('Controller'), timed(opts.controller, 'csi-controller-proxy', opts.rpc));
   let address: string;
   if (endpoint.kind === 'unix') {
     await mkdir(dirname(endpoint.path), { recursive: true });

@@ -25,6 +25,10 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--state-dir <dir>', 'the agent\'s own directory (state, staging, mounts)').env('POLLY_AGENT_STATE_DIR').default('/var/lib/polly/agent'))
     .addOption(new Option('--data-dir <dir>', 'Polly data directory for drivers\' private state').env('POLLY_DATA_DIR').default('./data'))
     .addOption(new Option('--csi-socket <path>', 'serve the CSI Node service on this unix socket').env('POLLY_CSI_NODE_SOCKET'))
+    .addOption(
+      new Option('--csi-controller <endpoint>', 'also serve CSI Controller on the CSI socket, forwarded to the server\'s CSI endpoint (unix:///…, tcp://host:port, tls://host:port; Docker Swarm cluster volumes)')
+        .env('POLLY_CSI_CONTROLLER'),
+    )
     .addOption(new Option('--metrics-listen <host:port>', 'serve this agent\'s Prometheus metrics (GET /metrics: Docker and CSI Node call timings)').env('POLLY_AGENT_METRICS_LISTEN'))
     .addOption(new Option('--docker-socket <path>', 'serve the Docker VolumeDriver plugin on this unix socket').env('POLLY_DOCKER_SOCKET'))
     .addOption(
@@ -54,6 +58,7 @@ export function registerAgent(program: Command): void {
           stateDir: string;
           dataDir: string;
           csiSocket?: string;
+          csiController?: string;
           dockerSocket?: string;
           metricsListen?: string;
           volumeNames: 'name' | 'id';
@@ -70,6 +75,7 @@ export function registerAgent(program: Command): void {
         if (opts.mountWait !== undefined && !(Number.isFinite(opts.mountWait) && opts.mountWait >= 0 && opts.mountWait <= 600)) {
           throw new UsageError('--mount-wait must be a number of seconds from 0 to 600');
         }
+        if (opts.csiController !== undefined && opts.csiSocket === undefined) throw new UsageError('--csi-controller forwards calls on the CSI socket: give --csi-socket too');
         const topology = parseTopology(opts.topology);
         if (opts.zone) topology.zone = opts.zone;
         const { pino } = await import('pino');
@@ -94,6 +100,7 @@ export function registerAgent(program: Command): void {
               }
             : undefined,
           csiSocket: opts.csiSocket,
+          csiController: opts.csiController,
           dockerSocket: opts.dockerSocket,
           // Printed once the plugin socket really listens: Cloud Foundry's volume driver tooling (and
           // volume_driver_cert) waits for `driver-server.started` on stdout before it calls the driver.
@@ -105,7 +112,7 @@ export function registerAgent(program: Command): void {
           log,
         });
         print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
-        if (opts.csiSocket) print(`CSI Node service listening on ${opts.csiSocket}`);
+        if (opts.csiSocket) print(`CSI ${opts.csiController ? 'Node and Controller (forwarded to ' + opts.csiController + ') services' : 'Node service'} listening on ${opts.csiSocket}`);
         // The agent's own timers do not hold the process open (they are unref'd): without a plugin or CSI
         // socket nothing else would, and an agent that exits leaves its volumes to the fence guard.
         const keepAlive = setInterval(() => undefined, 2 ** 30);

@@ -116,6 +116,12 @@ async function writeClientFiles(dir: string, id: CephIdentity): Promise<void> {
     '[client]',
     'pid file =',
     'admin socket =',
+    // No librbd writeback cache: rbd-fuse's fsync ignores rbd_flush's result, so with the cache a write
+    // acknowledged to the filesystem above (loop + ext4) could sit in rbd-fuse's memory and be lost — at a
+    // crash, or when the node is blocklisted (the fence then turns acknowledged writes into lost ones).
+    // Write-through, every write reaches the OSDs before it returns and fails with EIO once fenced; the
+    // loop device's page cache above still caches.
+    'rbd cache = false',
     '',
   ].join('\n');
   await writeFile(join(dir, 'ceph.conf'), conf, { mode: 0o600 });
