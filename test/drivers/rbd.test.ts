@@ -7,7 +7,7 @@ import { runAgent } from '../../src/agent/run.js';
 import { PUBLISH_CONTEXT } from '../../src/api/csi/controller-publish.js';
 import type * as csi from '../../src/api/csi/proto.js';
 import type { StageRequest } from '../../src/core/ports/driver.js';
-import { blocklistEntryFor, RBD_CONTEXT, RBD_PARAMETERS, RbdDriver, rbdImageName } from '../../src/drivers/rbd/rbd-driver.js';
+import { blocklistEntryFor, RBD_CONTEXT, RBD_PARAMETERS, RbdDriver, rbdImageName, wholeHostEntry } from '../../src/drivers/rbd/rbd-driver.js';
 import { createNodeHalf } from '../../src/drivers/registry.js';
 import { nodeSecrets, redactParameters } from '../../src/drivers/system/pool-parameters.js';
 import { isMountPoint } from '../../src/drivers/system/mounts.js';
@@ -172,6 +172,14 @@ describe('storage fence: which node addresses are blocklisted', () => {
     ['not-an-address', undefined],
   ])('%s → %s', (address, entry) => {
     expect(blocklistEntryFor(address)).toBe(entry);
+  });
+
+  it.each([
+    ['10.20.30.40:0/3158', '10.20.30.40:0/0'],
+    ['[2001:db8::7]:6800/12', '[2001:db8::7]:0/0'],
+    ['10.20.30.40:0/0', '10.20.30.40:0/0'],
+  ])('client instance %s is covered by the node entry %s (it needs no entry of its own)', (instance, entry) => {
+    expect(wholeHostEntry(instance)).toBe(entry);
   });
 
   it('blocklists IPv4 and bracketed IPv6 node addresses at the real cluster, skips link-local ones, in one pass', async () => {

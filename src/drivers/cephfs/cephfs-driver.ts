@@ -16,7 +16,9 @@ import type {
   StorageDriver,
   StorageFence,
 } from '../../core/ports/driver.js';
+import { blocklistAdd } from '../rbd/ceph-blocklist.js';
 import { CephClient, isNotFound } from '../rbd/ceph-client.js';
+import { blocklistEntryFor } from '../rbd/rbd-driver.js';
 import { stderrOf } from '../system/exec.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
@@ -393,8 +395,12 @@ export class CephfsDriver implements StorageDriver {
         });
       }
     }
-    for (const a of connector?.addresses ?? []) if (!/^127\.|^::1$/.test(a)) targets.add(`${a}:0/0`);
-    for (const addr of targets) await this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')]);
+    for (const a of connector?.addresses ?? []) {
+      const entry = blocklistEntryFor(a);
+      if (entry !== undefined) targets.add(entry);
+    }
+    // All in one monitor proposal where the monitor allows (see blocklistAdd).
+    await blocklistAdd(this.#client, [...new Set([...targets].map((a) => a.replace(/^(v[12]:)/, '')))]);
   }
 
   /** Client sessions of every active MDS rank of the file system. */

@@ -23,6 +23,7 @@ import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { nodeSecrets, poolParameterSchema, secretParameter, secretParameterKeys } from '../system/pool-parameters.js';
 import { CephClient, isNotFound } from './ceph-client.js';
+import { blocklistAdd } from './ceph-blocklist.js';
 import { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName } from './rbd-names.js';
 import { RbdNodeDriver } from './rbd-node.js';
 
@@ -332,8 +333,8 @@ export class RbdDriver implements StorageDriver {
    * Blocklisted clients get EBLOCKLISTED on every further I/O, so the next node can take the image at once.
    *
    * Each blocklist entry is a monitor proposal (up to `paxos_propose_interval`, 1 s by default, when the
-   * monitor committed something lately), so the fence makes as few and as concurrent ones as it can: the
-   * node's addresses go at once, beside the listing of watchers and lockers; an instance at one of those
+   * monitor committed something lately), so the fence makes as few and as concurrent ones as it can
+   * (through librados, see {@link blocklistAdd}): the node's addresses go at once, beside the listing of watchers and lockers; an instance at one of those
    * addresses is covered by its `IP:0/0` entry and needs none of its own; the lock is broken without
    * librbd's own blocklisting of the locker (`rbd_blocklist_on_break_lock`), which would cost another
    * proposal for an instance blocklisted already.
@@ -347,10 +348,9 @@ export class RbdDriver implements StorageDriver {
       const entry = blocklistEntryFor(a);
       if (entry !== undefined) hostEntries.add(entry);
     }
-    const blocklist = (addr: string) => this.#client.ceph(['osd', 'blocklist', 'add', addr]);
     type LockList = Record<string, { locker: string; address: string }> | Array<{ id?: string; locker: string; address: string }> | null;
     const [, watchers, locks] = await Promise.all([
-      Promise.all([...hostEntries].map(blocklist)),
+      blocklistAdd(this.#client, [...hostEntries]),
       this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]).then(
         (status) => (status.watchers ?? []).map((w) => w.address),
         (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
@@ -365,7 +365,7 @@ export class RbdDriver implements StorageDriver {
       const instance = a.replace(/^(v[12]:)/, '');
       if (!hostEntries.has(wholeHostEntry(instance))) instances.add(instance);
     }
-    await Promise.all([...instances].map(blocklist));
+    await blocklistAdd(this.#client, [...instances]);
     // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now (the
     // holders listed above: whoever maps the image next has not taken it yet).
     await Promise.all(
