@@ -16,6 +16,8 @@ export interface CephIdentity {
   /** The cephx secret key (base64), or undefined when `keyring` names a keyring file on this host. */
   key?: string | undefined;
   keyring?: string | undefined;
+  /** More `[client]` settings (`rbd cache = false`, …), as ceph.conf takes them. */
+  clientSettings?: Readonly<Record<string, string>> | undefined;
 }
 
 export class CephClient {
@@ -102,6 +104,7 @@ async function writeClientFiles(dir: string, id: CephIdentity): Promise<void> {
     '[client]',
     'pid file =',
     'admin socket =',
+    ...Object.entries(id.clientSettings ?? {}).map(([k, v]) => `${k} = ${v}`),
     '',
   ].join('\n');
   await writeFile(join(dir, 'ceph.conf'), conf, { mode: 0o600 });
