@@ -383,6 +383,7 @@ export class NodeAgent {
       };
       if (a.secrets) this.#secrets.set(a.volumeId, a.secrets);
       const driver = await this.driver(h.pool);
+      const started = performance.now();
       try {
         await driver.node.stage({ backendId: h.backendId, volumeId: h.volumeId, stagingPath: h.stagingPath, volumeMode: h.volumeMode, fsType: h.fsType, readOnly: h.readOnly, ...this.#stageExtras(h) });
       } catch (err) {
@@ -392,7 +393,7 @@ export class NodeAgent {
       }
       this.#held.set(h.volumeId, h);
       await this.#saveState();
-      this.#opts.log.info({ volumeId: h.volumeId, attachment: h.attachmentId, fencingToken: h.fencingToken }, 'staged');
+      this.#opts.log.info({ volumeId: h.volumeId, attachment: h.attachmentId, fencingToken: h.fencingToken, stageMs: Math.round(performance.now() - started) }, 'staged');
       return h;
     });
   }

@@ -143,8 +143,9 @@ export class AttachmentUseCases {
     }
     await this.#assertReachable(first, node);
     const failover = { policy: profile?.failover ?? 'safe', forceAfterSeconds: profile?.forceAfterSeconds ?? 60 } as const;
-    // Holders fenced at the storage by this call (the driver is asked outside the transaction).
-    const storageFenced = new Set<string>();
+    // Holders fenced at the storage by this call, with how long the fence took (the driver is asked
+    // outside the transaction).
+    const storageFenced = new Map<string, number>();
     for (let attempt = 0; ; attempt++) {
       try {
         const granted = await this.#grant(identity, volumeId, node, service, input.accessMode, readOnly, failover, driver.storageFence !== undefined, storageFenced);
@@ -152,8 +153,9 @@ export class AttachmentUseCases {
       } catch (err) {
         if (err instanceof NeedsStorageFence && driver.storageFence && attempt < 3) {
           const holderNode = await findNode(db, err.holder.node);
+          const started = performance.now();
           await driver.storageFence.fenceNode({ backendId: first.backendId, node: err.holder.node, connector: holderNode ? connectorOf(holderNode) : undefined });
-          storageFenced.add(err.holder.id);
+          storageFenced.set(err.holder.id, Math.round(performance.now() - started));
           continue;
         }
         if (err instanceof WaitingForFence) {
@@ -221,7 +223,7 @@ export class AttachmentUseCases {
     readOnly: boolean,
     failover: { policy: FailoverPolicy; forceAfterSeconds: number },
     storageCanFence: boolean,
-    storageFenced: ReadonlySet<string>,
+    storageFenced: ReadonlyMap<string, number>,
   ): Promise<Attachment> {
     const input = { accessMode };
     let fenced: Attachment[] = [];
@@ -273,7 +275,16 @@ export class AttachmentUseCases {
               type: 'attachment.fenced',
               service: old.service,
               objectId: old.id,
-              data: { volumeId, node: old.node, fencingToken: old.fencingToken, by: node.id, how: how.get(old.id) ?? 'lease' },
+              data: {
+                volumeId,
+                node: old.node,
+                fencingToken: old.fencingToken,
+                by: node.id,
+                how: how.get(old.id) ?? 'lease',
+                // When the holder went silent, and what the storage fence cost: a takeover's breakdown.
+                leaseExpiresAt: old.leaseExpiresAt,
+                ...(storageFenced.has(old.id) ? { storageFenceMs: storageFenced.get(old.id) } : {}),
+              },
             },
             at,
           );

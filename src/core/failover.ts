@@ -31,7 +31,10 @@ export type TakeoverDecision =
   /** Not yet: the reason, when it could change by itself (`until`), and what the operator can do. */
   | { kind: 'wait'; reason: string; until: string | null; remedies: string[] };
 
-/** The earliest moment another node may be granted the volume: lease end plus the clock-skew margin. */
+/**
+ * The earliest moment another node may be granted the volume on the holder's own fence: lease end plus
+ * the clock-skew margin (a storage-side fence grants at lease end, once the fence is in force).
+ */
 export function regrantAt(leaseExpiresAt: string, clockSkewSeconds: number): Date {
   return new Date(Date.parse(leaseExpiresAt) + clockSkewSeconds * 1000);
 }
@@ -47,6 +50,9 @@ export function selfFenceDeadline(lastRenewalStartedAt: number, leaseSeconds: nu
 export function decideTakeover(input: TakeoverInput): TakeoverDecision {
   const { holder, now } = input;
   if (Date.parse(holder.leaseExpiresAt) > now.getTime()) return { kind: 'busy' };
+  // A fence at the storage cuts the holder off whatever its clock says: the clock-skew margin, which
+  // covers a holder that fences itself by its own clock, buys nothing there (and costs the takeover).
+  if (input.policy === 'storage-fence' && input.storageCanFence) return { kind: 'storage-fence' };
   const fenceCmd = `polly node fence ${holder.node}`;
   const remedies = [
     `if node ${holder.node} is really down (powered off, its containers gone), confirm it: ${fenceCmd}`,
@@ -63,7 +69,6 @@ export function decideTakeover(input: TakeoverInput): TakeoverDecision {
   }
   switch (input.policy) {
     case 'storage-fence':
-      if (input.storageCanFence) return { kind: 'storage-fence' };
       return {
         kind: 'wait',
         reason: `waiting for node ${holder.node} to be fenced: its lease ended at ${holder.leaseExpiresAt}, it reported no self-fence, and this pool's driver cannot fence at the storage`,

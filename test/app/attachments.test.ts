@@ -227,17 +227,21 @@ for (const kind of STORE_KINDS) {
       await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
     });
 
-    it('failover storage-fence: the driver fences the holder at the storage, then the volume moves; a driver that cannot fence waits', async () => {
+    it('failover storage-fence: at lease end (no clock-skew wait) the driver fences the holder at the storage, then the volume moves; a driver that cannot fence waits', async () => {
       const id = await volume(alpha, 'storage-1', 'storage');
       const a = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-a', accessMode: 'RWO' });
-      clock.advance(33);
+      clock.advance(29);
+      const early = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
+      expect(early.status).toBe(409);
+      expect(fakeDriverFor('fencing')?.storageFences()).toEqual([]);
+      clock.advance(1);
       const b = await call('POST', `/v1/volumes/${id}/attachments`, alpha, { node: 'node-b', accessMode: 'RWO' });
       expect(b.status).toBe(201);
       const driver = fakeDriverFor('fencing');
       // The driver gets the holder's registered connector, which a networked driver fences by.
       expect(driver?.storageFences()).toContainEqual({ backendId: expect.any(String), node: 'node-a', connector: expect.objectContaining({ node: 'node-a', addresses: [] }) });
       const ev = (await call('GET', '/v1/events?type=attachment.fenced', alpha)).body.items.find((e: { objectId: string }) => e.objectId === a.body.id);
-      expect(ev.data).toMatchObject({ how: 'storage-fence' });
+      expect(ev.data).toMatchObject({ how: 'storage-fence', leaseExpiresAt: a.body.leaseExpiresAt, storageFenceMs: expect.any(Number) });
       await call('DELETE', `/v1/attachments/${b.body.id}`, alpha);
 
       const plain = await volume(alpha, 'storage-2', 'storage-nofence');

@@ -20,19 +20,24 @@ import { type ApiAnswer, callApi, CleanupSteps, missingForHosts } from './hosts/
  * storage-fence`). Host 1's container appends numbered lines to an RBD volume, each acknowledged only
  * after `dd conv=fsync` returned. Then host 1's agent is killed with kill -9 — and it runs without its
  * fence guard, so nothing on host 1 fences anything: only the Ceph blocklist stands between host 1's
- * container and the image. Host 2 asks for the volume until it gets it; the server blocklists host 1's
- * clients after lease end + clock skew and grants it. Host 2 reads every line host 1 acknowledged, host
+ * container and the image. Host 2 asks for the volume (its plugin's Mount waits while host 1 holds it);
+ * the server blocklists host 1's clients at lease end (no clock-skew wait: the fence does not depend on
+ * host 1's clock) and grants it. Host 2 reads every line host 1 acknowledged, host
  * 1's container's further writes fail with EIO, and none of them ever lands.
  *
  * The monitor listens on the test bridge (host 0's address) so that the hosts' network namespaces reach
- * it; lease 4 s, margin 1 s, clock skew 1 s, heartbeat 1 s.
+ * it; lease 3 s, margin 1 s, clock skew 1 s, heartbeat 1 s. The test prints where the takeover's time
+ * went (lease end, fence, grant, stage on host 2, the container's read).
  */
 
 const ADMIN = `e2e-admin-${randomBytes(12).toString('hex')}`;
 const SERVICE = 'ledgers';
-const LEASE = 4;
+// A short lease: with storage-fence, the lease is the whole detection time (no clock-skew wait).
+const LEASE = 3;
 const MARGIN = 1;
 const SKEW = 1;
+/** Host 2's Docker plugin retries a Mount of the volume host 1 holds (every 200 ms) this long. */
+const MOUNT_WAIT = 30;
 const VOLUME = 'ceph-ledger';
 
 const missing = missingForHosts([...CEPH_BINARIES, 'losetup', 'mkfs.ext4']);
@@ -72,7 +77,7 @@ async function startAgent(n: 1 | 2): Promise<AgentProcess> {
     stateDir: join(h.dir, 'agent'),
     dataDir: join(h.dir, 'agent-data'),
     // No fence guard: a dead agent leaves the volume to the storage-side fence alone.
-    extraArgs: ['--heartbeat', '1', '--no-fence-guard'],
+    extraArgs: ['--heartbeat', '1', '--no-fence-guard', '--mount-wait', String(MOUNT_WAIT)],
   });
   agents[`host-${n}`] = agent;
   return agent;
@@ -102,8 +107,12 @@ async function writerLog(h: DockerHost, container: string): Promise<{ acked: num
   return { acked, failures };
 }
 
+/**
+ * `cat` of a file in a new container. `nocopy`: the image has a /data directory, and Docker would mount
+ * the volume once more (and unmount it) at create time just to copy it in.
+ */
 function readOn(h: DockerHost, volume: string, file: string): Promise<RunResult> {
-  return h.docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/data`, image, 'cat', `/data/${file}`]);
+  return h.docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/data:nocopy`, image, 'cat', `/data/${file}`]);
 }
 
 function lineNumbers(text: string): number[] {
@@ -146,6 +155,16 @@ async function abortFuseConnections(ids: string[]): Promise<void> {
 }
 
 let imageName = '';
+
+/** The agent's first `staged` log line of a volume since `since` (pino JSON): when the stage ended, how long it took. */
+function stagedLine(output: string, volumeId: string, since: number): { time: number; stageMs: number } | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('"staged"') || !line.includes(volumeId)) continue;
+    const entry = JSON.parse(line) as { time: number; stageMs: number };
+    if (entry.time >= since) return { time: entry.time, stageMs: entry.stageMs };
+  }
+  return undefined;
+}
 
 function diagnostics(): string {
   const parts: string[] = [];
@@ -262,17 +281,32 @@ describe.skipIf(!ready)('storage-side fencing over RBD on two Docker hosts (Ceph
 
       await agents['host-1']!.kill9();
       const killedAt = Date.now();
-      const read = await waitFor('host 2 to get the volume', 30_000, async () => {
-        const r = await readOn(h2, VOLUME, 'ledger');
-        return r.code === 0 ? r : undefined;
-      }, 200);
+      // One docker run: host 2's Mount waits in its plugin until the server grants the volume.
+      const first = await readOn(h2, VOLUME, 'ledger');
       const readAt = Date.now();
+      expect(first.code, first.stderr).toBe(0);
+      const read = first;
 
       // The server blocklisted host 1 (the attachment's end says how) before it granted host 2.
       const events = (await api('GET', '/v1/events?type=attachment.fenced&limit=1000', ADMIN)).body.items as Array<{ at: string; data: Record<string, unknown> }>;
       const fenced = events.find((e) => e.data.node === 'host-1' && e.data.how === 'storage-fence');
       expect(fenced, JSON.stringify(events)).toBeDefined();
       const fencedAt = Date.parse(fenced!.at);
+      const leaseEnd = Date.parse(String(fenced!.data.leaseExpiresAt));
+      const fenceMs = Number(fenced!.data.storageFenceMs);
+      const staged = stagedLine(agents['host-2']!.output(), v.id, killedAt);
+      expect(staged, 'host 2 logged no stage of the volume').toBeDefined();
+      const breakdown = {
+        'lease end': leaseEnd - killedAt,
+        'fence start': fencedAt - fenceMs - killedAt,
+        'fence (ms)': fenceMs,
+        granted: fencedAt - killedAt,
+        'stage start on host 2': staged!.time - staged!.stageMs - killedAt,
+        'stage on host 2 (ms)': staged!.stageMs,
+        'mounted on host 2': staged!.time - killedAt,
+        'read on host 2': readAt - killedAt,
+      };
+      console.log(`ceph takeover breakdown (ms after the kill unless marked): ${Object.entries(breakdown).map(([k, ms]) => `${k} ${ms}`).join(', ')}`);
       const blocklist = await ceph!.ceph(['osd', 'blocklist', 'ls']);
       expect(blocklist).toContain(`${net!.hosts[0]!.address}:0/`);
       expect(blocklist).not.toMatch(/fe80/i);
@@ -302,14 +336,19 @@ describe.skipIf(!ready)('storage-side fencing over RBD on two Docker hosts (Ceph
       expect((await writerLog(h1, writer)).acked.length).toBe(log.acked.length);
 
       figures.push(
-        ['kill→fence (ms)', fencedAt - killedAt],
+        ['kill→lease end (ms)', leaseEnd - killedAt],
+        ['storage fence (ms)', fenceMs],
+        ['kill→granted (ms)', fencedAt - killedAt],
+        ['kill→mounted on host 2 (ms)', staged!.time - killedAt],
         ['kill→host 2 read (ms)', readAt - killedAt],
         ['lines acked by host 1', log.acked.length],
         ['lines read on host 2', onB.size],
       );
-      // Lease end (≤ LEASE after the kill) + clock skew, the fence, then host 2's map + mount + read:
-      // about 5-6 s on a quiet machine; the bound leaves room for a loaded one (each step is a CLI start).
-      expect(readAt - killedAt).toBeLessThan((LEASE + SKEW + 15) * 1000);
+      // The fence starts at lease end, not a clock-skew margin later (the Mount retries every 200 ms).
+      expect(breakdown['fence start'] - breakdown['lease end']).toBeLessThan(SKEW * 1000);
+      // Lease end (≤ LEASE after the kill), the fence (one monitor proposal), host 2's map + mount: under
+      // 5 s on a quiet machine; the bound leaves room for a loaded one (each step is a CLI start).
+      expect(readAt - killedAt).toBeLessThan((LEASE + 12) * 1000);
 
       // Host 1 comes back: its container goes, and the restarted agent lets go of the fenced mapping.
       await h1.docker(['rm', '-f', writer], { timeoutMs: 30_000 });

@@ -235,6 +235,17 @@ export class DockerVolumePlugin {
     this.#configs.set(v.id, { accessMode: mode, readOnly });
   }
 
+  /**
+   * How a Docker volume is attached: Docker has no access modes, so the volume's profile says, by the
+   * mode it lists first (the default profile and most profiles: RWO; a profile `accessModes: [RWX]` on a
+   * shared file system: RWX, mounted on several hosts at once; ROX: read-only).
+   */
+  async #profileMode(v: Volume): Promise<MountConfig> {
+    const { items } = await this.#agent.client.call<{ items: Profile[] }>('GET', '/v1/profiles');
+    const mode = items.find((p) => p.name === v.profile)?.accessModes[0] ?? 'RWO';
+    return { accessMode: mode, readOnly: mode === 'ROX' };
+  }
+
   async #require(name: string): Promise<Volume> {
     const v = await this.#find(name);
     if (!v) throw new PollyError('VOLUME_NOT_FOUND', `no such volume: ${name}`);
@@ -294,7 +305,7 @@ export class DockerVolumePlugin {
       this.#mounts.set(name, new Set([id]));
       return target;
     }
-    const config = this.#configs.get(v.id) ?? { accessMode: 'RWO', readOnly: false };
+    const config = this.#configs.get(v.id) ?? (await this.#profileMode(v));
     await this.#agent.attach(v.id, config.accessMode, config.readOnly || undefined);
     try {
       await this.#agent.publish(v.id, target, config.readOnly);

@@ -15,6 +15,7 @@ import type {
   StorageDriver,
   StorageFence,
 } from '../../core/ports/driver.js';
+import { blocklistAdd } from '../rbd/ceph-blocklist.js';
 import { blocklistEntryFor, CephClient, isNotFound } from '../rbd/ceph-client.js';
 import { stderrOf } from '../system/exec.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
@@ -392,8 +393,8 @@ export class CephfsDriver implements StorageDriver {
       const entry = blocklistEntryFor(a);
       if (entry !== undefined) targets.add(entry);
     }
-    // One monitor round trip each: in parallel, as the rbd fence does.
-    await Promise.all([...targets].map((addr) => this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')])));
+    // All in one monitor proposal where the monitor allows (see blocklistAdd).
+    await blocklistAdd(this.#client, [...new Set([...targets].map((a) => a.replace(/^(v[12]:)/, '')))]);
   }
 
   /** Client sessions of every active MDS rank of the file system. */

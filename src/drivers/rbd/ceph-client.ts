@@ -17,6 +17,8 @@ export interface CephIdentity {
   /** The cephx secret key (base64), or undefined when `keyring` names a keyring file on this host. */
   key?: string | undefined;
   keyring?: string | undefined;
+  /** More `[client]` settings (`rbd cache = false`, …), as ceph.conf takes them. */
+  clientSettings?: Readonly<Record<string, string>> | undefined;
 }
 
 export class CephClient {
@@ -116,12 +118,7 @@ async function writeClientFiles(dir: string, id: CephIdentity): Promise<void> {
     '[client]',
     'pid file =',
     'admin socket =',
-    // No librbd writeback cache: rbd-fuse's fsync ignores rbd_flush's result, so with the cache a write
-    // acknowledged to the filesystem above (loop + ext4) could sit in rbd-fuse's memory and be lost — at a
-    // crash, or when the node is blocklisted (the fence then turns acknowledged writes into lost ones).
-    // Write-through, every write reaches the OSDs before it returns and fails with EIO once fenced; the
-    // loop device's page cache above still caches.
-    'rbd cache = false',
+    ...Object.entries(id.clientSettings ?? {}).map(([k, v]) => `${k} = ${v}`),
     '',
   ].join('\n');
   await writeFile(join(dir, 'ceph.conf'), conf, { mode: 0o600 });

@@ -22,6 +22,15 @@ import { RBD_CONTEXT as CONTEXT, RBD_IMAGE_PREFIX } from './rbd-names.js';
 
 
 /**
+ * librbd settings of a node's mapping. No librbd cache: rbd-fuse answers fsync without looking at what
+ * `rbd_flush` returned (some versions do not even flush), so with the writeback cache a write is
+ * acknowledged to the container once it is in rbd-fuse's memory — and one that then fails at the OSDs
+ * (a blocklisted client's) is lost although fsync said it was durable. Uncached, `rbd_write` returns
+ * once the OSDs have the data, and a failed one fails the container's write (EIO).
+ */
+export const RBD_FUSE_CLIENT_SETTINGS: Readonly<Record<string, string>> = { 'rbd cache': 'false' };
+
+/**
  * The rbd node half. Stage maps the image from the publish context — with krbd (`rbd device map`) where
  * the kernel has it, else with rbd-fuse (the image appears as a file) and a loop device on that file —
  * then makes the filesystem once and mounts it at the staging path (or hands the device over raw). The
@@ -84,7 +93,7 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
     if (key === undefined && keyring === undefined) {
       throw new PollyError('VALIDATION_FAILED', `pool ${this.#poolName}: no Ceph key for user ${user} reached this node (pool parameter nodeKey or nodeKeyring)`);
     }
-    const client = new CephClient(join(this.#work(req.backendId), 'client'), { monHost, user, key, keyring });
+    const client = new CephClient(join(this.#work(req.backendId), 'client'), { monHost, user, key, keyring, clientSettings: RBD_FUSE_CLIENT_SETTINGS });
     try {
       await client.prepare();
       if (await useKrbd(ctx[CONTEXT.mapper])) {
