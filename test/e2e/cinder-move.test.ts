@@ -126,6 +126,37 @@ async function abortFuseConnections(ids: string[]): Promise<void> {
   for (const c of ids) await writeFile(`/sys/fs/fuse/connections/${c}/abort`, '1').catch(() => undefined);
 }
 
+/**
+ * A container that appends `a <n>` lines to /data/<file>, each with its own open + write + fsync (busybox
+ * dd), and prints `ack <n>` only once dd returned success; a failed write prints `fail <n>: <dd's error>`.
+ */
+async function startWriter(h: DockerHost, volume: string, file: string): Promise<string> {
+  const script = [
+    'i=0',
+    'while true; do i=$((i+1))',
+    `if out=$(echo "a $i" | dd of=/data/${file} oflag=append conv=notrunc,fsync status=none 2>&1); then echo "ack $i"; else echo "fail $i: $out" >&2; fi`,
+    'sleep 0.02; done',
+  ].join('; ');
+  const r = await h.docker(['run', '-d', '--network', 'none', '-v', `${volume}:/data`, image, 'sh', '-c', script], { timeoutMs: 150_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+async function writerLog(h: DockerHost, container: string): Promise<{ acked: number[]; failures: string[] }> {
+  const logs = await h.docker(['logs', container], { timeoutMs: 20_000 });
+  const acked = [...logs.stdout.matchAll(/^ack (\d+)$/gm)].map((m) => Number(m[1]));
+  const failures = logs.stderr.split('\n').filter((l) => l.startsWith('fail '));
+  return { acked, failures };
+}
+
+function readOn(h: DockerHost, volume: string, file: string): Promise<RunResult> {
+  return h.docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/data`, image, 'cat', `/data/${file}`], { timeoutMs: 60_000 });
+}
+
+function lineNumbers(text: string): number[] {
+  return [...text.matchAll(/^a (\d+)$/gm)].map((m) => Number(m[1]));
+}
+
 function diagnostics(): string {
   const parts: string[] = [];
   for (const [node, a] of Object.entries(agents)) parts.push(`--- agent ${node} ---\n${a.output().slice(-5000)}`);
@@ -276,6 +307,75 @@ describe.skipIf(!ready)('OpenStack Cinder on two Docker hosts (RBD backend, rbd-
         return left.length === 0 ? true : undefined;
       }, 250);
       figures.push(['volume rm → gone in Cinder (ms)', Date.now() - t]);
+    } catch (err) {
+      console.error(diagnostics());
+      throw err;
+    }
+  });
+
+  it('storage fence: kill -9 of host 1\'s agent; the server blocklists host 1\'s Ceph client (from the Cinder attachment) and grants host 2, which reads every acknowledged line; host 1\'s writes fail with EIO and never land', async () => {
+    const h1 = host(1);
+    const h2 = host(2);
+    const name = 'cinder-ledger';
+    try {
+      const created = await h1.docker(['volume', 'create', '--driver', 'polly', '-o', 'size=1GiB', '-o', 'profile=cinder-rwo', name], { timeoutMs: 150_000 });
+      expect(created.code, created.stderr).toBe(0);
+      const cv = await cinderVolumeOf(name);
+      cinderIds.push(cv.id);
+      const writer = await startWriter(h1, name, 'ledger');
+      await waitFor('host 1 to acknowledge 20 lines', 60_000, async () => ((await writerLog(h1, writer)).acked.length >= 20 ? true : undefined), 200);
+      expect((await cinderVolumeOf(name)).attachments.map((a) => a.host_name)).toEqual(['host-1']);
+
+      await agents['host-1']!.kill9();
+      const killedAt = Date.now();
+      const read = await waitFor('host 2 to get the volume', 90_000, async () => {
+        const r = await readOn(h2, name, 'ledger');
+        return r.code === 0 ? r : undefined;
+      }, 200);
+      const readAt = Date.now();
+
+      const events = (await api('GET', '/v1/events?type=attachment.fenced&limit=1000', ADMIN)).body.items as Array<{ at: string; data: Record<string, unknown> }>;
+      const fenced = events.find((e) => e.data.node === 'host-1' && e.data.how === 'storage-fence');
+      expect(fenced, JSON.stringify(events)).toBeDefined();
+      const fencedAt = Date.parse(fenced!.at);
+      const blocklist = await ceph!.ceph(['osd', 'blocklist', 'ls']);
+      expect(blocklist).toContain(`${net!.hosts[0]!.address}:0/`);
+      // The fence deleted host 1's Cinder attachment (Cinder allows one on a volume that is not
+      // multiattach); host 2's went when its reader's container did.
+      expect((await cinderVolumeOf(name)).attachments).toEqual([]);
+
+      const log = await writerLog(h1, writer);
+      const onB = new Set(lineNumbers(read.stdout));
+      const lost = log.acked.filter((n) => !onB.has(n));
+      expect(lost, 'acknowledged by host 1 but not read on host 2').toEqual([]);
+      expect(Math.max(...onB)).toBeLessThanOrEqual(Math.max(...log.acked) + 1);
+
+      // Host 1's container still runs and writes, and its writes fail at the OSDs.
+      expect(log.failures.length, 'host 1 saw no failed write').toBeGreaterThan(0);
+      expect(log.failures[0]).toMatch(/Input\/output error/i);
+      const late = await h1.docker(['exec', writer, 'sh', '-c', 'echo "a late" | dd of=/data/ledger oflag=append conv=notrunc,fsync status=none'], { timeoutMs: 30_000 });
+      expect(late.code).not.toBe(0);
+      expect(late.stderr).toMatch(/Input\/output error|Read-only file system/i);
+      console.log(`cinder fence: host 1's first failed write: ${log.failures[0]}; a late write: ${late.stderr.trim()}`);
+
+      await new Promise((r) => setTimeout(r, 500));
+      const again = await readOn(h2, name, 'ledger');
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toBe(read.stdout);
+      expect(again.stdout).not.toContain('a late');
+      expect((await writerLog(h1, writer)).acked.length).toBe(log.acked.length);
+
+      figures.push(
+        ['kill→fence (ms)', fencedAt - killedAt],
+        ['kill→host 2 read (ms)', readAt - killedAt],
+        ['lines acked by host 1', log.acked.length],
+        ['lines read on host 2', onB.size],
+      );
+
+      // Host 1 comes back: its container goes, and the restarted agent lets go of the fenced mapping.
+      await h1.docker(['rm', '-f', writer], { timeoutMs: 30_000 });
+      await startAgent(1);
+      await waitFor('host 1 to release its fenced mapping', 60_000, async () => ((await loopsOnImage(`volume-${cv.id}`)).length === 0 ? true : undefined), 250);
     } catch (err) {
       console.error(diagnostics());
       throw err;

@@ -1,4 +1,3 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import { PollyError } from '../../core/errors.js';
@@ -23,10 +22,11 @@ import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { nodeSecrets, poolParameterSchema, secretParameter, secretParameterKeys } from '../system/pool-parameters.js';
 import { CephClient, isNotFound } from './ceph-client.js';
+import { blocklistEntryFor, fenceRbdImage } from './rbd-fence.js';
 import { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName } from './rbd-names.js';
 import { RbdNodeDriver } from './rbd-node.js';
 
-export { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName };
+export { blocklistEntryFor, RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName };
 
 const MiB = 1024 * 1024;
 
@@ -107,7 +107,7 @@ export class RbdDriver implements StorageDriver {
       keyring: ctx.parameters.keyring,
     });
     this.node = new RbdNodeDriver(ctx);
-    this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.node, req.connector) };
+    this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.connector) };
   }
 
   #spec(kind: 'volume' | 'snapshot', id: string): string {
@@ -325,41 +325,10 @@ export class RbdDriver implements StorageDriver {
     return Object.fromEntries(list.filter((e) => e.name.startsWith('rbd_qos_') && e.source === 'image').map((e) => [e.name, e.value]));
   }
 
-  /**
-   * Storage-side fence: blocklists every client instance that watches the volume's image (the holder's
-   * rbd-fuse or krbd mapping; the new holder has not mapped it yet), plus any instance at the addresses
-   * the node registered. Blocklisted clients get EBLOCKLISTED on every further I/O and lose their
-   * exclusive lock, so the next node can take the image at once.
-   */
-  async #fence(backendId: string, node: string, connector: NodeConnector | undefined): Promise<void> {
+  /** Storage-side fence: the image's watchers and lock holders and the node's addresses blocklisted (see {@link fenceRbdImage}). */
+  async #fence(backendId: string, connector: NodeConnector | undefined): Promise<void> {
     assertObjectId(this.#poolName, 'volume', backendId);
-    const spec = this.#spec('volume', backendId);
-    const targets = new Set<string>();
-    // The image's watchers and lock holders, asked at once (each is a CLI start and a monitor session).
-    type LockList = Record<string, { locker: string; address: string }> | Array<{ id?: string; locker: string; address: string }> | null;
-    const [watchers, locks] = await Promise.all([
-      this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]).then(
-        (status) => (status.watchers ?? []).map((w) => w.address),
-        (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
-      ),
-      this.#client.rbdJson<LockList>(['lock', 'ls', spec]).then(
-        (list) => (Array.isArray(list) ? list.map((l) => ({ id: l.id ?? '', ...l })) : Object.entries(list ?? {}).map(([id, l]) => ({ id, ...l }))),
-        (err: unknown) => (isNotFound(err) ? [] : Promise.reject<Array<{ id: string; locker: string; address: string }>>(err)),
-      ),
-    ]);
-    for (const a of [...watchers, ...locks.map((l) => l.address)]) targets.add(a);
-    // A registered address fences every client of that host (ceph-csi's network fence); loopback and
-    // link-local addresses never reach a monitor, so they name no client of this node.
-    for (const a of connector?.addresses ?? []) {
-      const entry = blocklistEntryFor(a);
-      if (entry !== undefined) targets.add(entry);
-    }
-    // One monitor round trip each: in parallel, so a node with many addresses is cut off in one.
-    await Promise.all([...targets].map((addr) => this.#client.ceph(['osd', 'blocklist', 'add', addr.replace(/^(v[12]:)/, '')])));
-    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now (the
-    // holders listed above: whoever maps the image next has not taken it yet).
-    await Promise.all(locks.filter((l) => l.id !== '').map((l) => this.#client.rbd(['lock', 'rm', spec, l.id, l.locker]).catch(() => undefined)));
-    void node;
+    await fenceRbdImage(this.#client, this.#spec('volume', backendId), connector);
   }
 
   async close(): Promise<void> {
@@ -375,22 +344,6 @@ export class RbdDriver implements StorageDriver {
       throw err;
     }
   }
-}
-
-/**
- * The `ceph osd blocklist add` entry that covers every client instance at a node address (`IP:0/0`,
- * IPv6 in brackets as Ceph writes entity addresses), or undefined for loopback and link-local
- * addresses (and anything that is not an IP address).
- */
-export function blocklistEntryFor(address: string): string | undefined {
-  const a = address.trim().replace(/%.*$/, '');
-  if (isIPv4(a)) return /^127\.|^169\.254\./.test(a) ? undefined : `${a}:0/0`;
-  if (isIPv6(a)) {
-    const lower = a.toLowerCase();
-    if (lower === '::1' || /^fe[89ab][0-9a-f]:/.test(lower)) return undefined;
-    return `[${a}]:0/0`;
-  }
-  return undefined;
 }
 
 function roundUp(n: number, unit: number): number {
