@@ -16,13 +16,51 @@ import { startPollyCsiPlugin } from '../test/helpers/csi-plugin.js';
 import { Cleanup, createLoopFs } from '../test/helpers/loopfs.js';
 import { type BenchContext, type BenchRow, type Benchmark, GiB, median, MiB, msSince, ratioOf, skippedRow, sleep } from './harness.js';
 import { loopBlocker } from './loop-env.js';
-import { startPollyProcess } from './server-process.js';
+import { BENCH_ADMIN_TOKEN, startPollyProcess } from './server-process.js';
 
 const GOAL = 'ratio ≤ 1.2';
 const VOLUME_BYTES = 16 * MiB;
 const MOUNT = { mount: { fs_type: '', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
 
 type Path = 'direct' | 'polly' | 'driver';
+
+/** Sums and counts of the Prometheus series the breakdown reads, by a short key. */
+type Scrape = Record<string, number>;
+
+/** One value of a Prometheus text exposition: the sample whose name and labels all match, else 0. */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+async function metricsOf(url: string, token: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  return res.text();
+}
+
+/** What the server spent per CreateVolume, from its own metrics and the plugin's (differences of two scrapes). */
+async function scrape(outerUrl: string, pluginUrl: string, token: string, pluginToken: string): Promise<Scrape> {
+  const [outer, inner] = await Promise.all([metricsOf(outerUrl, token), metricsOf(pluginUrl, pluginToken)]);
+  const rpc = 'polly_rpc_duration_seconds';
+  const op = 'polly_driver_operation_duration_seconds';
+  return {
+    createSum: sample(outer, `${rpc}_sum`, { frontend: 'csi', method: 'CreateVolume' }),
+    createCount: sample(outer, `${rpc}_count`, { frontend: 'csi', method: 'CreateVolume' }),
+    driverCreateSum: sample(outer, `${op}_sum`, { driver: 'csi', op: 'create' }),
+    driverCreateCount: sample(outer, `${op}_count`, { driver: 'csi', op: 'create' }),
+    driverCapacitySum: sample(outer, `${op}_sum`, { driver: 'csi', op: 'capacity' }),
+    driverCapacityCount: sample(outer, `${op}_count`, { driver: 'csi', op: 'capacity' }),
+    transactions: sample(outer, 'polly_store_transactions_total', {}),
+    pluginGetCapacity: sample(inner, `${rpc}_count`, { frontend: 'csi', method: 'GetCapacity' }),
+    pluginCreateSum: sample(inner, `${rpc}_sum`, { frontend: 'csi', method: 'CreateVolume' }),
+    pluginCreateCount: sample(inner, `${rpc}_count`, { frontend: 'csi', method: 'CreateVolume' }),
+  };
+}
 
 export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean; repetitions?: number }): Promise<BenchRow[]> {
   const repetitions = opts.repetitions ?? (opts.quick ? 15 : 60);
@@ -104,6 +142,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${outer.output().slice(-3000)}`);
     }
+    const before = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
     const orders: Path[][] = [
       ['direct', 'polly', 'driver'],
       ['polly', 'driver', 'direct'],
@@ -113,6 +152,30 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       for (const p of orders[r % orders.length]!) samples[p].push(await once(p));
       if ((r + 1) % 5 === 0) ctx.progress(`${r + 1}/${repetitions}: direct ${median(samples.direct).toFixed(1)} ms, via Polly ${median(samples.polly).toFixed(1)} ms, driver ${median(samples.driver).toFixed(1)} ms`);
     }
+    const after = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
+    const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+    const creates = d('createCount');
+    const per = (k: string) => (creates > 0 ? Math.round((d(k) / creates) * 1e4) / 1e4 : null);
+    const ms = (sum: string, count: string) => (d(count) > 0 ? Math.round((d(sum) / d(count)) * 1e5) / 100 : null);
+    // Means over the timed polly-path creates (the metrics cannot give medians); the rest of a
+    // server-side create is Polly's own: request parsing, lookups, placement, the intent and confirm
+    // transactions, events.
+    const serverMs = ms('createSum', 'createCount');
+    const driverMs = ms('driverCreateSum', 'driverCreateCount');
+    const capacityMs = d('driverCapacityCount') > 0 ? Math.round((d('driverCapacitySum') / creates) * 1e5) / 100 : 0;
+    const breakdown = {
+      creates,
+      serverCreateVolumeMeanMs: serverMs,
+      driverCreateMeanMs: driverMs,
+      driverCapacityCallsPerCreate: per('driverCapacityCount'),
+      driverCapacityMsPerCreate: capacityMs,
+      pluginGetCapacityPerCreate: per('pluginGetCapacity'),
+      pollyBookkeepingMeanMs: serverMs !== null && driverMs !== null ? Math.round((serverMs - driverMs - capacityMs) * 100) / 100 : null,
+      // Transactions of the whole polly-path sample (create, delete, and the deletion's confirmation).
+      storeTransactionsPerCreateAndDelete: per('transactions'),
+      pluginCreateVolumeMeanMs: ms('pluginCreateSum', 'pluginCreateCount'),
+    };
+    ctx.progress(`breakdown of a CreateVolume through Polly: ${JSON.stringify(breakdown)}`);
     const directMs = median(samples.direct);
     const row = (name: string, path: Path, measured: string): BenchRow => {
       const ms = median(samples[path]);
@@ -132,6 +195,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
           reference: 'CSI CreateVolume straight to the plugin socket (same client code, no retries)',
           plugin: 'polly server (separate process) with a btrfs pool, CSI controller socket bound to one service',
           samples: { [path]: samples[path], direct: samples.direct },
+          ...(path === 'polly' ? { breakdown } : {}),
         },
       };
     };

@@ -150,6 +150,62 @@ describe('attachments', () => {
     await driver.detach({ backendId: id, volumeId: id, node: connector('host-iscsi') });
     await driver.delete(id);
   });
+
+  it('gives a writable attachment to a new node alone: the attachments Polly made for other nodes go (Cinder allows one)', async () => {
+    const id = newId();
+    await driver.create({ volumeId: id, sizeBytes: GiB, volumeMode: 'filesystem', fsType: 'ext4' });
+    await driver.attach({ backendId: id, volumeId: id, node: connector('host-old'), accessMode: 'RWO', readOnly: false });
+    expect((await cinderVolume(id)).attachments.map((a) => a.host_name)).toEqual(['host-old']);
+    // Polly attaches only once it granted the volume to host-new (host-old fenced or gone).
+    const ctx = await driver.attach({ backendId: id, volumeId: id, node: connector('host-new'), accessMode: 'RWO', readOnly: false });
+    expect(ctx[RBD_CONTEXT.image]).toMatch(/^volume-/);
+    expect((await cinderVolume(id)).attachments.map((a) => a.host_name)).toEqual(['host-new']);
+    await driver.detach({ backendId: id, volumeId: id, node: connector('host-new') });
+    await driver.delete(id);
+  });
+});
+
+describe('storage-side fence', () => {
+  it('is offered when the server has a Ceph key (nodeKey or fenceKey), and not with storageFence: off or no key', () => {
+    expect(driver.storageFence).toBeDefined();
+    const { nodeKey: _nodeKey, ...keyless } = parameters;
+    expect(new CinderDriver({ poolName: 'cinder-nokey', parameters: keyless, dataDir: join(work, 'nokey') }).storageFence).toBeUndefined();
+    expect(new CinderDriver({ poolName: 'cinder-nokey', parameters: { ...keyless, fenceKey: c.rbdKey }, dataDir: join(work, 'nokey') }).storageFence).toBeDefined();
+    expect(new CinderDriver({ poolName: 'cinder-off', parameters: { ...parameters, storageFence: 'off' }, dataDir: join(work, 'off') }).storageFence).toBeUndefined();
+  });
+
+  it('blocklists the node\'s RBD client named by its attachment, deletes that attachment, and the node\'s writes fail', async () => {
+    const id = newId();
+    await driver.create({ volumeId: id, sizeBytes: GiB, volumeMode: 'filesystem', fsType: 'ext4' });
+    const a = nodeHalf('host-fenced');
+    const staged = await a.stage(id);
+    await writeDurably(join(staged, 'before.bin'), randomBytes(64 * 1024));
+    const image = `${c.rbdPool}/volume-${(await cinderVolume(id)).id}`;
+    const watchers = (JSON.parse(await c.ceph.rbd(['status', image, '--format', 'json'])) as { watchers: Array<{ address: string }> }).watchers.map((w) => w.address.replace(/^v[12]:/, ''));
+    expect(watchers.length).toBeGreaterThan(0);
+    await driver.storageFence!.fenceNode({ backendId: id, node: 'host-fenced', connector: connector('host-fenced') });
+    const blocklist = await c.ceph.ceph(['osd', 'blocklist', 'ls']);
+    for (const w of watchers) expect(blocklist).toContain(w);
+    expect((await cinderVolume(id)).attachments).toEqual([]);
+    // A write on the fenced node fails (the ext4 journal or the data write gets EIO from the blocklisted client).
+    await expect(writeDurably(join(staged, 'after.bin'), randomBytes(64 * 1024))).rejects.toThrow(/EIO|EROFS|i\/o error|read-only/i);
+    // The node half lets go of the fenced mapping.
+    for (const r of await a.half.node.listNodeResources()) await a.half.node.releaseNodeResources(r.backendId);
+    await driver.delete(id);
+  });
+
+  it('refuses to fence a volume Cinder attaches over a transport without a client to blocklist (iSCSI): UNSUPPORTED, attachment kept', async () => {
+    const id = newId();
+    await driver.create({ volumeId: id, sizeBytes: GiB, volumeMode: 'filesystem', fsType: 'ext4', parameters: { volumeType: c.volumeTypes.fake } });
+    await driver.attach({ backendId: id, volumeId: id, node: connector('host-iscsi-f'), accessMode: 'RWO', readOnly: false });
+    await expect(driver.storageFence!.fenceNode({ backendId: id, node: 'host-iscsi-f', connector: connector('host-iscsi-f') })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringContaining('driver_volume_type "iscsi"'),
+    });
+    expect((await cinderVolume(id)).attachments.map((x) => x.host_name)).toEqual(['host-iscsi-f']);
+    await driver.detach({ backendId: id, volumeId: id, node: connector('host-iscsi-f') });
+    await driver.delete(id);
+  });
 });
 
 describe('volume types, QoS and capacity', () => {

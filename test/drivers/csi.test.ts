@@ -258,3 +258,42 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30
   }
   throw new Error(`timed out waiting until ${what}`);
 }
+
+describe('csi driver capacity, against a real plugin', () => {
+  /** GetCapacity calls the plugin served so far (its own metrics). */
+  async function getCapacityCalls(): Promise<number> {
+    const text = await (await fetch(`${plugin.url()}/metrics`, { headers: { authorization: `Bearer ${plugin.adminToken}` } })).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('polly_rpc_duration_seconds_count{') && l.includes('method="GetCapacity"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  }
+
+  it('answers capacity without a GetCapacity per read: kept 1 s, moved by its own creates and deletes, renewed in the background while read', async () => {
+    const driver = driverWith({ capacityBytes: String(400 * MiB) });
+    await driver.init();
+    const calls0 = await getCapacityCalls();
+    const first = await driver.capacity();
+    const second = await driver.capacity();
+    expect(second).toEqual(first);
+    expect((await getCapacityCalls()) - calls0).toBe(1);
+    // A create takes its bytes off the kept answer without asking the plugin; its delete gives them back.
+    const made = await create(driver, 'vol-capacity');
+    const afterCreate = await driver.capacity();
+    expect(first.freeBytes - afterCreate.freeBytes).toBe(made.sizeBytes);
+    await driver.delete(made.backendId);
+    expect((await driver.capacity()).freeBytes).toBe(first.freeBytes);
+    // While read, the answer is renewed before it expires: a reader 1.5 s on finds one ready.
+    const calls1 = await getCapacityCalls();
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      await driver.capacity();
+    }
+    expect((await getCapacityCalls()) - calls1).toBeGreaterThanOrEqual(1);
+    await driver.close();
+    const calls2 = await getCapacityCalls();
+    await new Promise((r) => setTimeout(r, 1_500));
+    // Closed: no renewals behind its back.
+    expect(await getCapacityCalls()).toBe(calls2);
+  }, 60_000);
+});

@@ -16,6 +16,8 @@ export interface PollyCsiPlugin {
   nodeId: string;
   /** The token of the service the plugin's controller socket serves (sent in CSI `secrets`). */
   token: string;
+  /** The plugin's admin token (its REST API and /metrics). */
+  adminToken: string;
   /** The plugin's REST API, to look at its volumes without the driver under test. */
   url(): string;
   rest(method: string, path: string): Promise<{ status: number; body: unknown }>;
@@ -100,6 +102,7 @@ export async function startPollyCsiPlugin(dir: string, poolPath: string, opts: {
     nodeEndpoint,
     nodeId,
     token: TOKEN,
+    adminToken: ADMIN,
     url: () => running?.url ?? '',
     rest,
     async restart() {

@@ -13,11 +13,13 @@ import type {
   PublishContext,
   QosLimits,
   StorageDriver,
+  StorageFence,
 } from '../../core/ports/driver.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { nodeSecrets, secretParameterKeys } from '../system/pool-parameters.js';
 import { CinderClient, isNotFoundError } from './cinder-client.js';
+import { CinderRbdFence } from './cinder-fence.js';
 import { CinderNodeDriver } from './cinder-node.js';
 import { authFrom, CINDER_PARAMETERS } from './cinder-parameters.js';
 import { type ConnectionInfo, publishContextOf } from './connection-info.js';
@@ -95,6 +97,8 @@ export class CinderDriver implements StorageDriver {
   readonly driverName = 'cinder';
   readonly capabilities = CAPABILITIES;
   readonly node: CinderNodeDriver;
+  /** Present when the pool can blocklist Ceph clients (see {@link CinderRbdFence}); absent: failover falls back as for drivers that cannot fence. */
+  readonly storageFence: StorageFence | undefined;
   readonly secretParameters = Object.fromEntries(secretParameterKeys(CINDER_PARAMETERS));
   readonly #poolName: string;
   readonly #params: Record<string, string>;
@@ -104,6 +108,9 @@ export class CinderDriver implements StorageDriver {
   /** Polly backend id → Cinder id, learnt from lookups by name (a cache: always checked by GET). */
   readonly #ids = new Map<string, string>();
   readonly #knownTypes = new Set<string>();
+  readonly #fencer: CinderRbdFence | undefined;
+  /** The last publish context answered per backend id: names the image and monitors when the fenced node's attachment is gone. */
+  readonly #contexts = new Map<string, PublishContext>();
 
   constructor(ctx: DriverContext) {
     this.#poolName = ctx.poolName;
@@ -111,6 +118,11 @@ export class CinderDriver implements StorageDriver {
     this.#client = new CinderClient(`pool ${ctx.poolName}`, authFrom(ctx.poolName, ctx.parameters));
     this.#timeoutMs = Number(ctx.parameters.timeoutSeconds ?? 600) * 1000;
     this.node = new CinderNodeDriver(ctx);
+    if (CinderRbdFence.enabled(ctx.parameters)) {
+      const fencer = new CinderRbdFence(ctx.poolName, ctx.dataDir, ctx.parameters);
+      this.#fencer = fencer;
+      this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.node, req.connector) };
+    }
   }
 
   async init(): Promise<void> {
@@ -124,6 +136,7 @@ export class CinderDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {
+    await this.#fencer?.close();
     await this.node.close();
   }
 
@@ -348,6 +361,8 @@ export class CinderDriver implements StorageDriver {
     assertObjectId(this.#poolName, 'volume', req.backendId);
     return this.#locks.run(req.backendId, async () => {
       const vol = await this.#mustFindVolume(req.backendId);
+      const exclusive = !(req.readOnly || req.accessMode === 'ROX');
+      if (exclusive) await this.#dropStaleAttachments(vol, req.node.node);
       let attachmentId = vol.attachments.find((a) => a.host_name === req.node.node)?.attachment_id;
       let info: ConnectionInfo | undefined;
       if (attachmentId !== undefined) {
@@ -369,14 +384,69 @@ export class CinderDriver implements StorageDriver {
         await this.#client.call('POST', `/attachments/${attachmentId}/action`, { 'os-complete': null });
       }
       if (!info) throw new PollyError('BACKEND_FAILED', `pool ${this.#poolName}: Cinder answered no connection info for volume ${vol.id}`);
-      return publishContextOf(this.#poolName, info, {
-        attachmentId,
-        volumeId: vol.id,
-        monHost: this.#params.monHost,
-        nodeUser: this.#params.nodeUser,
-        nodeKeyring: this.#params.nodeKeyring,
-        mapper: this.#params.mapper,
-      });
+      const ctx = this.#contextOf(info, attachmentId, vol.id);
+      this.#contexts.set(req.backendId, ctx);
+      return ctx;
+    });
+  }
+
+  #contextOf(info: ConnectionInfo, attachmentId: string, volumeId: string): PublishContext {
+    return publishContextOf(this.#poolName, info, {
+      attachmentId,
+      volumeId,
+      monHost: this.#params.monHost,
+      nodeUser: this.#params.nodeUser,
+      nodeKeyring: this.#params.nodeKeyring,
+      mapper: this.#params.mapper,
+    });
+  }
+
+  /**
+   * Before a writable attachment: Cinder refuses a second attachment of a volume that is not
+   * multiattach, and Polly calls attach only once it granted the volume to this node alone, so the
+   * attachments Polly made for other nodes are stale (their holder was fenced, self-fenced or let go
+   * without the detach reaching Cinder): they go. An attachment of a Nova server is not Polly's and stays.
+   */
+  async #dropStaleAttachments(vol: CinderVolume, node: string): Promise<void> {
+    const others = vol.attachments.filter((a) => a.host_name !== node);
+    const foreign = others.filter((a) => a.server_id);
+    if (foreign.length > 0) {
+      throw new PollyError('INVALID_STATE', `pool ${this.#poolName}: Cinder volume ${vol.id} is attached to server ${foreign.map((a) => a.server_id).join(', ')}, outside Polly`);
+    }
+    if (others.length === 0) return;
+    for (const a of others) await this.#client.call('DELETE', `/attachments/${a.attachment_id}`).catch((err: unknown) => (isNotFoundError(err) ? undefined : Promise.reject(err)));
+    vol.attachments = vol.attachments.filter((a) => a.host_name === node);
+    await this.#settle(vol.id, `volume ${vol.id}`, ['detaching', 'attaching'], 'detach');
+  }
+
+  /**
+   * Storage-side fence of `node`: its Ceph clients blocklisted on the cluster its attachment's connection
+   * info names (else the last one answered for the volume), then its Cinder attachments deleted, so that
+   * the next node's attachment is allowed. A volume Cinder no longer has holds nothing to protect.
+   */
+  async #fence(backendId: string, node: string, connector: NodeConnector | undefined): Promise<void> {
+    assertObjectId(this.#poolName, 'volume', backendId);
+    const fencer = this.#fencer;
+    if (!fencer) throw new PollyError('UNSUPPORTED', `pool ${this.#poolName}: storage-side fencing is off`);
+    await this.#locks.run(backendId, async () => {
+      const vol = await this.#findVolume(backendId);
+      if (!vol || vol.status === 'deleting') return;
+      const theirs = vol.attachments.filter((a) => a.host_name === node);
+      let ctx: PublishContext | undefined;
+      for (const a of theirs) {
+        const info = (await this.#client.call<{ attachment: { connection_info: ConnectionInfo | null } }>('GET', `/attachments/${a.attachment_id}`)).attachment.connection_info;
+        if (info) {
+          ctx = this.#contextOf(info, a.attachment_id, vol.id);
+          break;
+        }
+      }
+      ctx ??= this.#contexts.get(backendId);
+      if (!ctx) {
+        throw new PollyError('BACKEND_FAILED', `pool ${this.#poolName}: cannot fence node ${node} off volume ${backendId}: Cinder holds no attachment of it for that node, so no connection info names the image and monitors to blocklist on`);
+      }
+      await fencer.fence(backendId, node, ctx, connector);
+      for (const a of theirs) await this.#client.call('DELETE', `/attachments/${a.attachment_id}`).catch((err: unknown) => (isNotFoundError(err) ? undefined : Promise.reject(err)));
+      if (theirs.length > 0) await this.#settle(vol.id, `volume ${backendId}`, ['detaching', 'attaching'], 'detach');
     });
   }
 

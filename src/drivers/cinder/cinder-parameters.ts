@@ -33,6 +33,10 @@ export const CINDER_PARAMETERS = poolParameterSchema({
   nodeKeyring: Type.String({ minLength: 1, description: 'Keyring file present on every node (instead of `nodeKey`)' }),
   monHost: Type.String({ minLength: 1, description: 'Ceph monitors as nodes reach them (default: those Cinder\'s connection info lists)' }),
   mapper: Type.String({ pattern: '^(auto|krbd|rbd-fuse)$', description: 'How nodes map RBD volumes: krbd, rbd-fuse + a loop device, or auto' }),
+  storageFence: Type.String({ pattern: '^(auto|off)$', description: 'Storage-side fencing of RBD attachments by Ceph client blocklist: auto (when the server has a Ceph key: fenceKey or nodeKey) or off' }),
+  fenceUser: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Cephx user the server blocklists fenced nodes with (needs the monitor caps of profile rbd; default: nodeUser, else the user Cinder\'s connection info names)' }),
+  fenceKey: secretParameter('server', 'Cephx secret key of `fenceUser` (default: nodeKey)'),
+  fenceKeyring: Type.String({ minLength: 1, description: 'Keyring file of `fenceUser` on the server (instead of `fenceKey`)' }),
 });
 
 /** The authentication the parameters describe; INVALID_POOL_PARAMETER naming what is missing. */

@@ -34,6 +34,13 @@ interface PluginFacts {
   expansion: 'ONLINE' | 'OFFLINE' | undefined;
 }
 
+/** How long a GetCapacity answer stands (Polly's own pool capacity cache keeps a reading as long). */
+const CAPACITY_TTL_MS = 1_000;
+/** A renewal goes out this long after the last one (before the answer expires). */
+const CAPACITY_RENEW_MS = 700;
+/** Renewals stop when nobody asked for capacity this long. */
+const CAPACITY_IDLE_MS = 10_000;
+
 /**
  * `csi`: a pool whose storage is an external CSI plugin (any vendor's driver, or another Polly). The
  * server is the plugin's CO for Identity and Controller: CreateVolume is named after Polly's volume id (so
@@ -62,6 +69,14 @@ export class CsiDriver implements StorageDriver {
   pluginName: string | undefined;
   /** volume_context of the volumes this process created, for ControllerPublish's answer (else looked up). */
   readonly #volumeContexts = new Map<string, Record<string, string>>();
+  /** The last GetCapacity answer, kept {@link CAPACITY_TTL_MS} and moved by this driver's own creates and deletes. */
+  #capacity: { value: BackendCapacity; until: number } | undefined;
+  #capacityCall: Promise<BackendCapacity> | undefined;
+  /** When capacity was last asked for, and the timer that keeps the answer fresh while it is. */
+  #capacityAskedAt = 0;
+  #capacityTimer: NodeJS.Timeout | undefined;
+  /** Sizes of the volumes this driver created, so that a delete can give their bytes back to the cached figure. */
+  readonly #sizes = new Map<string, number>();
 
   constructor(ctx: DriverContext) {
     this.#poolName = ctx.poolName;
@@ -106,9 +121,44 @@ export class CsiDriver implements StorageDriver {
     return t === undefined ? null : { requisite: [{ segments: t }], preferred: [{ segments: t }] };
   }
 
-  /** GetCapacity where the plugin offers it (total: the declared `capacityBytes`, else what is available); else unknown. */
+  /**
+   * GetCapacity where the plugin offers it (total: the declared `capacityBytes`, else what is available);
+   * else unknown. An answer is kept for {@link CAPACITY_TTL_MS}, and this driver's own creates take their
+   * bytes off it (deletes give back what they created): Polly re-reads a pool's capacity after every
+   * create and delete, and a round trip to the plugin there would be paid by the next create. What else
+   * moves the plugin's capacity (data written, other clients) shows within the TTL, as Polly's own
+   * capacity cache does. While callers keep asking (within {@link CAPACITY_IDLE_MS}), the answer is
+   * renewed in the background before it expires, so that no create waits for a GetCapacity round trip.
+   * Concurrent readers share one call.
+   */
   async capacity(): Promise<BackendCapacity> {
     if (!this.#has('GET_CAPACITY')) return { totalBytes: 0, freeBytes: 0, unknown: true };
+    this.#capacityAskedAt = Date.now();
+    this.#renewCapacity();
+    const cached = this.#capacity;
+    if (cached && cached.until > Date.now()) return { ...cached.value };
+    return { ...(await this.#askCapacity()) };
+  }
+
+  #askCapacity(): Promise<BackendCapacity> {
+    this.#capacityCall ??= this.#getCapacity().finally(() => (this.#capacityCall = undefined));
+    return this.#capacityCall;
+  }
+
+  /** Schedules one renewal of the cached answer shortly before it expires, again while it is read. */
+  #renewCapacity(): void {
+    if (this.#capacityTimer !== undefined) return;
+    this.#capacityTimer = setTimeout(() => {
+      this.#capacityTimer = undefined;
+      if (Date.now() - this.#capacityAskedAt > CAPACITY_IDLE_MS) return;
+      // A failed renewal leaves the next reader to ask (and see the error) itself.
+      this.#askCapacity().then(() => this.#renewCapacity(), () => undefined);
+    }, CAPACITY_RENEW_MS);
+    this.#capacityTimer.unref();
+  }
+
+  async #getCapacity(): Promise<BackendCapacity> {
+    const asked = Date.now();
     const res = await this.#client.call<csi.GetCapacityResponse>('Controller', 'GetCapacity', {
       volume_capabilities: [this.#capability('filesystem', undefined)],
       parameters: this.#s.createParameters,
@@ -116,7 +166,16 @@ export class CsiDriver implements StorageDriver {
     });
     const free = Math.max(0, res.available_capacity);
     const total = this.#s.capacityBytes ?? free;
-    return { totalBytes: total, freeBytes: Math.min(free, total) };
+    const value = { totalBytes: total, freeBytes: Math.min(free, total) };
+    this.#capacity = { value, until: asked + CAPACITY_TTL_MS };
+    return value;
+  }
+
+  /** Moves the cached free bytes by what this driver just did (nothing when no answer is cached). */
+  #adjustCapacity(deltaBytes: number): void {
+    const c = this.#capacity;
+    if (!c) return;
+    c.value = { ...c.value, freeBytes: Math.max(0, Math.min(c.value.totalBytes, c.value.freeBytes + deltaBytes)) };
   }
 
   async create(req: CreateVolumeRequest): Promise<CreatedVolume> {
@@ -146,7 +205,11 @@ export class CsiDriver implements StorageDriver {
     if (!v?.volume_id) throw new PollyError('BACKEND_FAILED', `pool ${this.#poolName}: CreateVolume of ${req.volumeId} answered no volume`);
     this.#volumeContexts.set(v.volume_id, v.volume_context);
     // 0 means "unknown" in CSI: the plugin made at least what was asked.
-    return { backendId: v.volume_id, sizeBytes: v.capacity_bytes > 0 ? v.capacity_bytes : req.sizeBytes };
+    const sizeBytes = v.capacity_bytes > 0 ? v.capacity_bytes : req.sizeBytes;
+    // A repeat of a create (same name) finds the volume again: its bytes were taken off already.
+    if (!this.#sizes.has(v.volume_id)) this.#adjustCapacity(-sizeBytes);
+    this.#sizes.set(v.volume_id, sizeBytes);
+    return { backendId: v.volume_id, sizeBytes };
   }
 
   #mutableParameters(qos: QosLimits | undefined): Record<string, string> {
@@ -162,6 +225,11 @@ export class CsiDriver implements StorageDriver {
     assertBackendId(this.#poolName, backendId);
     await this.#client.call('Controller', 'DeleteVolume', { volume_id: backendId, secrets: this.#s.controllerSecrets }).catch(ignoreNotFound);
     this.#volumeContexts.delete(backendId);
+    const size = this.#sizes.get(backendId);
+    if (size !== undefined) {
+      this.#sizes.delete(backendId);
+      this.#adjustCapacity(size);
+    }
   }
 
   async expand(backendId: string, sizeBytes: number): Promise<{ sizeBytes: number }> {
@@ -178,7 +246,13 @@ export class CsiDriver implements StorageDriver {
       secrets: this.#s.controllerSecrets,
       volume_capability: this.#capability('filesystem', undefined),
     });
-    return { sizeBytes: Math.max(res.capacity_bytes, sizeBytes) };
+    const grown = Math.max(res.capacity_bytes, sizeBytes);
+    const before = this.#sizes.get(backendId);
+    if (before !== undefined && grown > before) {
+      this.#sizes.set(backendId, grown);
+      this.#adjustCapacity(before - grown);
+    }
+    return { sizeBytes: grown };
   }
 
   /** CreateSnapshot named after Polly's snapshot id, repeated until the plugin says ready_to_use. */
@@ -326,6 +400,9 @@ export class CsiDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#capacityTimer);
+    this.#capacityTimer = undefined;
+    this.#capacityAskedAt = 0;
     this.#client.close();
     await this.node.close();
   }

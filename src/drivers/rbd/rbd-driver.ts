@@ -20,8 +20,8 @@ import { fsTypeFor } from '../loopblock/images.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
 import { nodeSecrets, poolParameterSchema, secretParameter, secretParameterKeys } from '../system/pool-parameters.js';
-import { blocklistEntryFor, CephClient, isNotFound } from './ceph-client.js';
-import { blocklistAdd } from './ceph-blocklist.js';
+import { CephClient, isNotFound } from './ceph-client.js';
+import { fenceRbdImage } from './rbd-fence.js';
 import { RBD_CONTEXT, RBD_IMAGE_PREFIX, rbdImageName } from './rbd-names.js';
 import { RbdNodeDriver } from './rbd-node.js';
 
@@ -101,7 +101,7 @@ export class RbdDriver implements StorageDriver {
     this.#pool = ctx.parameters.pool ?? '';
     this.#client = CephClient.forController('rbd', ctx);
     this.node = new RbdNodeDriver(ctx);
-    this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.node, req.connector) };
+    this.storageFence = { fenceNode: (req) => this.#fence(req.backendId, req.connector) };
   }
 
   #spec(kind: 'volume' | 'snapshot', id: string): string {
@@ -319,54 +319,10 @@ export class RbdDriver implements StorageDriver {
     return Object.fromEntries(list.filter((e) => e.name.startsWith('rbd_qos_') && e.source === 'image').map((e) => [e.name, e.value]));
   }
 
-  /**
-   * Storage-side fence: blocklists every client instance at the addresses the node registered (as
-   * ceph-csi's network fence does) and every instance that watches the volume's image or holds its lock
-   * (the holder's rbd-fuse or krbd mapping; the new holder has not mapped it yet), then breaks the lock.
-   * Blocklisted clients get EBLOCKLISTED on every further I/O, so the next node can take the image at once.
-   *
-   * Each blocklist entry is a monitor proposal (up to `paxos_propose_interval`, 1 s by default, when the
-   * monitor committed something lately), so the fence makes as few and as concurrent ones as it can
-   * (through librados, see {@link blocklistAdd}): the node's addresses go at once, beside the listing of watchers and lockers; an instance at one of those
-   * addresses is covered by its `IP:0/0` entry and needs none of its own; the lock is broken without
-   * librbd's own blocklisting of the locker (`rbd_blocklist_on_break_lock`), which would cost another
-   * proposal for an instance blocklisted already.
-   */
-  async #fence(backendId: string, node: string, connector: NodeConnector | undefined): Promise<void> {
+  /** Storage-side fence: the image's watchers and lock holders and the node's addresses blocklisted (see {@link fenceRbdImage}). */
+  async #fence(backendId: string, connector: NodeConnector | undefined): Promise<void> {
     assertObjectId(this.#poolName, 'volume', backendId);
-    const spec = this.#spec('volume', backendId);
-    // Loopback and link-local addresses never reach a monitor, so they name no client of this node.
-    const hostEntries = new Set<string>();
-    for (const a of connector?.addresses ?? []) {
-      const entry = blocklistEntryFor(a);
-      if (entry !== undefined) hostEntries.add(entry);
-    }
-    type LockList = Record<string, { locker: string; address: string }> | Array<{ id?: string; locker: string; address: string }> | null;
-    const [, watchers, locks] = await Promise.all([
-      blocklistAdd(this.#client, [...hostEntries]),
-      this.#client.rbdJson<{ watchers?: Array<{ address: string }> }>(['status', spec]).then(
-        (status) => (status.watchers ?? []).map((w) => w.address),
-        (err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)),
-      ),
-      this.#client.rbdJson<LockList>(['lock', 'ls', spec]).then(
-        (list) => (Array.isArray(list) ? list.map((l) => ({ id: l.id ?? '', ...l })) : Object.entries(list ?? {}).map(([id, l]) => ({ id, ...l }))),
-        (err: unknown) => (isNotFound(err) ? [] : Promise.reject<Array<{ id: string; locker: string; address: string }>>(err)),
-      ),
-    ]);
-    const instances = new Set<string>();
-    for (const a of [...watchers, ...locks.map((l) => l.address)]) {
-      const instance = a.replace(/^(v[12]:)/, '');
-      if (!hostEntries.has(wholeHostEntry(instance))) instances.add(instance);
-    }
-    await blocklistAdd(this.#client, [...instances]);
-    // Locks held by a blocklisted client are released by the OSDs' watch timeout; break them now (the
-    // holders listed above: whoever maps the image next has not taken it yet).
-    await Promise.all(
-      locks
-        .filter((l) => l.id !== '')
-        .map((l) => this.#client.rbd(['lock', 'rm', '--rbd_blocklist_on_break_lock=false', spec, l.id, l.locker]).catch(() => undefined)),
-    );
-    void node;
+    await fenceRbdImage(this.#client, this.#spec('volume', backendId), connector);
   }
 
   async close(): Promise<void> {
@@ -382,13 +338,6 @@ export class RbdDriver implements StorageDriver {
       throw err;
     }
   }
-}
-
-
-/** The `IP:0/0` entry that covers a client instance address (`IP:port/nonce`, IPv6 in brackets). */
-export function wholeHostEntry(instance: string): string {
-  const m = /^(\[[^\]]+\]|[^:/]+):\d+\/\d+$/.exec(instance);
-  return m ? `${m[1]}:0/0` : instance;
 }
 
 function roundUp(n: number, unit: number): number {
