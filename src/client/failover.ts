@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
  * - every mutating request gets `Idempotency-Key: polly-<uuid>` when it has none, so all of them are safe
  *   to retry: the server answers a repeat with the first reply, whichever replica served it;
  * - a `409 IDEMPOTENCY_IN_PROGRESS` after a retry means the first attempt still runs (or a new leader is
- *   finishing it): it is asked again after `Retry-After`;
+ *   finishing it): it is asked again, after the backoff or `Retry-After`, whichever is shorter;
  * - between rounds over the URLs the wait doubles from 100 ms to 1 s, and no attempt starts after the
  *   deadline;
  * - with a single URL, a refused connection is reported at once (nothing else to try; a mistyped URL
@@ -171,8 +171,12 @@ export class FailoverTransport {
         if (conflict && code !== 'IDEMPOTENCY_IN_PROGRESS') return answer;
         lastResponse = answer;
         lastError = new Error(`HTTP ${status} from ${url}`);
-        // Still running (on some replica, or being finished by the leader): wait as asked, ask again.
-        if (conflict) waitMs = Math.min(maxBackoff, 1_000 * retryAfterSeconds(res.headers['retry-after']));
+        // Still running (on some replica, or being finished by the leader): ask again, after Retry-After at
+        // the most — sooner while the backoff is still short, since a takeover by the leader is quick.
+        if (conflict) {
+          waitMs = Math.min(backoff, 1_000 * retryAfterSeconds(res.headers['retry-after']));
+          backoff = Math.min(maxBackoff, backoff * 2);
+        }
       } catch (err) {
         lastError = err;
         const code = networkCode(err);

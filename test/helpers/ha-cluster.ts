@@ -64,34 +64,52 @@ export class HaCluster {
     this.#replicas = ports.map(() => undefined);
   }
 
-  static async start(opts: HaClusterOptions): Promise<HaCluster> {
+  /**
+   * PostgreSQL and the database, no replica yet (then {@link startAll}): a caller that keeps the cluster
+   * from here on can always destroy it, even when starting the replicas fails or times out.
+   */
+  static async create(opts: HaClusterOptions): Promise<HaCluster> {
     const pgServer = await startPrivatePg();
     const dir = mkdtempSync(join(tmpdir(), 'polly-ha-'));
-    let cluster: HaCluster | undefined;
     try {
       const db = `polly_ha_${Date.now().toString(36)}`;
       const admin = new pg.Client({ connectionString: pgServer.adminUrl });
+      admin.on('error', () => undefined);
       await admin.connect();
-      await admin.query(`create database ${db}`);
-      await admin.end();
+      try {
+        await admin.query(`create database ${db}`);
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
       const ports: number[] = [];
       while (ports.length < opts.replicas) {
         const p = await freePort();
         if (!ports.includes(p)) ports.push(p);
       }
       const entry = opts.entry === 'src' ? POLLY_BIN : join(REPO_ROOT, 'bin/polly.js');
-      cluster = new HaCluster(pgServer, pgServer.urlOf(db), dir, ports, entry);
       mkdirSync(join(dir, 'pool'), { recursive: true });
-      // The first one alone creates the schema; the others then start together.
-      await cluster.startReplica(0);
-      await Promise.all(ports.slice(1).map((_, i) => cluster!.startReplica(i + 1)));
+      return new HaCluster(pgServer, pgServer.urlOf(db), dir, ports, entry);
+    } catch (err) {
+      await pgServer.destroy();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Starts every replica: the first alone (it creates the schema), then the others together. */
+  async startAll(): Promise<void> {
+    await this.startReplica(0);
+    await Promise.all(this.urls.slice(1).map((_, i) => this.startReplica(i + 1)));
+  }
+
+  /** {@link create} and {@link startAll}; destroys what it made when that fails. */
+  static async start(opts: HaClusterOptions): Promise<HaCluster> {
+    const cluster = await HaCluster.create(opts);
+    try {
+      await cluster.startAll();
       return cluster;
     } catch (err) {
-      if (cluster) await cluster.destroy();
-      else {
-        await pgServer.destroy();
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await cluster.destroy();
       throw err;
     }
   }
@@ -108,7 +126,8 @@ export class HaCluster {
       logLevel: 'warn',
       replicaId: `r${i}`,
       replicaHeartbeatSeconds: 1,
-      replicaTimeoutSeconds: 3,
+      // The shortest allowed: a killed replica's interrupted requests are taken over this soon.
+      replicaTimeoutSeconds: 2,
       reconcileIntervalSeconds: 2,
       pools: [{ name: HA_POOL, driver: 'local', path: join(this.#dir, 'pool'), topology: { shared: true } }],
       services: [{ name: HA_SERVICE, tokens: [HA_SERVICE_TOKEN] }],
