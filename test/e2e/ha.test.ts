@@ -36,6 +36,7 @@ describe.skipIf(skip !== null)('HA: three replicas on one PostgreSQL', () => {
     });
     const summary = JSON.stringify({ seed, ...figures });
     expect(figures.acknowledgedCreates, summary).toBeGreaterThan(30);
+    expect(figures.deaths, summary).toEqual([]);
     expect(figures.lost, summary).toBe(0);
     expect(figures.resurrected, summary).toBe(0);
     expect(figures.orphans, summary).toBe(0);

@@ -37,6 +37,8 @@ export interface HaFigures {
   doubleAttaches: number;
   /** Failed requests by code (what clients saw after failover gave up or the server refused). */
   errors: Record<string, number>;
+  /** The last output of replicas that died on their own (none should). */
+  deaths: string[];
 }
 
 export interface HaScenarioOptions {
@@ -194,6 +196,7 @@ export async function runHaScenario(cluster: HaCluster, opts: HaScenarioOptions)
     orphans: unmanaged + transitional,
     doubleAttaches: secondAttachOk + doubles,
     errors,
+    deaths: cluster.urls.flatMap((_, i) => (cluster.isRunning(i) ? [] : [`r${i}: ${cluster.output(i).slice(-3_000)}`])),
   };
 }
 
@@ -208,6 +211,8 @@ export interface PgOutage {
   createAfter: boolean;
   /** Which replica leads after the outage. */
   leaderAfter: number;
+  /** The last output of replicas that died meanwhile (none should). */
+  deaths: string[];
 }
 
 /** Crashes PostgreSQL (`pg_ctl stop -m immediate`), keeps it down `downMs`, starts it again; what the replicas did. */
@@ -244,6 +249,10 @@ export async function pgOutage(cluster: HaCluster, downMs: number): Promise<PgOu
   );
   const leaderAfter = await cluster.leader(20_000);
   let survivors = 0;
-  for (let i = 0; i < n; i++) if (cluster.isRunning(i)) survivors++;
-  return { allNotReadyMs: stillNotReady ? allNotReadyMs : -1, readyAgainMs, survivors, createAfter, leaderAfter };
+  const deaths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (cluster.isRunning(i)) survivors++;
+    else deaths.push(`r${i}: ${cluster.output(i).slice(-3_000)}`);
+  }
+  return { allNotReadyMs: stillNotReady ? allNotReadyMs : -1, readyAgainMs, survivors, createAfter, leaderAfter, deaths };
 }
