@@ -33,8 +33,10 @@ describe.skipIf(skip !== null)('HA: three replicas on one PostgreSQL', () => {
       minGapMs: 500,
       maxGapMs: 2_000,
       random: seededRandom(seed),
+      log: (m) => console.log(`ha: ${m}`),
     });
     const summary = JSON.stringify({ seed, ...figures });
+    console.log(`ha: ${summary}`);
     expect(figures.acknowledgedCreates, summary).toBeGreaterThan(30);
     expect(figures.deaths, summary).toEqual([]);
     expect(figures.lost, summary).toBe(0);
@@ -54,6 +56,7 @@ describe.skipIf(skip !== null)('HA: three replicas on one PostgreSQL', () => {
   it('reports not-ready on every replica while PostgreSQL is down, and ready again after, without a restart', async () => {
     const outage = await pgOutage(cluster!, 3_000);
     const summary = JSON.stringify(outage);
+    console.log(`ha: PostgreSQL outage ${summary}`);
     expect(outage.allNotReadyMs, summary).toBeGreaterThanOrEqual(0);
     expect(outage.allNotReadyMs, summary).toBeLessThan(3_000);
     expect(outage.readyAgainMs, summary).toBeGreaterThanOrEqual(0);
