@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { PollyClient } from '../../src/cli/client.js';
 import { ApiError } from '../../src/cli/errors.js';
 import { HA_ADMIN_TOKEN, HA_POOL, HA_SERVICE_TOKEN, type HaCluster } from './ha-cluster.js';
@@ -203,6 +204,8 @@ export async function runHaScenario(cluster: HaCluster, opts: HaScenarioOptions)
 export interface PgOutage {
   /** Every replica answered /readyz 503 while PostgreSQL was down (polled every 200 ms). */
   allNotReadyMs: number;
+  /** What `GET /v1/volumes` answered on each replica while PostgreSQL was down: status and error code. */
+  apiWhileDown: string[];
   /** From PostgreSQL's restart to every replica answering 200 again (ms). */
   readyAgainMs: number;
   /** Replica processes still running after the outage (none restarted). */
@@ -230,6 +233,17 @@ export async function pgOutage(cluster: HaCluster, downMs: number): Promise<PgOu
     }
     await sleep(200);
   }
+  const apiWhileDown = await Promise.all(
+    cluster.urls.map(async (url) => {
+      try {
+        const res = await request(`${url}/v1/volumes`, { headers: { authorization: `Bearer ${HA_SERVICE_TOKEN}` }, headersTimeout: 5_000 });
+        const body = (await res.body.json().catch(() => null)) as { error?: { code?: string } } | null;
+        return `${res.statusCode} ${body?.error?.code ?? ''}`.trim();
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }),
+  );
   await sleep(Math.max(0, downMs - (Date.now() - crashedAt)));
   const stillNotReady = await all(503);
   await cluster.pg.start();
@@ -254,5 +268,5 @@ export async function pgOutage(cluster: HaCluster, downMs: number): Promise<PgOu
     if (cluster.isRunning(i)) survivors++;
     else deaths.push(`r${i}: ${cluster.output(i).slice(-3_000)}`);
   }
-  return { allNotReadyMs: stillNotReady ? allNotReadyMs : -1, readyAgainMs, survivors, createAfter, leaderAfter, deaths };
+  return { allNotReadyMs: stillNotReady ? allNotReadyMs : -1, apiWhileDown, readyAgainMs, survivors, createAfter, leaderAfter, deaths };
 }
