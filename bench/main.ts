@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { csiProxyBenchmark } from './csi-proxy.js';
 import { dataPathBenchmark } from './data-path.js';
+import { haBenchmark } from './ha.js';
 import {
   assertRowShape,
   type BenchEntry,
@@ -45,6 +46,7 @@ export const BENCHMARKS: Benchmark[] = [
   postgresBenchmark,
   startupBenchmark,
   takeoverBenchmark,
+  haBenchmark,
   csiProxyBenchmark,
   rbdBenchmark,
 ];

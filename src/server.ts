@@ -182,8 +182,12 @@ export class PollyServer {
     }
     // Background loops run on the leader only (any replica serves requests). Each loop is also safe if two
     // replicas overlap for a moment: every state change they make is a compare-and-set.
+    const telemetry = this.app.ctx.telemetry;
     const lead = (what: string, fn: () => Promise<unknown>) => async () => {
-      if (!(await this.#leader.isLeader())) return;
+      const leader = await this.#leader.isLeader();
+      telemetry.leader.set(leader ? 1 : 0);
+      if (!leader) return;
+      telemetry.leaderLoopRun.set(Date.now() / 1000);
       await asSystem(what.replaceAll(' ', '-'), fn).catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
     };
     const every = this.config.reconcileIntervalSeconds * 1000;
@@ -205,7 +209,8 @@ export class PollyServer {
   async #heartbeat(): Promise<void> {
     const replica = this.app.ctx.replica;
     try {
-      const { renamed } = await replica.heartbeat();
+      const { renamed, rejoined } = await replica.heartbeat();
+      if (rejoined) this.log.warn({ replica: replica.name }, 'the other replicas had forgotten this one as silent (store out of reach); joined again');
       if (renamed) this.log.error({ replica: replica.name }, 'another server started under this replica id; give every replica its own replicaId');
       // Every replica follows departures, so that a replica that becomes leader because the leader left
       // knows it, and a new leader sweeps at once.

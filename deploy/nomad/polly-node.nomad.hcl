@@ -46,7 +46,7 @@ job "polly-node" {
         destination = "secrets/polly.env"
         env         = true
         data        = <<-EOT
-          {{ range service "polly" }}POLLY_URL=http://{{ .Address }}:{{ .Port }}{{ end }}
+          POLLY_URL={{ range $i, $s := service "polly" }}{{ if $i }},{{ end }}http://{{ $s.Address }}:{{ $s.Port }}{{ end }}
           {{ with nomadVar "nomad/jobs/polly-node" }}POLLY_TOKEN={{ .token }}{{ end }}
         EOT
       }

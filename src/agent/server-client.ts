@@ -1,5 +1,6 @@
 import type * as UndiciModule from 'undici';
 import type { Agent } from 'undici';
+import { FailoverTransport, splitUrls } from '../client/failover.js';
 import { ERROR_CATALOG, PollyError, type ErrorCode } from '../core/errors.js';
 
 // undici loads on the first call, not at import: the agent's Docker plugin socket listens sooner.
@@ -7,17 +8,27 @@ type Undici = typeof UndiciModule;
 let undici: Promise<Undici> | undefined;
 const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));
 
-/** The agent's REST v1 client: JSON in and out, a bearer token, server errors re-raised as PollyErrors. */
+/** How long one agent call keeps trying the servers it knows (ms): well inside a lease's renewal margin. */
+export const AGENT_DEADLINE_MS = 15_000;
+
+/**
+ * The agent's REST v1 client: JSON in and out, a bearer token, server errors re-raised as PollyErrors.
+ * Several server URLs (`a,b,c`) are failed over between (see client/failover.ts).
+ */
 export class ServerClient {
-  readonly #url: string;
+  readonly #urls: string[];
   readonly #token: string;
   readonly #ca: string | undefined;
   /** Its own connection pool, closed with the agent (so a stopping server is not kept waiting by idle sockets); made on the first call. */
   #dispatcher: Agent | undefined;
+  #transport: FailoverTransport | undefined;
+  readonly #deadlineMs: number;
 
   /** `ca`: PEM of the CA certificates to trust for an https server (else the system's). */
-  constructor(url: string, token: string, opts: { ca?: string | undefined } = {}) {
-    this.#url = url.replace(/\/+$/, '');
+  constructor(url: string | readonly string[], token: string, opts: { ca?: string | undefined; deadlineMs?: number | undefined } = {}) {
+    this.#urls = splitUrls(url);
+    if (this.#urls.length === 0) throw new Error('ServerClient needs a server URL');
+    this.#deadlineMs = opts.deadlineMs ?? AGENT_DEADLINE_MS;
     this.#token = token;
     this.#ca = opts.ca;
   }
@@ -27,20 +38,20 @@ export class ServerClient {
   }
 
   async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const { Agent, request } = await loadUndici();
+    const { Agent } = await loadUndici();
     this.#dispatcher ??= new Agent({ keepAliveTimeout: 10_000, ...(this.#ca !== undefined ? { connect: { ca: this.#ca } } : {}) });
+    this.#transport ??= new FailoverTransport({ urls: this.#urls, deadlineMs: this.#deadlineMs, dispatcher: this.#dispatcher, attemptTimeoutMs: 15_000 });
     let res;
     try {
-      res = await request(`${this.#url}${path}`, {
+      res = await this.#transport.request({
         method,
-        dispatcher: this.#dispatcher,
+        path,
         headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        headersTimeout: 15_000,
-        bodyTimeout: 15_000,
+        bodyTimeoutMs: 15_000,
       });
     } catch (err) {
-      throw new PollyError('UNAVAILABLE', `polly server ${this.#url}: ${(err as Error).message}`);
+      throw new PollyError('UNAVAILABLE', `polly server ${this.#urls.join(', ')}: ${(err as Error).message}`);
     }
     const text = await res.body.text();
     const parsed: unknown = text === '' ? null : JSON.parse(text);

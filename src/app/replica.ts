@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   heartbeatReplica,
+  incarnationOf,
   liveIncarnations,
   registerReplica,
   removeReplica,
@@ -42,13 +43,20 @@ export class Replica {
 
   /**
    * Records that this replica is alive. When its row was replaced, another process started under the same
-   * name: this one re-registers under a name of its own rather than fight over it.
+   * name: this one re-registers under a name of its own rather than fight over it. When its row is simply
+   * gone, the others forgot it as silent (the store was out of reach for longer than the timeout, e.g.
+   * PostgreSQL restarting): it joins again under its own name (`rejoined`); what it had in flight was
+   * taken over meanwhile.
    */
-  async heartbeat(): Promise<{ renamed: boolean }> {
-    if (await heartbeatReplica(this.#store.db, this.incarnation, this.#now())) return { renamed: false };
+  async heartbeat(): Promise<{ renamed: boolean; rejoined: boolean }> {
+    if (await heartbeatReplica(this.#store.db, this.incarnation, this.#now())) return { renamed: false, rejoined: false };
+    if ((await incarnationOf(this.#store.db, this.#name)) === undefined) {
+      await this.register();
+      return { renamed: false, rejoined: true };
+    }
     this.#name = `${this.#name}~${this.incarnation.slice(0, 8)}`;
     await this.register();
-    return { renamed: true };
+    return { renamed: true, rejoined: false };
   }
 
   #known = new Set<string>();

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StorageDriver } from '../core/ports/driver.js';
 import { isPollyError } from '../core/errors.js';
 
@@ -43,6 +43,17 @@ export class Telemetry {
   readonly reconcilerRuns = new Counter({
     name: 'polly_reconciler_runs_total',
     help: 'Reconciler passes run',
+    registers: [this.registry],
+  });
+  /** Leadership as this replica last found it: set by the background loops' leader check. */
+  readonly leader = new Gauge({
+    name: 'polly_leader',
+    help: '1 while this replica holds the leader lock (PostgreSQL advisory lock; always 1 on SQLite) and runs the background loops, else 0',
+    registers: [this.registry],
+  });
+  readonly leaderLoopRun = new Gauge({
+    name: 'polly_leader_loop_last_run_timestamp_seconds',
+    help: 'When this replica last started a background loop (reconciler, offer expiry, …) as the leader, in Unix seconds; 0 before',
     registers: [this.registry],
   });
   readonly reconcilerRepairs = new Counter({

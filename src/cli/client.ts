@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { FailoverError, FailoverTransport, networkCode, splitUrls, type FailoverRequest } from '../client/failover.js';
 import { ApiError, ConnectionError } from './errors.js';
 import type { Page } from './types.js';
 
@@ -25,18 +26,32 @@ const REASONS: Record<string, string> = {
   UND_ERR_SOCKET: 'connection closed by the server',
 };
 
-/** A small typed client for REST v1: bearer token, JSON bodies, errors as ApiError/ConnectionError. */
+/** How long the CLI keeps trying the servers it knows before it gives up (ms). */
+export const CLI_DEADLINE_MS = 20_000;
+
+/**
+ * A small typed client for REST v1: bearer token, JSON bodies, errors as ApiError/ConnectionError. Given
+ * several server URLs (`a,b,c` or a list), it fails over between them (see client/failover.ts).
+ */
 export class PollyClient {
-  readonly baseUrl: string;
+  readonly urls: readonly string[];
   readonly #token: string | undefined;
   /** PEM of the CA certificates to trust for an https server (`--ca` / POLLY_CA_FILE); else the system's. */
   readonly #ca: string | undefined;
-  #dispatcher: Promise<Dispatcher> | undefined;
+  readonly #deadlineMs: number;
+  #transport: FailoverTransport | undefined;
 
-  constructor(baseUrl: string, token?: string, opts: { ca?: string | undefined } = {}) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  constructor(baseUrl: string | readonly string[], token?: string, opts: { ca?: string | undefined; deadlineMs?: number | undefined } = {}) {
+    this.urls = splitUrls(baseUrl);
+    if (this.urls.length === 0) throw new Error('PollyClient needs a server URL');
     this.#token = token;
     this.#ca = opts.ca;
+    this.#deadlineMs = opts.deadlineMs ?? CLI_DEADLINE_MS;
+  }
+
+  /** The server URL in use: the one that answered last (the first one before any request). */
+  get baseUrl(): string {
+    return this.#transport?.current ?? (this.urls[0] as string);
   }
 
   get<T>(path: string, query?: Query): Promise<T> {
@@ -78,7 +93,7 @@ export class PollyClient {
       body = JSON.stringify(opts.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await this.#send(this.url(path, opts.query), { method, headers, body });
+    const res = await this.#send({ method, path: this.path(path, opts.query), headers, body });
     const text = await res.body.text();
     if (res.statusCode >= 400) throw toApiError(res.statusCode, text);
     if (text === '') return undefined as T;
@@ -93,36 +108,48 @@ export class PollyClient {
   async stream(path: string, query: Query = {}, lastEventId?: number): Promise<Readable> {
     const headers: Record<string, string> = { accept: 'text/event-stream', ...this.#auth() };
     if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId);
-    const res = await this.#send(this.url(path, query), { method: 'GET', headers, bodyTimeout: 0 });
+    const res = await this.#send({ method: 'GET', path: this.path(path, query), headers, bodyTimeoutMs: 0 });
     if (res.statusCode >= 400) throw toApiError(res.statusCode, await res.body.text());
     return res.body;
   }
 
   url(path: string, query: Query = {}): string {
+    return `${this.baseUrl}${this.path(path, query)}`;
+  }
+
+  /** The path with its query string. */
+  path(path: string, query: Query = {}): string {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {
       if (value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
     }
     const qs = params.toString();
-    return `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
+    return `${path}${qs ? `?${qs}` : ''}`;
   }
 
   #auth(): Record<string, string> {
     return this.#token ? { authorization: `Bearer ${this.#token}` } : {};
   }
 
-  async #send(url: string, opts: Parameters<typeof request>[1]) {
+  async #send(req: FailoverRequest) {
     try {
-      // undici is loaded on the first request, not at start (see the start-up rows of `npm run bench`).
-      const { request: send, Agent } = await import('undici');
-      if (this.#ca === undefined) return await send(url, opts);
-      const ca = this.#ca;
-      this.#dispatcher ??= Promise.resolve(new Agent({ connect: { ca } }));
-      return await send(url, { ...opts, dispatcher: await this.#dispatcher });
+      this.#transport ??= await this.#makeTransport();
+      return await this.#transport.request(req);
     } catch (err) {
+      if (err instanceof FailoverError) throw toConnectionError(this.urls.length > 1 ? err.tried.join(', ') : err.url, err.cause);
       throw toConnectionError(this.baseUrl, err);
     }
+  }
+
+  async #makeTransport(): Promise<FailoverTransport> {
+    let dispatcher: Dispatcher | undefined;
+    if (this.#ca !== undefined) {
+      // undici is loaded on the first request, not at start (see the start-up rows of `npm run bench`).
+      const { Agent } = await import('undici');
+      dispatcher = new Agent({ connect: { ca: this.#ca } });
+    }
+    return new FailoverTransport({ urls: this.urls, deadlineMs: this.#deadlineMs, dispatcher });
   }
 }
 
@@ -143,8 +170,8 @@ function toApiError(status: number, text: string): ApiError {
 }
 
 function toConnectionError(baseUrl: string, err: unknown): Error {
-  const e = err as { code?: string; message?: string; errors?: Array<{ code?: string }>; cause?: { code?: string } };
-  const code = e.code ?? e.errors?.[0]?.code ?? e.cause?.code;
+  const e = err as { message?: string };
+  const code = networkCode(err);
   if (code && REASONS[code]) return new ConnectionError(baseUrl, REASONS[code]);
   if (code && /CERT|SSL|TLS/.test(code)) return new ConnectionError(baseUrl, `TLS: ${e.message ?? code}`);
   if (code) return new ConnectionError(baseUrl, e.message ?? code);

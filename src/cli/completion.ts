@@ -51,7 +51,8 @@ export async function registerCompletion(program: Command, argv: readonly string
 
 /** The names of the volumes and snapshots the caller sees; none when the server does not answer in time. */
 async function fetchNames(env: NodeJS.ProcessEnv = process.env): Promise<Record<Kind, string[]>> {
-  const base = (env.POLLY_URL || DEFAULT_URL).replace(/\/+$/, '');
+  // Completion asks the first of several replicas only: it must answer within its short timeout.
+  const base = (env.POLLY_URL || DEFAULT_URL).split(',')[0]!.trim().replace(/\/+$/, '');
   const token = resolveToken(env.POLLY_TOKEN, env);
   const list = async (path: string): Promise<string[]> => {
     try {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { splitUrls } from '../client/failover.js';
 import { PollyClient } from './client.js';
 import { UsageError } from './errors.js';
 import type { Format } from './output.js';
@@ -8,7 +9,8 @@ import type { Format } from './output.js';
 export const DEFAULT_URL = 'http://127.0.0.1:7978';
 
 interface GlobalOptions {
-  url: string;
+  /** One URL or several, comma-separated (`--url` repeated, POLLY_URL); absent: {@link DEFAULT_URL}. */
+  url?: string | undefined;
   token?: string | undefined;
   ca?: string | undefined;
   output: Format;
@@ -37,6 +39,21 @@ export function resolveToken(explicit: string | undefined, env: NodeJS.ProcessEn
   }
 }
 
+/**
+ * The server URLs of `--url` (repeatable, or comma-separated) / POLLY_URL, each checked, joined by
+ * commas; {@link DEFAULT_URL} when none is given.
+ */
+export function checkUrls(value: string | undefined): string {
+  const urls = splitUrls(value ?? DEFAULT_URL);
+  if (urls.length === 0) throw new UsageError(`--url: no URL given (e.g. ${DEFAULT_URL})`);
+  return urls.map(checkUrl).join(',');
+}
+
+/** `--url` repeated: the values joined by commas. */
+export function collectUrls(value: string, previous: string | undefined): string {
+  return previous === undefined || previous === '' ? value : `${previous},${value}`;
+}
+
 export function checkUrl(url: string): string {
   let parsed: URL;
   try {
@@ -53,7 +70,7 @@ export function checkUrl(url: string): string {
 /** Builds the context from the global options of the command being run. */
 export function contextOf(cmd: Command): Context {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  return { client: new PollyClient(checkUrl(opts.url), resolveToken(opts.token), { ca: readCa(opts.ca) }), format: opts.output };
+  return { client: new PollyClient(checkUrls(opts.url), resolveToken(opts.token), { ca: readCa(opts.ca) }), format: opts.output };
 }
 
 /** The PEM of `--ca FILE` / POLLY_CA_FILE, read once; a usage error naming the file when unreadable. */

@@ -15,7 +15,7 @@ import { registerService } from './commands/service.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerVersion } from './commands/version.js';
 import { registerVolume } from './commands/volume.js';
-import { DEFAULT_URL } from './context.js';
+import { collectUrls, DEFAULT_URL } from './context.js';
 import { FORMATS } from './output.js';
 
 /** The `polly` command tree. Settings are made before subcommands are added, so they inherit them. */
@@ -23,7 +23,11 @@ export function buildProgram(): Command {
   const program = new Command('polly')
     .description('Polly: one multi-tenant control plane handing storage to every container scheduler')
     .version(VERSION, '-V, --version', 'print the client version')
-    .addOption(new Option('--url <url>', 'Polly server URL').env('POLLY_URL').default(DEFAULT_URL))
+    .addOption(
+      new Option('--url <url>', `Polly server URL (default: ${DEFAULT_URL}); several replicas: repeat it or separate by commas, they are failed over`)
+        .env('POLLY_URL')
+        .argParser(collectUrls),
+    )
     .addOption(
       new Option('--token <token>', 'bearer token (default: <POLLY_DATA_DIR or ./data>/admin.token when it exists)').env('POLLY_TOKEN'),
     )

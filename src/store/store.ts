@@ -64,6 +64,13 @@ export class Store {
       pool.on('error', () => {
         // An idle client lost its connection; the pool replaces it. Queries in flight report their own errors.
       });
+      // A client checked out of the pool has no error listener of the pool's: when PostgreSQL goes away
+      // while one is held between two statements (inside a transaction), its 'error' event would be
+      // unhandled and end the process. The statement in flight or the next one fails instead, and the
+      // pool drops the broken client when it comes back.
+      pool.on('connect', (client) => {
+        client.on('error', () => undefined);
+      });
       store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log }), 'postgres', url, stats);
     } else {
       const file = url.replace(/^sqlite:(\/\/)?/, '');

@@ -18,6 +18,20 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'VALIDATION_FAILED' },
 };
 
+/** Network errors and PostgreSQL's connection SQLSTATEs (class 08; 57P01–57P03: shut down, crashed, starting). */
+const STORE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03']);
+
+/**
+ * Whether an unexpected error is the store being out of reach (PostgreSQL down or restarting): that is
+ * `503 UNAVAILABLE`, which clients and load balancers retry elsewhere or later, not a 500.
+ */
+export function isStoreUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; errors?: Array<{ code?: unknown }> } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : e?.errors?.[0]?.code;
+  if (typeof code === 'string' && (STORE_DOWN_CODES.has(code) || code.startsWith('08'))) return true;
+  return typeof e?.message === 'string' && /^Connection terminated|not queryable/.test(e.message);
+}
+
 /**
  * One translation of every error into `{"error": {"code", "message"}}` with the catalog's status. A
  * retryable refusal (`details.retryAfterSeconds`) also says when to come back, in `Retry-After`.
@@ -45,6 +59,11 @@ export function installErrorHandling(app: FastifyInstance, allowedMethods: (path
     if (mapped) return reply.status(mapped.status).send(errorBody(mapped.code, err.message));
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send(errorBody('VALIDATION_FAILED', err.message));
+    }
+    if (isStoreUnreachable(err)) {
+      request.log.error({ err }, 'store not reachable');
+      void reply.header('retry-after', '1');
+      return reply.status(503).send(errorBody('UNAVAILABLE', `store not reachable: ${err.message}`));
     }
     request.log.error({ err }, 'unexpected error');
     return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the server log'));

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkUrl, readCa, resolveToken } from '../context.js';
+import { checkUrls, readCa, resolveToken } from '../context.js';
 import { UsageError } from '../errors.js';
 import { note, print } from '../output.js';
 
@@ -69,7 +69,8 @@ export function registerAgent(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const globals = cmd.optsWithGlobals<{ url: string; token?: string; ca?: string }>();
+        const globals = cmd.optsWithGlobals<{ url?: string; token?: string; ca?: string }>();
+        const serverUrls = checkUrls(globals.url);
         const token = resolveToken(globals.token);
         if (!token) throw new UsageError('the agent needs a token (--token or POLLY_TOKEN)');
         if (opts.mountWait !== undefined && !(Number.isFinite(opts.mountWait) && opts.mountWait >= 0 && opts.mountWait <= 600)) {
@@ -82,7 +83,7 @@ export function registerAgent(program: Command): void {
         const { runAgent } = await import('../../agent/run.js');
         const log = pino({ level: process.env.POLLY_LOG_LEVEL ?? 'info', base: { app: 'polly-agent' }, redact: ['secrets', '*.secrets'] });
         const running = await runAgent({
-          serverUrl: checkUrl(globals.url),
+          serverUrl: serverUrls,
           ca: readCa(globals.ca),
           token,
           nodeId: opts.node,
@@ -111,7 +112,7 @@ export function registerAgent(program: Command): void {
           onMetricsListening: (address) => print(`Agent metrics on http://${address}/metrics`),
           log,
         });
-        print(`Polly agent for node ${opts.node} connected to ${globals.url}`);
+        print(`Polly agent for node ${opts.node} connected to ${serverUrls.replaceAll(',', ', ')}`);
         if (opts.csiSocket) print(`CSI ${opts.csiController ? 'Node and Controller (forwarded to ' + opts.csiController + ') services' : 'Node service'} listening on ${opts.csiSocket}`);
         // The agent's own timers do not hold the process open (they are unref'd): without a plugin or CSI
         // socket nothing else would, and an agent that exits leaves its volumes to the fence guard.

@@ -15,6 +15,12 @@ export async function heartbeatReplica(ex: Executor, incarnation: string, now: s
   return Number(res.numUpdatedRows) === 1;
 }
 
+/** The incarnation registered under `name`, if any. */
+export async function incarnationOf(ex: Executor, name: string): Promise<string | undefined> {
+  const row = await ex.selectFrom('replicas').select('incarnation').where('name', '=', name).executeTakeFirst();
+  return row?.incarnation;
+}
+
 /** Incarnations that heartbeated at or after `since` (ISO time). */
 export async function liveIncarnations(ex: Executor, since: string): Promise<Set<string>> {
   const rows = await ex.selectFrom('replicas').select('incarnation').where('heartbeat_at', '>=', since).execute();
