@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { PollyError } from '../../core/errors.js';
 import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../core/types.js';
 import type { VolumeRow } from '../schema.js';
-import type { Executor } from '../store.js';
+import { isPostgres, type Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { chargeUsage } from './usage.js';
 
@@ -296,9 +296,23 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
  * what the caller read earlier: an expand that committed in between is refunded too. A row already gone
  * refunds nothing.
  */
+/**
+ * Deletes a volume's row and refunds its pool and service (its tags and shares go by `on delete
+ * cascade`). Not an error when the row is already gone: then nothing is refunded. On PostgreSQL one
+ * statement, in the lock order volume → pool → usage.
+ */
 export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>): Promise<void> {
-  await ex.deleteFrom('volume_tags').where('volume_id', '=', v.id).execute();
-  await ex.deleteFrom('volume_shares').where('volume_id', '=', v.id).execute();
+  if (isPostgres(ex)) {
+    await sql`
+      with gone as (delete from volumes where id = ${v.id} returning pool, service, profile, size_bytes),
+      p as (
+        update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1
+        from gone where pools.name = gone.pool returning pools.name)
+      insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
+      select service, profile, -1, -size_bytes, 0, 0 from gone
+      on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`.execute(ex);
+    return;
+  }
   const gone = await ex.deleteFrom('volumes').where('id', '=', v.id).returning(['pool', 'service', 'profile', 'size_bytes']).executeTakeFirst();
   if (gone) {
     const bytes = Number(gone.size_bytes);
