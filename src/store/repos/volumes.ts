@@ -95,6 +95,17 @@ export async function findVolume(ex: Executor, id: string): Promise<Volume | und
   return row ? rowToVolume(row) : undefined;
 }
 
+/** The volumes with these ids, by id (ids with no volume are absent); one query per 500 ids. */
+export async function findVolumes(ex: Executor, ids: readonly string[]): Promise<Map<string, Volume>> {
+  const out = new Map<string, Volume>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await ex.selectFrom('volumes').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
+    for (const row of rows) out.set(row.id, rowToVolume(row));
+  }
+  return out;
+}
+
 export async function findVolumeByName(ex: Executor, service: string, name: string): Promise<Volume | undefined> {
   const row = await ex
     .selectFrom('volumes')
