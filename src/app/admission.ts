@@ -52,7 +52,8 @@ export interface AdmissionDemand {
  * admission that reads "no quota" commits before any quota exists, and one that reads a quota then
  * locks the service row `FOR NO KEY UPDATE` (compatible with the key-share locks of other creates, but
  * exclusive among quota checks) and checks the committed usage. A service without a quota, the common
- * case, is never locked exclusively. `FOR UPDATE` would also conflict with every create's foreign-key
+ * case, is never locked exclusively; there the quota read is folded into the charging statement (it
+ * charges only when the service has no quota row), so a create without a quota costs no extra round trip. `FOR UPDATE` would also conflict with every create's foreign-key
  * lock; that is wanted for a quota change (rare) and not for a quota check.
  *
  * Capacity: one conditional update of the pool row (`allocated + bytes <= limit`, evaluated against the
@@ -74,29 +75,34 @@ export class Admission {
   async admit<T>(trx: Transaction<Database>, d: AdmissionDemand, write: () => Promise<T>): Promise<T> {
     if (!d.held && d.writeReferencesService !== true) await this.#store.keyShareService(trx, d.service);
     const result = await write();
-    if (!d.held) {
-      const quota = await getQuota(trx, d.service);
-      if (!isUnlimited(quota)) {
-        await this.#store.lockService(trx, d.service);
-        await this.#quotas.check(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile }, quota);
-      }
+    if (d.held) {
+      if (!(await this.#charge(trx, d, { unlessQuota: false }))) await this.#refuse(trx, d);
+      return result;
     }
-    await this.#charge(trx, d);
+    // PostgreSQL: the quota read folded into the charge; it charges only a service without a quota row.
+    if (isPostgres(trx) && (await this.#charge(trx, d, { unlessQuota: true }))) return result;
+    const quota = await getQuota(trx, d.service);
+    if (!isUnlimited(quota)) {
+      await this.#store.lockService(trx, d.service);
+      await this.#quotas.check(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile }, quota);
+    }
+    if (!(await this.#charge(trx, d, { unlessQuota: false }))) await this.#refuse(trx, d);
     return result;
   }
 
-  async #charge(trx: Transaction<Database>, d: AdmissionDemand): Promise<void> {
+  /** Charges the pool (if the bytes fit) and then the usage; false when nothing was charged. */
+  async #charge(trx: Transaction<Database>, d: AdmissionDemand, opts: { unlessQuota: boolean }): Promise<boolean> {
     const total = d.held ? null : d.capacityTotalBytes;
     // provisionLimit() in SQL, against the row as it is when the update takes its lock.
     const fits = total === null ? sql<boolean>`true` : sql<boolean>`allocated_bytes + ${d.bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`;
     const usage = d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes, reserved: 0 } : { volumes: 0, bytes: 0, reserved: d.bytes };
-    let charged: boolean;
     if (isPostgres(trx)) {
       // One round trip for both hot rows: the usage row is charged only when the pool row was.
+      const noQuota = opts.unlessQuota ? sql`and not exists (select 1 from service_quotas where service = ${d.service})` : sql``;
       const res = await sql<{ ok: number }>`
         with p as (
           update pools set allocated_bytes = allocated_bytes + ${d.bytes}, volume_count = volume_count + ${d.volumes}
-          where name = ${d.pool} and ${fits} returning name)
+          where name = ${d.pool} and ${fits} ${noQuota} returning name)
         insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
         select ${d.service}, ${d.profile}, ${usage.volumes}, ${usage.bytes}, 0, ${usage.reserved} from p
         on conflict (service, profile) do update set
@@ -104,18 +110,22 @@ export class Admission {
           bytes = service_usage.bytes + excluded.bytes,
           reserved_bytes = service_usage.reserved_bytes + excluded.reserved_bytes
         returning 1 as ok`.execute(trx);
-      charged = res.rows.length === 1;
-    } else {
-      const res = await trx
-        .updateTable('pools')
-        .set({ allocated_bytes: sql`allocated_bytes + ${d.bytes}`, volume_count: sql`volume_count + ${d.volumes}` })
-        .where('name', '=', d.pool)
-        .where(fits)
-        .executeTakeFirst();
-      charged = Number(res.numUpdatedRows) === 1;
-      if (charged) await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });
+      return res.rows.length === 1;
     }
-    if (charged) return;
+    const res = await trx
+      .updateTable('pools')
+      .set({ allocated_bytes: sql`allocated_bytes + ${d.bytes}`, volume_count: sql`volume_count + ${d.volumes}` })
+      .where('name', '=', d.pool)
+      .where(fits)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });
+    return true;
+  }
+
+  /** NO_CAPACITY (or POOL_NOT_FOUND), saying what the pool holds. */
+  async #refuse(trx: Transaction<Database>, d: AdmissionDemand): Promise<never> {
+    const total = d.held ? null : d.capacityTotalBytes;
     const pool = await trx.selectFrom('pools').selectAll().where('name', '=', d.pool).executeTakeFirst();
     if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${d.pool} not found`);
     const limit = provisionLimit(pool, total ?? 0);

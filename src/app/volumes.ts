@@ -439,11 +439,13 @@ export class VolumeUseCases {
       await this.#recordFailure(v, 'deleting', 'delete', err);
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: delete failed: ${(err as Error).message}`);
     }
-    await this.#ctx.store.transaction(async (trx) => {
-      // The event first: the refund's hot rows (pool, usage) are locked last, until the commit.
-      await this.#ctx.events.record(trx, { type: 'volume.deleted', service: v.service, objectId: v.id, data: { name: v.name, pool: v.pool } }, nowIso());
-      await deleteVolumeRow(trx, v);
-    });
+    const event = this.#ctx.events.values({ type: 'volume.deleted', service: v.service, objectId: v.id, data: { name: v.name, pool: v.pool } }, nowIso());
+    const store = this.#ctx.store;
+    // On PostgreSQL one statement outside any transaction: the pool's and the service's counter rows,
+    // which every delete shares, stay locked only while it runs and commits (not for BEGIN/COMMIT round
+    // trips besides). On SQLite a transaction, which group commit shares.
+    if (store.dialect === 'postgres') await deleteVolumeRow(store.db, v, { event });
+    else await store.transaction((trx) => deleteVolumeRow(trx, v, { event }));
     this.#ctx.events.notify();
     this.#pools.invalidate(v.pool);
   }

@@ -4,6 +4,7 @@ import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../cor
 import type { VolumeRow } from '../schema.js';
 import { isPostgres, type Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import type { EventValues } from './events.js';
 import { chargeUsage } from './usage.js';
 
 export function rowToVolume(row: VolumeRow): Volume {
@@ -309,13 +310,18 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
  */
 /**
  * Deletes a volume's row and refunds its pool and service (its tags and shares go by `on delete
- * cascade`). Not an error when the row is already gone: then nothing is refunded. On PostgreSQL one
- * statement, in the lock order volume → pool → usage.
+ * cascade`). Not an error when the row is already gone: then nothing is refunded. `event` is inserted with
+ * it. On PostgreSQL one statement (atomic on its own, so it needs no transaction of its own), in the lock
+ * order volume → pool → usage.
  */
-export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>): Promise<void> {
+export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>, opts: { event?: EventValues } = {}): Promise<void> {
+  const e = opts.event;
   if (isPostgres(ex)) {
+    // The event first in the statement, as in a transaction: the hot rows are the last rows it locks.
     await sql`
-      with gone as (delete from volumes where id = ${v.id} returning pool, service, profile, size_bytes),
+      with ${e === undefined ? sql`` : sql`ev as (insert into events (at, type, service, object_id, data, actor, request_id)
+          values (${e.at}, ${e.type}, ${e.service}, ${e.object_id}, ${e.data}, ${e.actor}, ${e.request_id})),`}
+      gone as (delete from volumes where id = ${v.id} returning pool, service, profile, size_bytes),
       p as (
         update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1
         from gone where pools.name = gone.pool returning pools.name)
@@ -324,6 +330,7 @@ export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>): Prom
       on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`.execute(ex);
     return;
   }
+  if (e !== undefined) await ex.insertInto('events').values(e).execute();
   const gone = await ex.deleteFrom('volumes').where('id', '=', v.id).returning(['pool', 'service', 'profile', 'size_bytes']).executeTakeFirst();
   if (gone) {
     const bytes = Number(gone.size_bytes);
