@@ -69,7 +69,7 @@ const CHARGE = `with p as (update pools set allocated_bytes = allocated_bytes + 
   on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes returning 1`;
 const DELETE_REFUND = `with gone as (delete from volumes where id = $1 returning pool, service, profile, size_bytes),
   p as (update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1 from gone where pools.name = gone.pool returning pools.name)
-  insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes) select service, profile, -1, -size_bytes, 0, 0 from gone
+  insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes) select gone.service, gone.profile, -1, -gone.size_bytes, 0, 0 from gone, p
   on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`;
 
 /**

@@ -326,7 +326,9 @@ export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>, opts:
         update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1
         from gone where pools.name = gone.pool returning pools.name)
       insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
-      select service, profile, -1, -size_bytes, 0, 0 from gone
+      -- Reading p makes the pool's update run before the usage row is locked (a CTE nobody reads runs
+      -- last): pool → usage, the order of admission, so a create and a delete cannot deadlock.
+      select gone.service, gone.profile, -1, -gone.size_bytes, 0, 0 from gone, p
       on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`.execute(ex);
     return;
   }
