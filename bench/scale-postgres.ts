@@ -190,7 +190,7 @@ export async function runPgScaleBench(ctx: BenchContext, opts: PgScaleOptions): 
     ctx.progress(`heartbeats: ${n.heartbeatRounds} rounds × ${nodes} nodes (${attached / nodes} attachments each)`);
     const hb = client;
     const beat = (node: number) => timeRequests(hb, () => ({ path: `/v1/nodes/node-${node}/heartbeat`, method: 'POST' }), 1, 0);
-    await Promise.all(Array.from({ length: 8 }, (_, w) => beat(w))); // warm-up
+    await Promise.all(Array.from({ length: Math.min(8, nodes) }, (_, w) => beat(w))); // warm-up
     const latencies: number[] = [];
     const cpu0 = server.cpuSeconds();
     const hbStart = process.hrtime.bigint();
