@@ -24,6 +24,7 @@ import { runPlacementBench } from './placement.js';
 import { postgresBenchmark } from './postgres.js';
 import { rbdBenchmark } from './rbd.js';
 import { scaleBenchmark } from './scale.js';
+import { pgScaleBenchmark } from './scale-postgres.js';
 import { snapshotCostBenchmark } from './snapshot-cost.js';
 import { startupBenchmark } from './startup.js';
 import { takeoverBenchmark } from './takeover.js';
@@ -40,6 +41,7 @@ export const BENCHMARKS: Benchmark[] = [
   throughputBenchmark,
   placementBenchmark,
   scaleBenchmark,
+  pgScaleBenchmark,
   dataPathBenchmark,
   mountTimeBenchmark,
   snapshotCostBenchmark,

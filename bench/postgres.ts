@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Store } from '../src/store/store.js';
 import { freshPgDatabase, PG_TEST_URL, pgAvailable } from '../test/helpers/pg.js';
-import { type ControlPlaneRun, controlPlaneRows, FAKE_POOL, measureAgainstReference, type SlicedLoad, slicedWorkers, VOLUME_BYTES } from './control-plane.js';
-import { type BenchContext, type BenchRow, type Benchmark, skippedRow } from './harness.js';
+import { type ControlPlaneRun, controlPlaneRows, FAKE_POOL, interleave, measureAgainstReference, type SlicedLoad, slicedWorkers, VOLUME_BYTES } from './control-plane.js';
+import { type BenchContext, type BenchRow, type Benchmark, ratioOf, skippedRow } from './harness.js';
 import { BENCH_SERVICE } from './server-process.js';
 import { CONCURRENCY, FULL_RUN, QUICK_RUN } from './throughput.js';
 
@@ -63,6 +63,79 @@ export async function openRawPg(concurrency: number): Promise<SlicedLoad> {
   );
 }
 
+const EVENT = `insert into events (at, type, service, object_id, data, actor, request_id) values ($1, $2, $3, $4, '{}', null, null)`;
+const CHARGE = `with p as (update pools set allocated_bytes = allocated_bytes + $1, volume_count = volume_count + $2 where name = $3 returning name)
+  insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes) select $4, 'default', $2, $1, 0, 0 from p
+  on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes returning 1`;
+const DELETE_REFUND = `with gone as (delete from volumes where id = $1 returning pool, service, profile, size_bytes),
+  p as (update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1 from gone where pools.name = gone.pool returning pools.name)
+  insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes) select gone.service, gone.profile, -1, -gone.size_bytes, 0, 0 from gone, p
+  on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`;
+
+/**
+ * The ceiling of Polly's design on this database: exactly the transactions a create+delete pair must
+ * commit (create intent with its event and the pool + usage charge, confirm, delete intent, delete with
+ * the refund), with no HTTP, no reads before them and no server CPU, from `concurrency` connections. Two
+ * of the four transactions update the pool's and the service's counter rows, which every pair shares:
+ * those rows stay locked until the commit is on disk, so those commits go one at a time.
+ */
+export async function openDesignPg(concurrency: number): Promise<SlicedLoad> {
+  const database = await freshPgDatabase();
+  const pool = new pg.Pool({ connectionString: database.url, max: concurrency });
+  pool.on('error', () => undefined);
+  const clients: pg.PoolClient[] = [];
+  const close = async () => {
+    for (const c of clients) c.release();
+    await pool.end();
+    await database.drop();
+  };
+  try {
+    const store = await Store.open({ url: database.url });
+    await store.close();
+    const at = new Date().toISOString();
+    await pool.query(`insert into services (name, labels, created_at) values ($1, '{}', $2)`, [BENCH_SERVICE, at]);
+    await pool.query(
+      `insert into pools (name, driver, parameters, labels, topology, state, over_subscription_ratio, reserved_percent, allocated_bytes, volume_count, created_at)
+       values ($1, 'fake', '{}', '{}', '{}', 'enabled', 1, 0, 0, 0, $2)`,
+      [FAKE_POOL, at],
+    );
+    for (let i = 0; i < concurrency; i++) clients.push(await pool.connect());
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const prefix = randomBytes(4).toString('hex');
+  const trx = async (client: pg.PoolClient, steps: pg.QueryConfig[]) => {
+    await client.query('begin');
+    try {
+      for (const q of steps) await client.query(q);
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    }
+  };
+  return slicedWorkers(
+    concurrency,
+    async (w, seq) => {
+      const client = clients[w]!;
+      const id = `vol-${Date.now().toString(16).padStart(12, '0')}${prefix}${w.toString(16).padStart(2, '0')}${(seq % 2 ** 24).toString(16).padStart(6, '0')}`;
+      const now = new Date().toISOString();
+      const ev = (type: string): pg.QueryConfig => ({ name: 'ev', text: EVENT, values: [now, type, BENCH_SERVICE, id] });
+      const setStatus = (status: string): pg.QueryConfig => ({ name: 'st', text: 'update volumes set status = $1, updated_at = $2 where id = $3', values: [status, now, id] });
+      await trx(client, [
+        { name: 'ins', text: INSERT_VOLUME, values: [id, `raw-${w}-${seq}`, BENCH_SERVICE, FAKE_POOL, VOLUME_BYTES, now] },
+        ev('volume.creating'),
+        { name: 'charge', text: CHARGE, values: [VOLUME_BYTES, 1, FAKE_POOL, BENCH_SERVICE] },
+      ]);
+      await trx(client, [setStatus('available'), ev('volume.created')]);
+      await trx(client, [{ name: 'get', text: 'select * from volumes where id = $1', values: [id] }, setStatus('deleting'), ev('volume.deleting')]);
+      await trx(client, [ev('volume.deleted'), { name: 'del', text: DELETE_REFUND, values: [id] }]);
+    },
+    close,
+  );
+}
+
 export async function runPostgresBench(ctx: BenchContext, opts: { quick: boolean; run?: ControlPlaneRun }): Promise<BenchRow[]> {
   const goal = 'ratio ≥ 0.4';
   if (!(await pgAvailable())) {
@@ -82,7 +155,21 @@ export async function runPostgresBench(ctx: BenchContext, opts: { quick: boolean
   } finally {
     await database.drop();
   }
-  return controlPlaneRows({
+  // What bounds Polly here, measured the same way: its transactions alone, against the same raw reference.
+  ctx.progress("ceiling: Polly's four transactions per pair, raw, against the raw reference");
+  const design = await openDesignPg(CONCURRENCY);
+  let ceiling;
+  try {
+    const raw = await openRawPg(CONCURRENCY);
+    try {
+      ceiling = await interleave(ctx, design, raw, { rounds: run.rounds, pollyMs: run.referenceMs, referenceMs: run.referenceMs, warmupMs: 500 });
+    } finally {
+      await raw.close();
+    }
+  } finally {
+    await design.close();
+  }
+  const rows = controlPlaneRows({
     prefix: 'P8 PostgreSQL',
     result,
     ratioGoal: 0.4,
@@ -96,6 +183,25 @@ export async function runPostgresBench(ctx: BenchContext, opts: { quick: boolean
       reference: `node-postgres, ${CONCURRENCY} connections, BEGIN; insert a volumes row; delete it; COMMIT (prepared statements)`,
     },
   });
+  const ceilingRatio = ratioOf(ceiling.pollyRate, ceiling.referenceRate);
+  rows.splice(1, 0, {
+    name: "P8 ceiling: Polly's 4 transactions per pair, raw, ÷ raw commit rate",
+    polly: ceiling.pollyRate,
+    reference: ceiling.referenceRate,
+    ratio: ceilingRatio,
+    goal: 'informational',
+    unit: 'pairs/s',
+    pass: null,
+    params: {
+      concurrency: CONCURRENCY,
+      load: 'node-postgres, prepared: create intent (insert volume, event, pool+usage charge in one statement), confirm (update, event), delete intent (select, update, event), delete (event, delete+refund in one statement)',
+      hotRows: 'the pool row and the service usage row, updated by 2 of the 4 transactions and locked until their commit is durable',
+      pollyShareOfCeiling: ratioOf(result.pollyRate, ceiling.pollyRate),
+      errors: ceiling.polly.errors,
+      ...(ceiling.polly.firstError ? { firstError: ceiling.polly.firstError } : {}),
+    },
+  });
+  return rows;
 }
 
 export const postgresBenchmark: Benchmark = {

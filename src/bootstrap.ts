@@ -34,6 +34,7 @@ export async function syncDeclaredObjects(store: Store, config: PollyConfig): Pr
       await upsertProfile(trx, profile);
     }
   });
+  store.definitions.forgetProfiles();
 }
 
 /**

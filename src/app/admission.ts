@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
 import { PollyError } from '../core/errors.js';
-import { chargeUsage } from '../store/repos/usage.js';
-import type { Store } from '../store/store.js';
-import type { Executor } from '../store/store.js';
+import { chargeUsage, getQuota, isUnlimited } from '../store/repos/usage.js';
+import { isPostgres, type Store } from '../store/store.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { provisionLimit } from './placement.js';
@@ -32,19 +31,34 @@ export interface AdmissionDemand {
   held?: boolean | undefined;
   /** Set on NO_CAPACITY's details: the caller placed the volume itself and may place again. */
   mayReplace?: boolean | undefined;
+  /**
+   * `write` inserts a row that references the service by foreign key (a volume, a reservation): on
+   * PostgreSQL that insert already takes the `FOR KEY SHARE` lock on the service row that the quota
+   * read below relies on, so admission does not take it again.
+   */
+  writeReferencesService?: boolean | undefined;
 }
 
 /**
  * The one admission step: quota and capacity are checked and charged here and nowhere else.
  *
- * Runs inside the caller's transaction, in a fixed lock order shared by every writer: the service row
- * (quota), then `write` (the caller's own row: a volume insert or a compare-and-set of its size), then
- * the pool row (one conditional update), then the service's usage row. Deletes take volume → pool →
- * usage, which is the same order, so no two writers wait on each other in a cycle.
+ * Runs inside the caller's transaction. `write` (the caller's own rows: a volume insert, a
+ * compare-and-set of its size, its event) runs first; the shared hot rows come last, so that they are
+ * locked for as short a time as possible: from one statement until the commit.
  *
- * On PostgreSQL the service row is locked `FOR NO KEY UPDATE`: `FOR UPDATE` would also block the
- * `FOR KEY SHARE` lock every volume insert takes on its service (the foreign key), and deadlocks racing
- * creates. The pool row is locked last and only by its update, so it is held for the shortest time.
+ * Quota, on PostgreSQL: the service row is held `FOR KEY SHARE` from before the quota is read (by the
+ * write's foreign key, or explicitly), and setting a quota locks that row `FOR UPDATE` (see
+ * QuotaUseCases.set), which waits for every admission in flight and is waited for by every new one. So an
+ * admission that reads "no quota" commits before any quota exists, and one that reads a quota then
+ * locks the service row `FOR NO KEY UPDATE` (compatible with the key-share locks of other creates, but
+ * exclusive among quota checks) and checks the committed usage. A service without a quota, the common
+ * case, is never locked exclusively; there the quota read is folded into the charging statement (it
+ * charges only when the service has no quota row), so a create without a quota costs no extra round trip. `FOR UPDATE` would also conflict with every create's foreign-key
+ * lock; that is wanted for a quota change (rare) and not for a quota check.
+ *
+ * Capacity: one conditional update of the pool row (`allocated + bytes <= limit`, evaluated against the
+ * row as it is when the update takes its lock), then the service's usage row; on PostgreSQL both in one
+ * statement. Deletes take volume → pool → usage as well, so no two writers wait on each other in a cycle.
  * On SQLite the transaction already holds the only write lock.
  *
  * Throws QUOTA_EXCEEDED or NO_CAPACITY; the caller's transaction then rolls back whatever `write` did.
@@ -59,27 +73,60 @@ export class Admission {
   }
 
   async admit<T>(trx: Transaction<Database>, d: AdmissionDemand, write: () => Promise<T>): Promise<T> {
-    await this.#store.lockService(trx, d.service);
-    if (!d.held) await this.#quotas.check(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile });
+    if (!d.held && d.writeReferencesService !== true) await this.#store.keyShareService(trx, d.service);
     const result = await write();
-    await this.#chargePool(trx, d);
-    await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });
+    if (d.held) {
+      if (!(await this.#charge(trx, d, { unlessQuota: false }))) await this.#refuse(trx, d);
+      return result;
+    }
+    // PostgreSQL: the quota read folded into the charge; it charges only a service without a quota row.
+    if (isPostgres(trx) && (await this.#charge(trx, d, { unlessQuota: true }))) return result;
+    const quota = await getQuota(trx, d.service);
+    if (!isUnlimited(quota)) {
+      await this.#store.lockService(trx, d.service);
+      await this.#quotas.check(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile }, quota);
+    }
+    if (!(await this.#charge(trx, d, { unlessQuota: false }))) await this.#refuse(trx, d);
     return result;
   }
 
-  async #chargePool(ex: Executor, d: AdmissionDemand): Promise<void> {
-    let q = ex
+  /** Charges the pool (if the bytes fit) and then the usage; false when nothing was charged. */
+  async #charge(trx: Transaction<Database>, d: AdmissionDemand, opts: { unlessQuota: boolean }): Promise<boolean> {
+    const total = d.held ? null : d.capacityTotalBytes;
+    // provisionLimit() in SQL, against the row as it is when the update takes its lock.
+    const fits = total === null ? sql<boolean>`true` : sql<boolean>`allocated_bytes + ${d.bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`;
+    const usage = d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes, reserved: 0 } : { volumes: 0, bytes: 0, reserved: d.bytes };
+    if (isPostgres(trx)) {
+      // One round trip for both hot rows: the usage row is charged only when the pool row was.
+      const noQuota = opts.unlessQuota ? sql`and not exists (select 1 from service_quotas where service = ${d.service})` : sql``;
+      const res = await sql<{ ok: number }>`
+        with p as (
+          update pools set allocated_bytes = allocated_bytes + ${d.bytes}, volume_count = volume_count + ${d.volumes}
+          where name = ${d.pool} and ${fits} ${noQuota} returning name)
+        insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
+        select ${d.service}, ${d.profile}, ${usage.volumes}, ${usage.bytes}, 0, ${usage.reserved} from p
+        on conflict (service, profile) do update set
+          volumes = service_usage.volumes + excluded.volumes,
+          bytes = service_usage.bytes + excluded.bytes,
+          reserved_bytes = service_usage.reserved_bytes + excluded.reserved_bytes
+        returning 1 as ok`.execute(trx);
+      return res.rows.length === 1;
+    }
+    const res = await trx
       .updateTable('pools')
       .set({ allocated_bytes: sql`allocated_bytes + ${d.bytes}`, volume_count: sql`volume_count + ${d.volumes}` })
-      .where('name', '=', d.pool);
+      .where('name', '=', d.pool)
+      .where(fits)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });
+    return true;
+  }
+
+  /** NO_CAPACITY (or POOL_NOT_FOUND), saying what the pool holds. */
+  async #refuse(trx: Transaction<Database>, d: AdmissionDemand): Promise<never> {
     const total = d.held ? null : d.capacityTotalBytes;
-    if (total !== null) {
-      // provisionLimit() in SQL, against the row as it is when the update takes its lock.
-      q = q.where(sql<boolean>`allocated_bytes + ${d.bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`);
-    }
-    const res = await q.executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1) return;
-    const pool = await ex.selectFrom('pools').selectAll().where('name', '=', d.pool).executeTakeFirst();
+    const pool = await trx.selectFrom('pools').selectAll().where('name', '=', d.pool).executeTakeFirst();
     if (!pool) throw new PollyError('POOL_NOT_FOUND', `pool ${d.pool} not found`);
     const limit = provisionLimit(pool, total ?? 0);
     throw new PollyError('NO_CAPACITY', `pool ${d.pool}: ${d.bytes} bytes do not fit (allocated ${pool.allocated_bytes} of ${limit} provisionable)`, {

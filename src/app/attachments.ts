@@ -19,7 +19,7 @@ import {
 import { findNode, listNodes, setNodeCoRegistrants, touchNode, upsertNode, type NodeRecord } from '../store/repos/nodes.js';
 import { findPool, findProfile } from '../store/repos/pools.js';
 import { findShare } from '../store/repos/shares.js';
-import { findVolume, updateVolume } from '../store/repos/volumes.js';
+import { findVolume, findVolumes, updateVolume } from '../store/repos/volumes.js';
 import { isUniqueViolation, type Executor } from '../store/store.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
@@ -511,8 +511,10 @@ export class AttachmentUseCases {
     const profiles = new Map<string, { volumeMode: VolumeMode; fsType: string }>();
     const secrets = new Map<string, Record<string, string>>();
     const attachesAtController = new Map<string, boolean>();
+    // One query for all the node's volumes (not one per attachment: a node may hold hundreds).
+    const volumes = attachments.length === 0 ? new Map<string, Volume>() : await findVolumes(this.#ctx.store.db, attachments.map((a) => a.volumeId));
     for (const a of attachments) {
-      const v = await findVolume(this.#ctx.store.db, a.volumeId);
+      const v = volumes.get(a.volumeId);
       if (!v) continue;
       // An attachment on a networked pool is granted before its controller attach answers; until its
       // publish context is recorded the node could not stage it (and an agent reconciling would try),
@@ -527,7 +529,8 @@ export class AttachmentUseCases {
       }
       let p = profiles.get(v.profile);
       if (!p) {
-        const profile = await findProfile(this.#ctx.store.db, v.profile);
+        const store = this.#ctx.store;
+        const profile = await store.definitions.profile(v.profile, () => findProfile(store.db, v.profile));
         p = { volumeMode: profile?.volumeMode ?? 'filesystem', fsType: profile?.fsType ?? 'ext4' };
         profiles.set(v.profile, p);
       }

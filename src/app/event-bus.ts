@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { PollyEvent } from '../core/types.js';
-import { insertEvent, listEvents } from '../store/repos/events.js';
+import { eventValues, insertEvent, listEvents, type EventValues } from '../store/repos/events.js';
 import type { Executor, Store } from '../store/store.js';
 import { currentScope } from './request-scope.js';
 
@@ -27,8 +27,20 @@ export class EventBus {
    * by `asSystem` for background jobs), so no call site has to pass them.
    */
   async record(ex: Executor, event: NewEvent, at: string): Promise<number> {
+    return insertEvent(ex, this.#stamped(event, at));
+  }
+
+  /**
+   * The row `record` would insert, for a statement that inserts it together with the change it describes
+   * (one round trip on PostgreSQL). The caller must insert it in the same statement or transaction.
+   */
+  values(event: NewEvent, at: string): EventValues {
+    return eventValues(this.#stamped(event, at));
+  }
+
+  #stamped(event: NewEvent, at: string) {
     const scope = currentScope();
-    return insertEvent(ex, { ...event, at, actor: scope?.actor ?? { kind: 'system', component: 'server' }, requestId: scope?.requestId ?? null });
+    return { ...event, at, actor: scope?.actor ?? { kind: 'system' as const, component: 'server' }, requestId: scope?.requestId ?? null };
   }
 
   /** Wakes subscribers; cheap, and safe to call when nothing changed. */

@@ -176,12 +176,12 @@ export class OfferUseCases {
       const pool = await findPool(trx, offer.pool);
       if (!pool || pool.state !== 'enabled') throw new PollyError('OFFER_CLOSED', `offer ${id}: pool ${offer.pool} no longer takes volumes`);
       const demand = { service: offer.service, pool: offer.pool, profile: offer.profile, volumes: 0, bytes: sizeBytes, as: 'reservation' as const, capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes };
-      await this.#admission.admit(trx, demand, async () => {
+      await this.#admission.admit(trx, { ...demand, writeReferencesService: true }, async () => {
         if (!(await updateOffer(trx, offer.id, 'open', { status: 'accepted' }))) throw new PollyError('OFFER_CLOSED', `offer ${id} was taken meanwhile`);
         await insertReservation(trx, reservation);
+        await this.#event(trx, 'offer.accepted', offer, { reservation: reservation.id, sizeBytes });
+        await this.#reservationEvent(trx, 'reservation.created', reservation);
       });
-      await this.#event(trx, 'offer.accepted', offer, { reservation: reservation.id, sizeBytes });
-      await this.#reservationEvent(trx, 'reservation.created', reservation);
     });
     this.#ctx.events.notify();
     return reservation;

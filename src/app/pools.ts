@@ -89,7 +89,8 @@ export class PoolUseCases {
 
   /** A profile the caller may use; a profile restricted to other services is reported as not found. */
   async profileFor(identity: Identity, service: string, name: string): Promise<Profile> {
-    const profile = await findProfile(this.#ctx.store.db, name);
+    const store = this.#ctx.store;
+    const profile = await store.definitions.profile(name, () => findProfile(store.db, name));
     if (!profile || (profile.services.length > 0 && !profile.services.includes(service))) {
       throw new PollyError('PROFILE_NOT_FOUND', `profile ${name} not found${identity.kind === 'admin' ? ` for service ${service}` : ''}`);
     }

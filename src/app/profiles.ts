@@ -80,6 +80,7 @@ export class ProfileUseCases {
       await upsertProfile(trx, profile);
       await this.#ctx.events.record(trx, { type: 'profile.created', service: null, objectId: profile.name, data: {} }, profile.createdAt);
     });
+    this.#ctx.store.definitions.forgetProfiles();
     this.#ctx.events.notify();
     return profile;
   }
@@ -103,6 +104,7 @@ export class ProfileUseCases {
       await this.#ctx.events.record(trx, { type: 'profile.updated', service: null, objectId: name, data: { ...changes } }, nowIso());
       return merged;
     });
+    this.#ctx.store.definitions.forgetProfiles();
     this.#ctx.events.notify();
     return updated;
   }
@@ -119,6 +121,7 @@ export class ProfileUseCases {
       await trx.updateTable('offers').set({ status: 'revoked' }).where('profile', '=', name).where('status', '=', 'open').execute();
       await this.#ctx.events.record(trx, { type: 'profile.deleted', service: null, objectId: name, data: {} }, nowIso());
     });
+    this.#ctx.store.definitions.forgetProfiles();
     this.#ctx.events.notify();
   }
 }

@@ -1,7 +1,7 @@
 import { PollyError } from '../core/errors.js';
 import type { Identity } from '../core/types.js';
 import { findService } from '../store/repos/services.js';
-import { getQuota, getUsage, putQuota, type Quota, type ServiceUsage } from '../store/repos/usage.js';
+import { getQuota, getUsage, isUnlimited, putQuota, type Quota, type ServiceUsage } from '../store/repos/usage.js';
 import { nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import { requireAdmin } from './scope.js';
@@ -43,6 +43,8 @@ export class QuotaUseCases {
     }
     await this.#ctx.store.transaction(async (trx) => {
       if (!(await findService(trx, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
+      // Waits for every admission in flight and holds off new ones until this commits (see Admission).
+      await this.#ctx.store.lockServiceForQuotaChange(trx, service);
       await putQuota(trx, service, quota);
       await this.#ctx.events.record(trx, { type: 'quota.updated', service, objectId: service, data: { ...quota } }, nowIso());
     });
@@ -53,10 +55,11 @@ export class QuotaUseCases {
   /**
    * Throws QUOTA_EXCEEDED naming the first limit that `demand` would pass. Run it inside the transaction
    * that charges the usage (after locking the service row on PostgreSQL) so racing creates see each other.
+   * `known`: the quota, when the caller has just read it in this transaction.
    */
-  async check(ex: Executor, service: string, demand: QuotaDemand): Promise<void> {
-    const quota = await getQuota(ex, service);
-    if (quota.maxVolumes === null && quota.maxBytes === null && quota.maxSnapshots === null && Object.keys(quota.profileBytes).length === 0) return;
+  async check(ex: Executor, service: string, demand: QuotaDemand, known?: Quota): Promise<void> {
+    const quota = known ?? (await getQuota(ex, service));
+    if (isUnlimited(quota)) return;
     const usage = await getUsage(ex, service);
     const over = (what: string, used: number, add: number, limit: number | null | undefined) => {
       if (limit === null || limit === undefined || add <= 0 || used + add <= limit) return;

@@ -164,7 +164,7 @@ export class VolumeOwnershipUseCases {
     try {
       await this.#ctx.store.transaction(async (trx) => {
         // The data already sits on the pool: the import is charged to it, but capacity is not a reason to refuse.
-        const demand = { service: input.service, pool: input.pool, profile: profile.name, volumes: 1, bytes: volume.sizeBytes, as: 'volume' as const, capacityTotalBytes: null };
+        const demand = { service: input.service, pool: input.pool, profile: profile.name, volumes: 1, bytes: volume.sizeBytes, as: 'volume' as const, capacityTotalBytes: null, writeReferencesService: true };
         await this.#admission.admit(trx, demand, () => insertVolume(trx, volume));
         await updateVolume(trx, volume.id, 'importing', { status: 'available' }, at);
         await this.#ctx.events.record(trx, { type: 'volume.imported', service: input.service, objectId: volume.id, data: { pool: input.pool, backendId: input.backendId, name: input.name } }, at);

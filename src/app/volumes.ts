@@ -21,7 +21,7 @@ import {
   type VolumeFilter,
 } from '../store/repos/volumes.js';
 import { nextRecovery } from './recovery.js';
-import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
+import { isForeignKeyViolation, isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { Placement } from './placement.js';
 import type { Admission } from './admission.js';
@@ -174,7 +174,10 @@ export class VolumeUseCases {
       throw new PollyError('VALIDATION_FAILED', 'give fromSnapshot or fromVolume, not both');
     }
     const db = this.#ctx.store.db;
-    if (!(await findService(db, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
+    // A service acting for itself was just authenticated by a token of that service; should the service be
+    // deleted meanwhile, the volume's foreign key refuses the insert (reported as SERVICE_NOT_FOUND below).
+    const own = identity.kind === 'service' && identity.service === service;
+    if (!own && !(await findService(db, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
     const forNode = input.node === undefined ? undefined : await this.#placementNode(input.node);
     const profile = await this.#pools.profileFor(identity, service, input.profile ?? 'default');
     if (input.sizeBytes < profile.minBytes || input.sizeBytes > profile.maxBytes) {
@@ -287,15 +290,19 @@ export class VolumeUseCases {
           capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes,
           held: reservation !== undefined,
           mayReplace: pinnedPool === undefined,
+          writeReferencesService: true,
         };
-        await this.#admission.admit(trx, demand, () => insertVolume(trx, volume, this.#ctx.replica.incarnation));
-        await opts.link?.(trx, { kind: 'volume', op: 'create', id });
-        await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
+        await this.#admission.admit(trx, demand, async () => {
+          await insertVolume(trx, volume, this.#ctx.replica.incarnation);
+          await opts.link?.(trx, { kind: 'volume', op: 'create', id });
+          await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
+        });
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new PollyError('VOLUME_NAME_TAKEN', `volume name ${input.name} is already used in service ${service}`, { name: input.name });
       }
+      if (isForeignKeyViolation(err) && !(await findService(db, service))) throw new PollyError('SERVICE_NOT_FOUND', `service ${service} not found`);
       throw err;
     }
     this.#ctx.events.notify();
@@ -432,10 +439,13 @@ export class VolumeUseCases {
       await this.#recordFailure(v, 'deleting', 'delete', err);
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${v.pool}: delete failed: ${(err as Error).message}`);
     }
-    await this.#ctx.store.transaction(async (trx) => {
-      await deleteVolumeRow(trx, v);
-      await this.#ctx.events.record(trx, { type: 'volume.deleted', service: v.service, objectId: v.id, data: { name: v.name, pool: v.pool } }, nowIso());
-    });
+    const event = this.#ctx.events.values({ type: 'volume.deleted', service: v.service, objectId: v.id, data: { name: v.name, pool: v.pool } }, nowIso());
+    const store = this.#ctx.store;
+    // On PostgreSQL one statement outside any transaction: the pool's and the service's counter rows,
+    // which every delete shares, stay locked only while it runs and commits (not for BEGIN/COMMIT round
+    // trips besides). On SQLite a transaction, which group commit shares.
+    if (store.dialect === 'postgres') await deleteVolumeRow(store.db, v, { event });
+    else await store.transaction((trx) => deleteVolumeRow(trx, v, { event }));
     this.#ctx.events.notify();
     this.#pools.invalidate(v.pool);
   }
@@ -464,8 +474,8 @@ export class VolumeUseCases {
         if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed }, at))) {
           throw new PollyError('INVALID_STATE', `volume ${id} changed while it was being expanded; read it again and retry`);
         }
+        await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
       });
-      await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
     });
     try {
       await driver.expand(v.backendId, sizeBytes);

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { PollyError } from '../core/errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
+import { DefinitionCache } from './definition-cache.js';
 import { StoreStats } from './store-stats.js';
 import type { Database, PoolRow } from './schema.js';
 
@@ -30,6 +31,8 @@ export class Store {
   readonly url: string;
   /** Statements, transactions and round trips so far (see StoreStats). */
   readonly stats: StoreStats;
+  /** Definitions read on hot paths, reused briefly (see DefinitionCache). */
+  readonly definitions = new DefinitionCache();
 
   /** SQLite only: transactions of one event-loop turn share a COMMIT (see GroupCommitter). */
   readonly #group: GroupCommitter | undefined;
@@ -135,6 +138,22 @@ export class Store {
     if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forNoKeyUpdate().execute();
   }
 
+  /**
+   * Holds a service's row `FOR KEY SHARE` until the transaction ends: what a volume insert's foreign key
+   * takes anyway. It does not conflict with other creates, only with a quota change (below).
+   */
+  async keyShareService(trx: Transaction<Database>, name: string): Promise<void> {
+    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forKeyShare().execute();
+  }
+
+  /**
+   * Locks a service's row `FOR UPDATE` for a quota change: it waits until every admission holding the
+   * row `FOR KEY SHARE` has ended, and new admissions wait for it (see Admission).
+   */
+  async lockServiceForQuotaChange(trx: Transaction<Database>, name: string): Promise<void> {
+    if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
+  }
+
   /** Locks a volume's row (attach/detach) until the transaction ends. */
   async lockVolume(trx: Transaction<Database>, id: string): Promise<void> {
     if (this.dialect === 'postgres') await trx.selectFrom('volumes').select('id').where('id', '=', id).forUpdate().execute();
@@ -182,10 +201,21 @@ export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }
 
+/** True when queries on `ex` run on PostgreSQL (where several statements can be folded into one round trip). */
+export function isPostgres(ex: Executor): boolean {
+  return ex.getExecutor().adapter instanceof PostgresAdapter;
+}
+
 /** True when the error is a uniqueness violation on either engine. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** True when the error is a foreign-key violation on either engine (a referenced row is gone). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === '23503' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
 }
 
 /** Now, as stored: ISO-8601 UTC with milliseconds. */

@@ -135,5 +135,29 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const after = await usageAndVolumes(service);
       expect(after).toEqual({ usageBytes: 0, usageVolumes: 0, sumBytes: 0, count: 0 });
     });
+
+    it('creates and deletes racing on one pool and one service all succeed (no deadlock on the counter rows) and leave the counters where they were', async () => {
+      const service = 'race-churn';
+      const token = await newService(polly, service);
+      const allocated = async () => (await polly.call('GET', `/v1/pools/${pool}`)).body.capacity as { allocatedBytes: number; volumeCount: number };
+      const before = await allocated();
+      const failures: string[] = [];
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, w) => {
+          for (let i = 0; i < 8; i++) {
+            const c = await polly.call('POST', '/v1/volumes', { token, body: { name: `churn-${w}-${i}`, sizeBytes: 10 * MiB, pool } });
+            if (c.status !== 201) {
+              failures.push(`create ${c.status} ${JSON.stringify(c.body)}`);
+              continue;
+            }
+            const d = await polly.call('DELETE', `/v1/volumes/${c.body.id}`, { token });
+            if (d.status !== 204) failures.push(`delete ${d.status} ${JSON.stringify(d.body)}`);
+          }
+        }),
+      );
+      expect(failures).toEqual([]);
+      expect(await allocated()).toEqual(before);
+      expect(await usageAndVolumes(service)).toEqual({ usageBytes: 0, usageVolumes: 0, sumBytes: 0, count: 0 });
+    });
   });
 }

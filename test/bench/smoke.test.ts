@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { assertRowShape, type BenchContext, type BenchRow } from '../../bench/harness.js';
 import { runPlacementBench } from '../../bench/placement.js';
+import { runPostgresBench } from '../../bench/postgres.js';
 import { runScaleBench } from '../../bench/scale.js';
+import { runPgScaleBench } from '../../bench/scale-postgres.js';
 import { runThroughputBench } from '../../bench/throughput.js';
+import { pgSkipReason } from '../helpers/pg.js';
 
 // Smoke runs of the benchmarks at tiny sizes: the harness, the servers they start and the rows they report
 // work. No timing is asserted here; `npm run bench` measures.
@@ -51,4 +54,24 @@ describe('benchmarks, smoke-sized', () => {
     expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'MB']);
     for (const r of rows) expect(r.reference).not.toBeNull();
   }, 120_000);
+
+  it('P8 PostgreSQL reports the ratio, the ceiling of its four transactions and the round trips per pair', async (t) => {
+    const reason = await pgSkipReason();
+    if (reason !== null) return t.skip(reason);
+    const rows = await runPostgresBench(ctx, { quick: true, run: { rounds: 1, referenceMs: 200, pollyMs: 500, warmupMs: 200 } });
+    expectMeasuredRows(rows);
+    expect(rows[0]!.params.storeRoundTripsPerPair).toBeGreaterThan(0);
+    const ceiling = rows.find((r) => r.name.startsWith('P8 ceiling'));
+    expect(ceiling?.ratio).toBeGreaterThan(0);
+    expect(ceiling?.params.errors).toBe(0);
+  }, 180_000);
+
+  it('P11 PostgreSQL scale reports get/list latencies, RSS and heartbeat cost on a bulk-loaded database', async (t) => {
+    const reason = await pgSkipReason();
+    if (reason !== null) return t.skip(reason);
+    const rows = await runPgScaleBench(ctx, { quick: true, volumes: 500, attached: 50, nodes: 5, iterations: { get: 20, list: 10, heartbeatRounds: 2 } });
+    expectMeasuredRows(rows);
+    expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'MB', 'ms', 'ms']);
+    expect(rows[4]!.params.heartbeats).toBe(10);
+  }, 180_000);
 });

@@ -2,15 +2,25 @@ import { sql } from 'kysely';
 import type { EventActor, PollyEvent } from '../../core/types.js';
 import type { Executor } from '../store.js';
 
-export async function insertEvent(
-  ex: Executor,
-  e: Omit<PollyEvent, 'seq' | 'actor' | 'requestId'> & Partial<Pick<PollyEvent, 'actor' | 'requestId'>>,
-): Promise<number> {
-  const row = await ex
-    .insertInto('events')
-    .values({ at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data), actor: e.actor ? JSON.stringify(e.actor) : null, request_id: e.requestId ?? null })
-    .returning('seq')
-    .executeTakeFirstOrThrow();
+export type EventInput = Omit<PollyEvent, 'seq' | 'actor' | 'requestId'> & Partial<Pick<PollyEvent, 'actor' | 'requestId'>>;
+
+/** An event as its row's column values (for statements that insert it along with other changes). */
+export interface EventValues {
+  at: string;
+  type: string;
+  service: string | null;
+  object_id: string;
+  data: string;
+  actor: string | null;
+  request_id: string | null;
+}
+
+export function eventValues(e: EventInput): EventValues {
+  return { at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data), actor: e.actor ? JSON.stringify(e.actor) : null, request_id: e.requestId ?? null };
+}
+
+export async function insertEvent(ex: Executor, e: EventInput): Promise<number> {
+  const row = await ex.insertInto('events').values(eventValues(e)).returning('seq').executeTakeFirstOrThrow();
   return Number(row.seq);
 }
 

@@ -66,6 +66,11 @@ export interface Quota {
 
 export const UNLIMITED: Quota = { maxVolumes: null, maxBytes: null, maxSnapshots: null, profileBytes: {} };
 
+/** True when the quota limits nothing. */
+export function isUnlimited(q: Quota): boolean {
+  return q.maxVolumes === null && q.maxBytes === null && q.maxSnapshots === null && Object.keys(q.profileBytes).length === 0;
+}
+
 export async function getQuota(ex: Executor, service: string): Promise<Quota> {
   const row = await ex.selectFrom('service_quotas').selectAll().where('service', '=', service).executeTakeFirst();
   if (!row) return UNLIMITED;

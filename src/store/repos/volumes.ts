@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import { PollyError } from '../../core/errors.js';
 import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../core/types.js';
 import type { VolumeRow } from '../schema.js';
-import type { Executor } from '../store.js';
+import { isPostgres, type Executor } from '../store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import type { EventValues } from './events.js';
 import { chargeUsage } from './usage.js';
 
 export function rowToVolume(row: VolumeRow): Volume {
@@ -93,6 +94,17 @@ export async function chargePool(ex: Executor, pool: string, bytes: number, coun
 export async function findVolume(ex: Executor, id: string): Promise<Volume | undefined> {
   const row = await ex.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? rowToVolume(row) : undefined;
+}
+
+/** The volumes with these ids, by id (ids with no volume are absent); one query per 500 ids. */
+export async function findVolumes(ex: Executor, ids: readonly string[]): Promise<Map<string, Volume>> {
+  const out = new Map<string, Volume>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await ex.selectFrom('volumes').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
+    for (const row of rows) out.set(row.id, rowToVolume(row));
+  }
+  return out;
 }
 
 export async function findVolumeByName(ex: Executor, service: string, name: string): Promise<Volume | undefined> {
@@ -296,9 +308,31 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
  * what the caller read earlier: an expand that committed in between is refunded too. A row already gone
  * refunds nothing.
  */
-export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>): Promise<void> {
-  await ex.deleteFrom('volume_tags').where('volume_id', '=', v.id).execute();
-  await ex.deleteFrom('volume_shares').where('volume_id', '=', v.id).execute();
+/**
+ * Deletes a volume's row and refunds its pool and service (its tags and shares go by `on delete
+ * cascade`). Not an error when the row is already gone: then nothing is refunded. `event` is inserted with
+ * it. On PostgreSQL one statement (atomic on its own, so it needs no transaction of its own), in the lock
+ * order volume → pool → usage.
+ */
+export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>, opts: { event?: EventValues } = {}): Promise<void> {
+  const e = opts.event;
+  if (isPostgres(ex)) {
+    // The event first in the statement, as in a transaction: the hot rows are the last rows it locks.
+    await sql`
+      with ${e === undefined ? sql`` : sql`ev as (insert into events (at, type, service, object_id, data, actor, request_id)
+          values (${e.at}, ${e.type}, ${e.service}, ${e.object_id}, ${e.data}, ${e.actor}, ${e.request_id})),`}
+      gone as (delete from volumes where id = ${v.id} returning pool, service, profile, size_bytes),
+      p as (
+        update pools set allocated_bytes = pools.allocated_bytes - gone.size_bytes, volume_count = pools.volume_count - 1
+        from gone where pools.name = gone.pool returning pools.name)
+      insert into service_usage (service, profile, volumes, bytes, snapshots, reserved_bytes)
+      -- Reading p makes the pool's update run before the usage row is locked (a CTE nobody reads runs
+      -- last): pool → usage, the order of admission, so a create and a delete cannot deadlock.
+      select gone.service, gone.profile, -1, -gone.size_bytes, 0, 0 from gone, p
+      on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`.execute(ex);
+    return;
+  }
+  if (e !== undefined) await ex.insertInto('events').values(e).execute();
   const gone = await ex.deleteFrom('volumes').where('id', '=', v.id).returning(['pool', 'service', 'profile', 'size_bytes']).executeTakeFirst();
   if (gone) {
     const bytes = Number(gone.size_bytes);
