@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateVolumeRequest } from '../../src/core/ports/driver.js';
-import { CsiDriver } from '../../src/drivers/csi/csi-driver.js';
+import { type CapacityTiming, CsiDriver } from '../../src/drivers/csi/csi-driver.js';
 import { startPollyCsiPlugin, type PollyCsiPlugin } from '../helpers/csi-plugin.js';
 import { newService, startPolly } from '../helpers/polly.js';
 import { Cleanup, createLoopFs, tempDir } from '../helpers/loopfs.js';
@@ -94,12 +94,15 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => cleanup.run());
 
-function driverWith(params: Record<string, string>): CsiDriver {
-  const driver = new CsiDriver({
-    poolName: 'csi-faults',
-    parameters: { endpoint: `unix://${relay.path}`, controllerSecrets: JSON.stringify({ pollyToken: plugin.token }), ...params },
-    dataDir,
-  });
+function driverWith(params: Record<string, string>, timing: Partial<CapacityTiming> = {}): CsiDriver {
+  const driver = new CsiDriver(
+    {
+      poolName: 'csi-faults',
+      parameters: { endpoint: `unix://${relay.path}`, controllerSecrets: JSON.stringify({ pollyToken: plugin.token }), ...params },
+      dataDir,
+    },
+    timing,
+  );
   cleanup.add(() => driver.close());
   return driver;
 }
@@ -269,8 +272,9 @@ describe('csi driver capacity, against a real plugin', () => {
       .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   }
 
-  it('answers capacity without a GetCapacity per read: kept 1 s, moved by its own creates and deletes, renewed in the background while read', async () => {
-    const driver = driverWith({ capacityBytes: String(400 * MiB) });
+  it('answers capacity without a GetCapacity per read: kept while fresh, moved by its own creates and deletes, renewed in the background while read', async () => {
+    // The answer stands a minute here, so that a slow create on a loaded machine cannot outlive it.
+    const driver = driverWith({ capacityBytes: String(400 * MiB) }, { ttlMs: 60_000, renewMs: 59_000 });
     await driver.init();
     const calls0 = await getCapacityCalls();
     const first = await driver.capacity();
@@ -283,16 +287,21 @@ describe('csi driver capacity, against a real plugin', () => {
     expect(first.freeBytes - afterCreate.freeBytes).toBe(made.sizeBytes);
     await driver.delete(made.backendId);
     expect((await driver.capacity()).freeBytes).toBe(first.freeBytes);
-    // While read, the answer is renewed before it expires: a reader 1.5 s on finds one ready.
-    const calls1 = await getCapacityCalls();
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      await driver.capacity();
-    }
-    expect((await getCapacityCalls()) - calls1).toBeGreaterThanOrEqual(1);
+    expect((await getCapacityCalls()) - calls0).toBe(1);
     await driver.close();
+
+    // While read, the answer is renewed in the background (every renewMs) without a reader waiting for it.
+    const renewing = driverWith({ capacityBytes: String(400 * MiB) }, { ttlMs: 1_000, renewMs: 200 });
+    await renewing.init();
+    await renewing.capacity();
+    const calls1 = await getCapacityCalls();
+    for (let waited = 0; (await getCapacityCalls()) === calls1 && waited < 20_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await getCapacityCalls()).toBeGreaterThan(calls1);
+    await renewing.close();
     const calls2 = await getCapacityCalls();
-    await new Promise((r) => setTimeout(r, 1_500));
+    await new Promise((r) => setTimeout(r, 1_000));
     // Closed: no renewals behind its back.
     expect(await getCapacityCalls()).toBe(calls2);
   }, 60_000);

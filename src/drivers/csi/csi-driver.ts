@@ -34,12 +34,17 @@ interface PluginFacts {
   expansion: 'ONLINE' | 'OFFLINE' | undefined;
 }
 
-/** How long a GetCapacity answer stands (Polly's own pool capacity cache keeps a reading as long). */
-const CAPACITY_TTL_MS = 1_000;
-/** A renewal goes out this long after the last one (before the answer expires). */
-const CAPACITY_RENEW_MS = 700;
-/** Renewals stop when nobody asked for capacity this long. */
-const CAPACITY_IDLE_MS = 10_000;
+/** How the driver keeps GetCapacity answers; tests set their own (a loaded machine makes 1 s short). */
+export interface CapacityTiming {
+  /** How long a GetCapacity answer stands (Polly's own pool capacity cache keeps a reading as long). */
+  ttlMs: number;
+  /** A renewal goes out this long after the last one (before the answer expires). */
+  renewMs: number;
+  /** Renewals stop when nobody asked for capacity this long. */
+  idleMs: number;
+}
+
+const CAPACITY_TIMING: CapacityTiming = { ttlMs: 1_000, renewMs: 700, idleMs: 10_000 };
 
 /**
  * `csi`: a pool whose storage is an external CSI plugin (any vendor's driver, or another Polly). The
@@ -69,7 +74,7 @@ export class CsiDriver implements StorageDriver {
   pluginName: string | undefined;
   /** volume_context of the volumes this process created, for ControllerPublish's answer (else looked up). */
   readonly #volumeContexts = new Map<string, Record<string, string>>();
-  /** The last GetCapacity answer, kept {@link CAPACITY_TTL_MS} and moved by this driver's own creates and deletes. */
+  /** The last GetCapacity answer, kept `ttlMs` and moved by this driver's own creates and deletes. */
   #capacity: { value: BackendCapacity; until: number } | undefined;
   #capacityCall: Promise<BackendCapacity> | undefined;
   /** When capacity was last asked for, and the timer that keeps the answer fresh while it is. */
@@ -78,7 +83,10 @@ export class CsiDriver implements StorageDriver {
   /** Sizes of the volumes this driver created, so that a delete can give their bytes back to the cached figure. */
   readonly #sizes = new Map<string, number>();
 
-  constructor(ctx: DriverContext) {
+  readonly #timing: CapacityTiming;
+
+  constructor(ctx: DriverContext, timing: Partial<CapacityTiming> = {}) {
+    this.#timing = { ...CAPACITY_TIMING, ...timing };
     this.#poolName = ctx.poolName;
     this.#params = ctx.parameters;
     this.#s = parseCsiSettings(ctx.poolName, ctx.parameters);
@@ -123,11 +131,11 @@ export class CsiDriver implements StorageDriver {
 
   /**
    * GetCapacity where the plugin offers it (total: the declared `capacityBytes`, else what is available);
-   * else unknown. An answer is kept for {@link CAPACITY_TTL_MS}, and this driver's own creates take their
+   * else unknown. An answer is kept for `ttlMs` (1 s), and this driver's own creates take their
    * bytes off it (deletes give back what they created): Polly re-reads a pool's capacity after every
    * create and delete, and a round trip to the plugin there would be paid by the next create. What else
    * moves the plugin's capacity (data written, other clients) shows within the TTL, as Polly's own
-   * capacity cache does. While callers keep asking (within {@link CAPACITY_IDLE_MS}), the answer is
+   * capacity cache does. While callers keep asking (within `idleMs`, 10 s), the answer is
    * renewed in the background before it expires, so that no create waits for a GetCapacity round trip.
    * Concurrent readers share one call.
    */
@@ -150,10 +158,10 @@ export class CsiDriver implements StorageDriver {
     if (this.#capacityTimer !== undefined) return;
     this.#capacityTimer = setTimeout(() => {
       this.#capacityTimer = undefined;
-      if (Date.now() - this.#capacityAskedAt > CAPACITY_IDLE_MS) return;
+      if (Date.now() - this.#capacityAskedAt > this.#timing.idleMs) return;
       // A failed renewal leaves the next reader to ask (and see the error) itself.
       this.#askCapacity().then(() => this.#renewCapacity(), () => undefined);
-    }, CAPACITY_RENEW_MS);
+    }, this.#timing.renewMs);
     this.#capacityTimer.unref();
   }
 
@@ -167,7 +175,7 @@ export class CsiDriver implements StorageDriver {
     const free = Math.max(0, res.available_capacity);
     const total = this.#s.capacityBytes ?? free;
     const value = { totalBytes: total, freeBytes: Math.min(free, total) };
-    this.#capacity = { value, until: asked + CAPACITY_TTL_MS };
+    this.#capacity = { value, until: asked + this.#timing.ttlMs };
     return value;
   }
 
