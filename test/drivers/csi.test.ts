@@ -212,7 +212,15 @@ describe('a Polly server whose pool is the csi driver over the plugin', () => {
       // The agent is the plugin's node (its NodeGetInfo node id), as a host running both would be.
       agent: { enabled: true, nodeId: plugin.nodeId, stateDir },
     });
-    cleanup.add(() => polly.stop());
+    // Stopped at the end of this test, not of the file: its capacity refreshes would reach the plugin
+    // while the capacity test below counts the plugin's GetCapacity calls.
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      await polly.stop();
+    };
+    cleanup.add(stop);
     const pool = await polly.call('GET', '/v1/pools/proxied');
     expect(pool.body).toMatchObject({
       driver: 'csi',
@@ -251,6 +259,7 @@ describe('a Polly server whose pool is the csi driver over the plugin', () => {
     await until(async () => (await farLive()).length === 0, 'the plugin detached it');
     expect((await polly.call('DELETE', `/v1/volumes/${volumeId}`, { token })).status).toBeLessThan(300);
     await until(async () => (await onPlugin(volumeId)).length === 0, 'the plugin deleted it');
+    await stop();
   }, 120_000);
 });
 

@@ -181,7 +181,10 @@ describe('a hung rbd-fuse (a blocklisted client: alive, never answering)', () =>
       writer.stdout.once('data', () => resolve());
     });
     process.kill(fusePid, 'SIGSTOP');
+    let released = false;
     const release = async () => {
+      if (released) return;
+      released = true;
       writer.kill('SIGKILL');
       process.kill(fusePid, 'SIGKILL');
       await writerGone;
