@@ -17,8 +17,11 @@ import { CONCURRENCY, FULL_RUN, QUICK_RUN } from './throughput.js';
 const INSERT_VOLUME = `insert into volumes (id, name, service, pool, profile, size_bytes, status, status_reason, labels, fields,
   backend_id, source_kind, source_id, created_at, updated_at) values ($1, $2, $3, $4, 'default', $5, 'available', null, '{}', '{}', $1, null, null, $6, $6)`;
 
-/** The raw limit: insert+delete transactions from `concurrency` connections on a fresh database with Polly's schema. */
-export async function openRawPg(concurrency: number): Promise<SlicedLoad> {
+/**
+ * `concurrency` connections to a fresh database with Polly's schema (migrated by Store.open), the bench
+ * service and the fake pool: what the raw references run on. `close` releases them and drops it.
+ */
+async function rawConnections(concurrency: number): Promise<{ clients: pg.PoolClient[]; close: () => Promise<void> }> {
   const database = await freshPgDatabase();
   const pool = new pg.Pool({ connectionString: database.url, max: concurrency });
   pool.on('error', () => undefined);
@@ -43,6 +46,12 @@ export async function openRawPg(concurrency: number): Promise<SlicedLoad> {
     await close();
     throw err;
   }
+  return { clients, close };
+}
+
+/** The raw limit: insert+delete transactions from `concurrency` connections on a fresh database with Polly's schema. */
+export async function openRawPg(concurrency: number): Promise<SlicedLoad> {
+  const { clients, close } = await rawConnections(concurrency);
   const prefix = randomBytes(4).toString('hex');
   return slicedWorkers(
     concurrency,
@@ -80,30 +89,7 @@ const DELETE_REFUND = `with gone as (delete from volumes where id = $1 returning
  * those rows stay locked until the commit is on disk, so those commits go one at a time.
  */
 export async function openDesignPg(concurrency: number): Promise<SlicedLoad> {
-  const database = await freshPgDatabase();
-  const pool = new pg.Pool({ connectionString: database.url, max: concurrency });
-  pool.on('error', () => undefined);
-  const clients: pg.PoolClient[] = [];
-  const close = async () => {
-    for (const c of clients) c.release();
-    await pool.end();
-    await database.drop();
-  };
-  try {
-    const store = await Store.open({ url: database.url });
-    await store.close();
-    const at = new Date().toISOString();
-    await pool.query(`insert into services (name, labels, created_at) values ($1, '{}', $2)`, [BENCH_SERVICE, at]);
-    await pool.query(
-      `insert into pools (name, driver, parameters, labels, topology, state, over_subscription_ratio, reserved_percent, allocated_bytes, volume_count, created_at)
-       values ($1, 'fake', '{}', '{}', '{}', 'enabled', 1, 0, 0, 0, $2)`,
-      [FAKE_POOL, at],
-    );
-    for (let i = 0; i < concurrency; i++) clients.push(await pool.connect());
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  const { clients, close } = await rawConnections(concurrency);
   const prefix = randomBytes(4).toString('hex');
   const trx = async (client: pg.PoolClient, steps: pg.QueryConfig[]) => {
     await client.query('begin');
