@@ -82,11 +82,12 @@ export async function hostMountNamespaces(): Promise<{ namespaces: Set<string>; 
 /**
  * Every mount namespace of this host (containers' included, see {@link hostMountNamespaces}), each once,
  * with its mount table, read from /proc/<pid>/mountinfo. Processes that exit while being read are skipped.
+ * `host`: a {@link hostMountNamespaces} answer the caller has already (one scan of /proc, not two).
  */
-export async function mountNamespaces(): Promise<NamespaceMounts[]> {
+export async function mountNamespaces(host?: Awaited<ReturnType<typeof hostMountNamespaces>>): Promise<NamespaceMounts[]> {
   const seen = new Map<string, NamespaceMounts>();
   const self = await readlink('/proc/self/ns/mnt');
-  const host = await hostMountNamespaces();
+  host ??= await hostMountNamespaces();
   for (const [pid, ns] of host.pids) {
     if (seen.has(ns)) continue;
     try {
@@ -162,10 +163,12 @@ export async function killWritersOnDevice(dev: number): Promise<number[]> {
   const killed: number[] = [];
   const wanted = deviceNumberOf(dev);
   const fuseMounts = new Map<number, string>();
-  for (const ns of await mountNamespaces()) {
+  // One scan of /proc serves both: the namespaces' mount tables and their processes.
+  const host = await hostMountNamespaces();
+  for (const ns of await mountNamespaces(host)) {
     for (const m of ns.entries) if (m.fsType === 'fuse' || m.fsType.startsWith('fuse.')) fuseMounts.set(m.mountId, m.device);
   }
-  for (const pid of (await hostMountNamespaces()).pids.keys()) {
+  for (const pid of host.pids.keys()) {
     if (pid === process.pid) continue;
     let fds: string[];
     try {
