@@ -38,6 +38,20 @@ describe('btrfs init', () => {
     });
   });
 
+  it('refuses a path on a read-only mount, saying so', async () => {
+    // Node's recursive mkdir reports EROFS as ENOENT; the pool must name the real problem. (A loop
+    // device left write-protected by an earlier fence once mounted a test's pool read-only this way.)
+    const readOnly = join(fs.path, 'read-only');
+    await mkdir(readOnly);
+    await run('mount', ['--bind', readOnly, readOnly]);
+    await run('mount', ['-o', 'remount,bind,ro', readOnly]);
+    await expect(make(readOnly).init()).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: `pool p: cannot create ${join(readOnly, 'volumes')}: the filesystem is mounted read-only`,
+    });
+    await run('umount', [readOnly]);
+  });
+
   it('refuses a pool without a path', () => {
     expect(() => make(undefined)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
   });

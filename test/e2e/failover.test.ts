@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attachLoop } from '../../src/drivers/system/loop.js';
 import { POLLY_BIN, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { AgentProcess } from './hosts/agent.js';
 import { DockerHost } from './hosts/dockerd.js';
@@ -240,7 +241,9 @@ describe.skipIf(!ready)('failover on two Docker hosts sharing a btrfs pool (neve
     await writeFile(image0, '');
     await truncate(image0, 512 * 2 ** 20);
     await runOk('mkfs.btrfs', ['-q', '-f', image0]);
-    const loop = (await runOk('losetup', ['--find', '--show', image0])).stdout.trim();
+    // attachLoop, not a bare `losetup --find`: it clears a read-only flag a free loop device may still
+    // carry (the pool then came up mounted read-only, and the server refused it).
+    const loop = await attachLoop(image0, { readOnly: false });
     cleanups.push(['detach the loop device', () => run('losetup', ['-d', loop])]);
     btrfsDir = `/var/tmp/polly-e2e-failover-${id}`;
     await mkdir(btrfsDir, { recursive: true });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PollyError } from '../../core/errors.js';
 import type {
@@ -16,7 +16,7 @@ import { DirectoryNodeDriver } from '../local/directory-node.js';
 import { isErrno } from '../system/errno.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes, isObjectId } from '../system/object-ids.js';
-import { pathExists, poolPathParameter } from '../system/pool-path.js';
+import { makePoolDirs, pathExists, poolPathParameter } from '../system/pool-path.js';
 import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { BTRFS_MAGIC, fsUsage } from '../system/statfs.js';
 import {
@@ -91,8 +91,7 @@ export class BtrfsDriver implements StorageDriver {
       throw new PollyError('VALIDATION_FAILED', `pool ${this.#poolName}: path ${given} is not on a btrfs filesystem`);
     }
     this.#root = await realpath(given);
-    await mkdir(join(this.#root, 'volumes'), { recursive: true });
-    await mkdir(join(this.#root, 'snapshots'), { recursive: true });
+    await makePoolDirs(this.#poolName, [join(this.#root, 'volumes'), join(this.#root, 'snapshots')]);
     if (!(await quotasEnabled(this.#root))) {
       try {
         await enableQuotas(this.#root);

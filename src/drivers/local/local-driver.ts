@@ -16,7 +16,7 @@ import { isErrno } from '../system/errno.js';
 import { copyTree, diskUsage } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes, isObjectId } from '../system/object-ids.js';
-import { pathExists, poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
+import { makePoolDirs, pathExists, poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
 import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { fsUsage } from '../system/statfs.js';
 import { DirectoryNodeDriver } from './directory-node.js';
@@ -67,8 +67,7 @@ export class LocalDriver implements StorageDriver {
   async init(): Promise<void> {
     this.#root = await resolvePoolDir(this.#poolName, this.#root, { create: true });
     this.#sizes = new SizeRecords(join(this.#root, 'meta'));
-    await mkdir(join(this.#root, 'volumes'), { recursive: true });
-    await mkdir(join(this.#root, 'snapshots'), { recursive: true });
+    await makePoolDirs(this.#poolName, [join(this.#root, 'volumes'), join(this.#root, 'snapshots')]);
     await this.#sizes.init();
   }
 

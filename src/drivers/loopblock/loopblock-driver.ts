@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { PollyError } from '../../core/errors.js';
 import type {
   BackendCapacity,
@@ -14,7 +14,7 @@ import { isErrno } from '../system/errno.js';
 import { copyTree } from '../system/fs-tools.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
 import { assertObjectId, assertSizeBytes } from '../system/object-ids.js';
-import { poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
+import { makePoolDirs, poolPathParameter, resolvePoolDir } from '../system/pool-path.js';
 import { PathParameter, poolParameterSchema } from '../system/pool-parameters.js';
 import { fsUsage } from '../system/statfs.js';
 import { fsTypeFor, ImageLayout, provisionedSize } from './images.js';
@@ -61,8 +61,7 @@ export class LoopblockDriver implements StorageDriver {
 
   async init(): Promise<void> {
     this.#layout = new ImageLayout(await resolvePoolDir(this.#poolName, this.#layout.root, { create: false }));
-    await mkdir(this.#layout.dir('volume'), { recursive: true });
-    await mkdir(this.#layout.dir('snapshot'), { recursive: true });
+    await makePoolDirs(this.#poolName, [this.#layout.dir('volume'), this.#layout.dir('snapshot')]);
   }
 
   async capacity(): Promise<BackendCapacity> {

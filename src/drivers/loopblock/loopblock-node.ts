@@ -17,6 +17,7 @@ import {
   loopDevicesFor,
   mountsOfLoopDevice,
   refreshLoopSize,
+  writeProtectLoop,
 } from '../system/loop.js';
 import { findMount, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
@@ -182,7 +183,7 @@ export class LoopblockNodeDriver implements NodeDriver {
         await run('mount', ['-o', 'remount,ro', req.stagingPath]).catch(() => undefined);
       }
       await fenceMountsEverywhere((e) => numbers.has(e.device) || (e.fsType === 'devtmpfs' && devices.some((d) => e.root === `/${basename(d.device)}`)));
-      for (const d of devices) await run('blockdev', ['--setro', d.device]).catch(() => undefined);
+      for (const d of devices) await writeProtectLoop(d.device).catch(() => undefined);
     });
   }
 

@@ -9,7 +9,7 @@ import { isErrno } from '../system/errno.js';
 import { growFilesystem } from '../system/fs-tools.js';
 import { mountStagedDevice } from '../system/stage-device.js';
 import { KeyedMutex } from '../system/keyed-mutex.js';
-import { attachLoop, blockDeviceBytes, detachLoop, deviceNumber, listLoopDevices, mountsOfLoopDevice, refreshLoopSize } from '../system/loop.js';
+import { attachLoop, blockDeviceBytes, detachLoop, deviceNumber, listLoopDevices, mountsOfLoopDevice, refreshLoopSize, writeProtectLoop } from '../system/loop.js';
 import { findMount, isMountPoint, unmountAll } from '../system/mounts.js';
 import { assertObjectId } from '../system/object-ids.js';
 import { pathExists } from '../system/pool-path.js';
@@ -286,7 +286,7 @@ export class RbdNodeDriver implements NodeDriver, NodeHalf {
       }
       const base = device.split('/').pop() ?? '';
       await fenceMountsEverywhere((e) => e.device === number || (e.fsType === 'devtmpfs' && e.root === `/${base}`));
-      await run('blockdev', ['--setro', device]).catch(() => undefined);
+      await writeProtectLoop(device).catch(() => undefined);
     });
   }
 }

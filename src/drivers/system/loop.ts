@@ -79,6 +79,7 @@ export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
 
 /** Attaches `file` to the first free loop device and returns the device path. */
 export async function attachLoop(file: string, opts: { readOnly: boolean; directIo?: boolean | undefined }): Promise<string> {
+  await clearFreedWriteProtection();
   const args = ['--find', '--show'];
   if (opts.readOnly) args.push('--read-only');
   if (opts.directIo) args.push('--direct-io=on');
@@ -103,6 +104,7 @@ export async function refreshLoopSize(device: string): Promise<void> {
  * check right after see the device gone in the usual case.
  */
 export async function detachLoop(device: string): Promise<void> {
+  await clearFreedWriteProtection();
   const before = await backingFileOf(device);
   try {
     await run('losetup', ['--detach', device]);
@@ -112,9 +114,44 @@ export async function detachLoop(device: string): Promise<void> {
   }
   for (let waited = 0; waited < DETACH_WAIT_MS; waited += DETACH_POLL_MS) {
     const now = await backingFileOf(device);
-    // Gone, or already reused for another file.
-    if (now === undefined || now !== before) return;
+    if (now === undefined) {
+      await clearWriteProtection(device);
+      return;
+    }
+    // Already reused for another file: that is someone else's device now.
+    if (now !== before) return;
     await sleep(DETACH_POLL_MS);
+  }
+  // Still held (a lazily unmounted filesystem): the kernel detaches it at the last close.
+  writeProtectedUntilFree.add(device);
+}
+
+/**
+ * Makes a loop device read-only (`blockdev --setro`, the BLKROSET flag): a fence, which stops every
+ * writer of the device, raw or through a filesystem, at once.
+ *
+ * The flag belongs to the block device, not to the attachment, so it outlives the detach: whoever is
+ * given that loop device next (any program on the host, `losetup --find` hands out the lowest free
+ * one) would get it write-protected, and a filesystem mounted from it would silently come up read-only.
+ * `detachLoop` therefore clears it once the device is free, and remembers a device it could not
+ * clear yet (still held) for the next attach or detach.
+ */
+export async function writeProtectLoop(device: string): Promise<void> {
+  await run('blockdev', ['--setro', device]);
+}
+
+const writeProtectedUntilFree = new Set<string>();
+
+async function clearWriteProtection(device: string): Promise<void> {
+  await run('blockdev', ['--setrw', device]).catch(() => undefined);
+}
+
+/** Clears the write protection of remembered loop devices that are free by now. */
+export async function clearFreedWriteProtection(): Promise<void> {
+  for (const device of [...writeProtectedUntilFree]) {
+    if ((await backingFileOf(device)) !== undefined) continue;
+    writeProtectedUntilFree.delete(device);
+    await clearWriteProtection(device);
   }
 }
 

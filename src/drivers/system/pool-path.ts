@@ -18,7 +18,7 @@ export function poolPathParameter(poolName: string, parameters: Record<string, s
  * paths the kernel reports hold). `VALIDATION_FAILED` naming the problem when it is missing or a file.
  */
 export async function resolvePoolDir(poolName: string, path: string, opts: { create: boolean }): Promise<string> {
-  if (opts.create) await mkdir(path, { recursive: true });
+  if (opts.create) await makePoolDirs(poolName, [path]);
   try {
     const st = await stat(path);
     if (!st.isDirectory()) throw new PollyError('VALIDATION_FAILED', `pool ${poolName}: path ${path} is not a directory`);
@@ -28,6 +28,44 @@ export async function resolvePoolDir(poolName: string, path: string, opts: { cre
     throw err;
   }
   return realpath(path);
+}
+
+/**
+ * `mkdir -p` that says why it failed. Node's recursive mkdir reports any failure other than a missing
+ * parent as the `stat` that follows it: a directory it cannot create on a read-only filesystem comes out
+ * as ENOENT (seen when a pool's filesystem had been mounted read-only from a loop device left
+ * write-protected). A plain mkdir of the same path then gives the real error.
+ */
+export async function makeDirectory(path: string, mode?: number): Promise<void> {
+  const opts = mode === undefined ? { recursive: true } : { recursive: true, mode };
+  try {
+    await mkdir(path, opts);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+    try {
+      await mkdir(path, mode === undefined ? undefined : { mode });
+    } catch (plain) {
+      if (isErrno(plain, 'EEXIST')) return;
+      throw isErrno(plain, 'ENOENT') ? err : plain;
+    }
+  }
+}
+
+/**
+ * Creates a pool's directories; a filesystem that is read-only or not writable is the pool's
+ * configuration problem (`VALIDATION_FAILED` naming it), not an internal error.
+ */
+export async function makePoolDirs(poolName: string, paths: string[]): Promise<void> {
+  for (const path of paths) {
+    try {
+      await makeDirectory(path);
+    } catch (err) {
+      if (isErrno(err, 'EROFS')) throw new PollyError('VALIDATION_FAILED', `pool ${poolName}: cannot create ${path}: the filesystem is mounted read-only`);
+      if (isErrno(err, 'EACCES', 'EPERM')) throw new PollyError('VALIDATION_FAILED', `pool ${poolName}: cannot create ${path}: permission denied`);
+      if (isErrno(err, 'ENOTDIR')) throw new PollyError('VALIDATION_FAILED', `pool ${poolName}: cannot create ${path}: a part of it is a file`);
+      throw err;
+    }
+  }
 }
 
 /** Whether something exists at `path` (without following a final symlink's absence as an error). */
