@@ -13,7 +13,9 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
 }
 
 for (const harness of DRIVERS) {
-  describe(harness.name, () => {
+  // Networked backends (Ceph, Cinder) take tens of seconds per case on a loaded machine; the 60 s
+  // default once cut a passing case short.
+  describe(harness.name, { timeout: 180_000 }, () => {
     const cleanup = new Cleanup();
     let pool: PoolUnderTest;
     let driver: StorageDriver;

@@ -66,7 +66,7 @@ function nodeHalf(name: string) {
   };
 }
 
-describe('rbd driver on a private Ceph', () => {
+describe('rbd driver on a private Ceph', { timeout: 180_000 }, () => {
   it('answers a publish context without the key; a node without the node-scoped secret cannot map', async () => {
     const id = 'vol-ctx';
     await driver.create({ volumeId: id, sizeBytes: 64 * MiB, volumeMode: 'filesystem', fsType: 'ext4' });
