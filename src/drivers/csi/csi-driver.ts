@@ -339,7 +339,10 @@ export class CsiDriver implements StorageDriver {
     if (this.#has('GET_VOLUME')) {
       try {
         const res = await this.#client.call<csi.ControllerGetVolumeResponse>('Controller', 'ControllerGetVolume', { volume_id: backendId });
-        return res.volume;
+        // The spec answers a missing volume with NOT_FOUND; csi-driver-host-path answers OK with an abnormal
+        // condition ("… does not exist") instead. An abnormal answer is therefore checked against the list.
+        if (res.volume && !res.status?.volume_condition?.abnormal) return res.volume;
+        if (!this.#has('LIST_VOLUMES')) return res.volume ?? null;
       } catch (err) {
         if (err instanceof PollyError && err.code === 'NOT_FOUND') return null;
         throw err;
