@@ -138,8 +138,11 @@ describe('Idempotency-Key coverage, from the served OpenAPI document', () => {
     );
     expect(answers).toEqual(expected);
     for (const excluded of Object.keys(EXCLUDED)) expect(answers[excluded]).not.toBe('422 IDEMPOTENCY_KEY_REUSED');
-    // Nothing ran: the probes' placeholder service was never made, the seed is there once.
-    expect((await polly.call('GET', `/v1/services/seed-${run}`)).status).toBe(200);
+    // Nothing ran: no probe made a service, a node, a pool or a profile; the seed is there once.
+    expect((await polly.call('GET', '/v1/services')).body.items.map((x: { name: string }) => x.name)).toEqual([`seed-${run}`]);
+    expect((await polly.call('GET', '/v1/nodes')).body.items).toEqual([]);
+    expect((await polly.call('GET', '/v1/pools')).body.items.map((x: { name: string }) => x.name)).toEqual(['local']);
+    expect((await polly.call('GET', '/v1/profiles')).body.items.map((x: { name: string }) => x.name)).toEqual(['default']);
   });
 });
 
