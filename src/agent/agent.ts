@@ -19,6 +19,8 @@ export interface AgentOptions {
   serverUrl: string;
   /** PEM of the CA that signed an https server's certificate (`--ca` / POLLY_CA_FILE); else the system's. */
   ca?: string | undefined;
+  /** How long one call to a server waits for it to answer before the next URL is tried (ms; `--timeout`). */
+  serverTimeoutMs?: number | undefined;
   /** A service token (the agent acts for that service) or the admin token. */
   token: string;
   nodeId: string;
@@ -119,7 +121,7 @@ export class NodeAgent {
   constructor(opts: AgentOptions) {
     this.#opts = opts;
     if (opts.hostPid !== undefined) setFenceHostPid(opts.hostPid);
-    this.#client = new ServerClient(opts.serverUrl, opts.token, { ca: opts.ca });
+    this.#client = new ServerClient(opts.serverUrl, opts.token, { ca: opts.ca, attemptTimeoutMs: opts.serverTimeoutMs });
   }
 
   get nodeId(): string {

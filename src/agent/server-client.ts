@@ -10,6 +10,8 @@ const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));
 
 /** How long one agent call keeps trying the servers it knows (ms): well inside a lease's renewal margin. */
 export const AGENT_DEADLINE_MS = 15_000;
+/** How long one attempt waits for a server to connect and answer (ms), unless `--timeout` says otherwise. */
+export const AGENT_ATTEMPT_TIMEOUT_MS = 15_000;
 
 /**
  * The agent's REST v1 client: JSON in and out, a bearer token, server errors re-raised as PollyErrors.
@@ -23,12 +25,14 @@ export class ServerClient {
   #dispatcher: Agent | undefined;
   #transport: FailoverTransport | undefined;
   readonly #deadlineMs: number;
+  readonly #attemptTimeoutMs: number;
 
   /** `ca`: PEM of the CA certificates to trust for an https server (else the system's). */
-  constructor(url: string | readonly string[], token: string, opts: { ca?: string | undefined; deadlineMs?: number | undefined } = {}) {
+  constructor(url: string | readonly string[], token: string, opts: { ca?: string | undefined; deadlineMs?: number | undefined; attemptTimeoutMs?: number | undefined } = {}) {
     this.#urls = splitUrls(url);
     if (this.#urls.length === 0) throw new Error('ServerClient needs a server URL');
     this.#deadlineMs = opts.deadlineMs ?? AGENT_DEADLINE_MS;
+    this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? AGENT_ATTEMPT_TIMEOUT_MS;
     this.#token = token;
     this.#ca = opts.ca;
   }
@@ -39,8 +43,9 @@ export class ServerClient {
 
   async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const { Agent } = await loadUndici();
-    this.#dispatcher ??= new Agent({ keepAliveTimeout: 10_000, ...(this.#ca !== undefined ? { connect: { ca: this.#ca } } : {}) });
-    this.#transport ??= new FailoverTransport({ urls: this.#urls, deadlineMs: this.#deadlineMs, dispatcher: this.#dispatcher, attemptTimeoutMs: 15_000 });
+    const timeout = this.#attemptTimeoutMs;
+    this.#dispatcher ??= new Agent({ keepAliveTimeout: 10_000, connect: { timeout, ...(this.#ca !== undefined ? { ca: this.#ca } : {}) } });
+    this.#transport ??= new FailoverTransport({ urls: this.#urls, deadlineMs: this.#deadlineMs, dispatcher: this.#dispatcher, attemptTimeoutMs: timeout });
     let res;
     try {
       res = await this.#transport.request({
@@ -48,7 +53,7 @@ export class ServerClient {
         path,
         headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        bodyTimeoutMs: 15_000,
+        bodyTimeoutMs: this.#attemptTimeoutMs,
       });
     } catch (err) {
       throw new PollyError('UNAVAILABLE', `polly server ${this.#urls.join(', ')}: ${(err as Error).message}`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ERROR_CATALOG, PollyError, type ErrorCode } from '../core/errors.js';
-import type { Identity, Volume } from '../core/types.js';
+import type { Identity, NodeIdentity, Volume } from '../core/types.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -113,9 +113,21 @@ export class IdempotencyUseCases {
     return requestFingerprint(parts);
   }
 
-  async run(identity: Identity, key: string, fingerprint: string, call: IdempotentCall): Promise<StoredResponse & { replayed: boolean }> {
+  /**
+   * Keys are scoped per caller: the admin, each service, each node credential's node. A repeat with the
+   * same key by another caller is a request of its own and never sees this caller's stored reply (which
+   * may hold a secret, such as an issued token).
+   */
+  static ownerOf(caller: Identity | NodeIdentity): string {
+    // Service names cannot start with `*` (NAME_PATTERN), so the admin's and nodes' scopes are apart.
+    if (caller.kind === 'admin') return '*admin';
+    if (caller.kind === 'node') return `*node:${caller.node}`;
+    return caller.service;
+  }
+
+  async run(caller: Identity | NodeIdentity, key: string, fingerprint: string, call: IdempotentCall): Promise<StoredResponse & { replayed: boolean }> {
     if (key.length < 1 || key.length > 255) throw new PollyError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 255 characters');
-    const owner = identity.kind === 'admin' ? '*admin' : identity.service;
+    const owner = IdempotencyUseCases.ownerOf(caller);
     const db = this.#ctx.store.db;
     const me = this.#ctx.replica.incarnation;
     for (let round = 0; round < 5; round++) {

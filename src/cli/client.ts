@@ -28,6 +28,16 @@ const REASONS: Record<string, string> = {
 
 /** How long the CLI keeps trying the servers it knows before it gives up (ms). */
 export const CLI_DEADLINE_MS = 20_000;
+/**
+ * How long one attempt waits for a server to connect and answer (ms; `--timeout` / POLLY_TIMEOUT): a
+ * hung replica costs this much before the next URL is tried. A request that legitimately takes longer (a
+ * create on a slow backend: Cinder waits up to 10 minutes for a volume) is not cut off by it: it carries
+ * an Idempotency-Key, so the CLI asks again, hears that it still runs, and waits for its reply until
+ * {@link CLI_PROGRESS_DEADLINE_MS}.
+ */
+export const CLI_ATTEMPT_TIMEOUT_MS = 30_000;
+/** How long the CLI waits for a request a server says is still running (ms). */
+export const CLI_PROGRESS_DEADLINE_MS = 15 * 60_000;
 
 /**
  * A small typed client for REST v1: bearer token, JSON bodies, errors as ApiError/ConnectionError. Given
@@ -39,14 +49,20 @@ export class PollyClient {
   /** PEM of the CA certificates to trust for an https server (`--ca` / POLLY_CA_FILE); else the system's. */
   readonly #ca: string | undefined;
   readonly #deadlineMs: number;
+  readonly #attemptTimeoutMs: number;
   #transport: FailoverTransport | undefined;
 
-  constructor(baseUrl: string | readonly string[], token?: string, opts: { ca?: string | undefined; deadlineMs?: number | undefined } = {}) {
+  constructor(
+    baseUrl: string | readonly string[],
+    token?: string,
+    opts: { ca?: string | undefined; deadlineMs?: number | undefined; attemptTimeoutMs?: number | undefined } = {},
+  ) {
     this.urls = splitUrls(baseUrl);
     if (this.urls.length === 0) throw new Error('PollyClient needs a server URL');
     this.#token = token;
     this.#ca = opts.ca;
     this.#deadlineMs = opts.deadlineMs ?? CLI_DEADLINE_MS;
+    this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? CLI_ATTEMPT_TIMEOUT_MS;
   }
 
   /** The server URL in use: the one that answered last (the first one before any request). */
@@ -147,9 +163,15 @@ export class PollyClient {
     if (this.#ca !== undefined) {
       // undici is loaded on the first request, not at start (see the start-up rows of `npm run bench`).
       const { Agent } = await import('undici');
-      dispatcher = new Agent({ connect: { ca: this.#ca } });
+      dispatcher = new Agent({ connect: { ca: this.#ca, timeout: this.#attemptTimeoutMs } });
     }
-    return new FailoverTransport({ urls: this.urls, deadlineMs: this.#deadlineMs, dispatcher });
+    return new FailoverTransport({
+      urls: this.urls,
+      deadlineMs: this.#deadlineMs,
+      dispatcher,
+      attemptTimeoutMs: this.#attemptTimeoutMs,
+      progressDeadlineMs: CLI_PROGRESS_DEADLINE_MS,
+    });
   }
 }
 

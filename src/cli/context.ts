@@ -13,6 +13,8 @@ interface GlobalOptions {
   url?: string | undefined;
   token?: string | undefined;
   ca?: string | undefined;
+  /** `--timeout` / POLLY_TIMEOUT, in seconds. */
+  timeout?: number | undefined;
   output: Format;
 }
 
@@ -70,7 +72,22 @@ export function checkUrl(url: string): string {
 /** Builds the context from the global options of the command being run. */
 export function contextOf(cmd: Command): Context {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  return { client: new PollyClient(checkUrls(opts.url), resolveToken(opts.token), { ca: readCa(opts.ca) }), format: opts.output };
+  return {
+    client: new PollyClient(checkUrls(opts.url), resolveToken(opts.token), { ca: readCa(opts.ca), attemptTimeoutMs: timeoutMs(opts.timeout) }),
+    format: opts.output,
+  };
+}
+
+/** `--timeout <seconds>`: a positive number of seconds, at most an hour. */
+export function timeoutSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 3600) throw new UsageError(`--timeout: ${JSON.stringify(value)} must be a number of seconds above 0, at most 3600`);
+  return n;
+}
+
+/** The per-attempt timeout in ms, when `--timeout` / POLLY_TIMEOUT was given. */
+export function timeoutMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
 }
 
 /** The PEM of `--ca FILE` / POLLY_CA_FILE, read once; a usage error naming the file when unreadable. */

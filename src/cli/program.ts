@@ -15,7 +15,7 @@ import { registerService } from './commands/service.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerVersion } from './commands/version.js';
 import { registerVolume } from './commands/volume.js';
-import { collectUrls, DEFAULT_URL } from './context.js';
+import { collectUrls, DEFAULT_URL, timeoutSeconds } from './context.js';
 import { FORMATS } from './output.js';
 
 /** The `polly` command tree. Settings are made before subcommands are added, so they inherit them. */
@@ -32,6 +32,11 @@ export function buildProgram(): Command {
       new Option('--token <token>', 'bearer token (default: <POLLY_DATA_DIR or ./data>/admin.token when it exists)').env('POLLY_TOKEN'),
     )
     .addOption(new Option('--ca <file>', 'PEM file of the CA that signed an https server\'s certificate').env('POLLY_CA_FILE'))
+    .addOption(
+      new Option('--timeout <seconds>', 'how long one attempt waits for a server to answer before the next URL is tried (default: 30; slower requests are waited for)')
+        .env('POLLY_TIMEOUT')
+        .argParser(timeoutSeconds),
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .showSuggestionAfterError()
     .exitOverride()

@@ -13,8 +13,15 @@ import type { Dispatcher } from 'undici';
  *   to retry: the server answers a repeat with the first reply, whichever replica served it;
  * - a `409 IDEMPOTENCY_IN_PROGRESS` after a retry means the first attempt still runs (or a new leader is
  *   finishing it): it is asked again, after the backoff or `Retry-After`, whichever is shorter;
+ * - each attempt waits at most `attemptTimeoutMs` for the connection and for the answer's headers (a
+ *   replica that hangs, e.g. SIGSTOPped, accepts connections in the kernel but never answers): then it
+ *   counts as lost, and the next URL is tried;
  * - between rounds over the URLs the wait doubles from 100 ms to 1 s, and no attempt starts after the
- *   deadline;
+ *   deadline — except the first one on a URL this call has not tried yet, so that one hung replica cannot
+ *   use up the deadline of a call that another replica would answer;
+ * - a request a server says is still running (409 IDEMPOTENCY_IN_PROGRESS: a slow create, whose first
+ *   attempt timed out) is asked again until `progressDeadlineMs`: it finishes on the server either way,
+ *   and the answer is its reply;
  * - with a single URL, a refused connection is reported at once (nothing else to try; a mistyped URL
  *   should not take the whole deadline to say so).
  *
@@ -28,8 +35,14 @@ export interface FailoverOptions {
   deadlineMs: number;
   /** The undici dispatcher (TLS settings, pool); undici's global one when absent. */
   dispatcher?: Dispatcher | undefined;
-  /** Headers timeout of each attempt (ms); undici's default when absent. */
+  /**
+   * Connect and headers timeout of each attempt (ms); undici's defaults (10 s connect, 300 s headers) when
+   * absent. The connect part applies to the transport's own dispatcher; a caller that passes
+   * `dispatcher` sets its connect timeout there.
+   */
   attemptTimeoutMs?: number | undefined;
+  /** How long after the call began a request still running on the server is asked again (ms; default `deadlineMs`). */
+  progressDeadlineMs?: number | undefined;
   /** First wait after a failed round, doubled up to `maxBackoffMs`. */
   initialBackoffMs?: number | undefined;
   maxBackoffMs?: number | undefined;
@@ -100,6 +113,8 @@ export class FailoverTransport {
   readonly #opts: FailoverOptions;
   /** Index of the URL that answered last. */
   #current = 0;
+  /** The dispatcher made for `attemptTimeoutMs` when none was given. */
+  #dispatcher: Dispatcher | undefined;
 
   constructor(opts: FailoverOptions) {
     if (opts.urls.length === 0) throw new Error('FailoverTransport needs at least one URL');
@@ -113,9 +128,13 @@ export class FailoverTransport {
   }
 
   async request(req: FailoverRequest): Promise<FailoverResponse> {
-    const { request: send } = await import('undici');
+    const { request: send, Agent } = await import('undici');
     const started = Date.now();
     const deadline = started + this.#opts.deadlineMs;
+    const progressDeadline = started + Math.max(this.#opts.deadlineMs, this.#opts.progressDeadlineMs ?? 0);
+    const attemptTimeout = this.#opts.attemptTimeoutMs;
+    if (!this.#opts.dispatcher && attemptTimeout !== undefined) this.#dispatcher ??= new Agent({ connect: { timeout: attemptTimeout } });
+    const dispatcher = this.#opts.dispatcher ?? this.#dispatcher;
     const headers: Record<string, string> = { ...req.headers };
     const safeMethod = req.method === 'GET' || req.method === 'HEAD';
     let autoKey = false;
@@ -135,12 +154,21 @@ export class FailoverTransport {
     let attempts = 0;
     // Failures since the last wait: a full round of them (every URL) waits before the next round.
     let failuresInRound = 0;
-    const wait = async (ms: number) => {
-      const left = deadline - Date.now();
+    const wait = async (ms: number, until = deadline) => {
+      const left = until - Date.now();
       if (left <= 0) return false;
       await sleep(Math.min(ms, left));
-      return Date.now() < deadline;
+      return Date.now() < until;
     };
+    /** URLs where this (keyed) request timed out, and those of them asked again since. */
+    const timedOut = new Set<string>();
+    const reasked = new Set<string>();
+    /**
+     * Past the deadline, an attempt still starts on a URL this call has not tried yet, and once more on
+     * one where a keyed request timed out: a slow request (a create on a slow backend) answers that it
+     * still runs, and is then waited for until the progress deadline; a hung server times out again.
+     */
+    const mayStartLate = (u: string) => !tried.includes(u) || (timedOut.has(u) && !reasked.has(u));
     const giveUp = (url: string): FailoverResponse => {
       if (lastResponse) return lastResponse;
       throw new FailoverError(url, tried, lastError);
@@ -156,9 +184,10 @@ export class FailoverTransport {
           method: req.method,
           headers,
           body: req.body,
-          ...(this.#opts.dispatcher ? { dispatcher: this.#opts.dispatcher } : {}),
-          ...(this.#opts.attemptTimeoutMs !== undefined ? { headersTimeout: Math.max(1, Math.min(this.#opts.attemptTimeoutMs, deadline - Date.now())) } : {}),
-          ...(req.bodyTimeoutMs !== undefined ? { bodyTimeout: req.bodyTimeoutMs } : {}),
+          ...(dispatcher ? { dispatcher } : {}),
+          ...(attemptTimeout !== undefined ? { headersTimeout: attemptTimeout } : {}),
+          // A body stalled half-way is bounded alike (0 for a stream that is meant to stay open).
+          ...(req.bodyTimeoutMs !== undefined ? { bodyTimeout: req.bodyTimeoutMs } : attemptTimeout !== undefined ? { bodyTimeout: attemptTimeout } : {}),
         });
         const status = res.statusCode;
         const answer: FailoverResponse = { statusCode: status, headers: res.headers, body: res.body, url, attempts };
@@ -185,21 +214,23 @@ export class FailoverTransport {
         const notConnected = code !== undefined && NOT_CONNECTED.has(code) && this.urls.length > 1;
         const retryable = notConnected || (code !== undefined && LOST.has(code) && retrySafe);
         if (!retryable) throw new FailoverError(url, tried, err);
+        if (keyed && code === 'UND_ERR_HEADERS_TIMEOUT') timedOut.add(url);
       }
       if (waitMs > 0) {
-        if (!(await wait(waitMs))) return giveUp(url);
+        if (!(await wait(waitMs, progressDeadline))) return giveUp(url);
         continue;
       }
       // Next URL; after a whole round of failures, wait before the next round.
       this.#current = (index + 1) % this.urls.length;
       failuresInRound++;
+      const next = this.urls[this.#current] as string;
+      if (Date.now() >= deadline && !mayStartLate(next)) return giveUp(url);
       if (failuresInRound >= this.urls.length) {
         failuresInRound = 0;
-        if (!(await wait(backoff))) return giveUp(url);
+        if (!(await wait(backoff)) && !mayStartLate(next)) return giveUp(url);
         backoff = Math.min(maxBackoff, backoff * 2);
-      } else if (Date.now() >= deadline) {
-        return giveUp(url);
       }
+      if (Date.now() >= deadline && tried.includes(next)) reasked.add(next);
     }
   }
 }

@@ -1599,7 +1599,10 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -1743,7 +1746,10 @@ export interface operations {
             query?: {
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1840,7 +1846,10 @@ export interface operations {
     createGroupSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1902,7 +1911,10 @@ export interface operations {
     deleteGroupSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -1986,7 +1998,10 @@ export interface operations {
     registerNode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2048,7 +2063,10 @@ export interface operations {
     createNodeCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2082,7 +2100,10 @@ export interface operations {
     fenceNode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2146,7 +2167,10 @@ export interface operations {
     reportNodeSelfFence: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2180,7 +2204,10 @@ export interface operations {
     unfenceNode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2245,7 +2272,10 @@ export interface operations {
     acceptOffer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2279,7 +2309,10 @@ export interface operations {
     declineOffer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2309,7 +2342,10 @@ export interface operations {
     revokeOffer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2399,7 +2435,10 @@ export interface operations {
     createPool: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2461,7 +2500,10 @@ export interface operations {
     deletePool: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2489,7 +2531,10 @@ export interface operations {
     updatePool: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2584,7 +2629,10 @@ export interface operations {
                 /** @description accept a profile no current pool can serve (pools added later) */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2646,7 +2694,10 @@ export interface operations {
     deleteProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2677,7 +2728,10 @@ export interface operations {
                 /** @description accept a profile no current pool can serve (pools added later) */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2773,7 +2827,10 @@ export interface operations {
     releaseReservation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2829,7 +2886,10 @@ export interface operations {
     createService: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2891,7 +2951,10 @@ export interface operations {
     deleteService: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2949,7 +3012,10 @@ export interface operations {
     setQuota: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -2983,7 +3049,10 @@ export interface operations {
     issueServiceToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 name: string;
             };
@@ -3083,7 +3152,10 @@ export interface operations {
     deleteSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3155,7 +3227,10 @@ export interface operations {
     createVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3217,7 +3292,10 @@ export interface operations {
     deleteVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3245,7 +3323,10 @@ export interface operations {
     updateVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3279,7 +3360,10 @@ export interface operations {
     attachVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3313,7 +3397,10 @@ export interface operations {
     expandVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3347,7 +3434,10 @@ export interface operations {
     shareVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3381,7 +3471,10 @@ export interface operations {
     releaseVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3409,7 +3502,10 @@ export interface operations {
     unshareVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3473,7 +3569,10 @@ export interface operations {
     createSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3507,7 +3606,10 @@ export interface operations {
     transferVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -3541,7 +3643,10 @@ export interface operations {
     importVolume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };

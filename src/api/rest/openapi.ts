@@ -1,4 +1,5 @@
 import { ERROR_CATALOG } from '../../core/errors.js';
+import { MUTATING_METHODS, NOT_IDEMPOTENT } from './idempotency-exclusions.js';
 
 /**
  * Turns the document @fastify/swagger derives from the route schemas into one client generators can
@@ -105,6 +106,18 @@ const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
   '502': { name: 'BackendFailed', description: 'The storage backend failed (BACKEND_FAILED)' },
   '503': { name: 'Unavailable', description: 'Not ready: the store is unreachable (UNAVAILABLE)' },
   '507': { name: 'InsufficientCapacity', description: 'No pool has the capacity (NO_CAPACITY)' },
+};
+
+/** The header every mutating operation but those in NOT_IDEMPOTENT honours (components.parameters). */
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes the request safe to retry (1 to 255 characters, scoped to the caller): a repeat with the same key and request gets the first reply again, ' +
+    'with `Idempotent-Replayed: true`, and changes nothing; the same key with another request is refused (IDEMPOTENCY_KEY_REUSED); ' +
+    'while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After.',
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
 };
 
 const SUCCESS_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'Done; no body' };
@@ -223,6 +236,9 @@ export function finishOpenApiDocument<T extends object>(input: T): T {
       if (Array.isArray(op.parameters)) {
         for (const p of op.parameters) if (isObject(p) && isObject(p.schema)) p.schema = registry.hoist(p.schema);
       }
+      if (MUTATING_METHODS.includes(method) && NOT_IDEMPOTENT[key] === undefined) {
+        op.parameters = [...(Array.isArray(op.parameters) ? op.parameters : []), { $ref: '#/components/parameters/IdempotencyKey' }];
+      }
       const requestBody = op.requestBody;
       if (isObject(requestBody)) {
         for (const media of mediaSchemas(requestBody.content)) {
@@ -268,6 +284,7 @@ export function finishOpenApiDocument<T extends object>(input: T): T {
   const components = isObject(doc.components) ? doc.components : {};
   components.schemas = Object.fromEntries(Object.entries(registry.schemas).sort(([a], [b]) => a.localeCompare(b)));
   components.responses = Object.fromEntries(Object.entries(sharedResponses).sort(([a], [b]) => a.localeCompare(b)));
+  components.parameters = { IdempotencyKey: IDEMPOTENCY_KEY_PARAMETER };
   doc.components = components;
   doc.tags = TAGS;
   return doc as T;

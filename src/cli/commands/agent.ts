@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { checkUrls, readCa, resolveToken } from '../context.js';
+import { checkUrls, readCa, resolveToken, timeoutMs } from '../context.js';
 import { UsageError } from '../errors.js';
 import { note, print } from '../output.js';
 
@@ -69,7 +69,7 @@ export function registerAgent(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const globals = cmd.optsWithGlobals<{ url?: string; token?: string; ca?: string }>();
+        const globals = cmd.optsWithGlobals<{ url?: string; token?: string; ca?: string; timeout?: number }>();
         const serverUrls = checkUrls(globals.url);
         const token = resolveToken(globals.token);
         if (!token) throw new UsageError('the agent needs a token (--token or POLLY_TOKEN)');
@@ -85,6 +85,7 @@ export function registerAgent(program: Command): void {
         const running = await runAgent({
           serverUrl: serverUrls,
           ca: readCa(globals.ca),
+          serverTimeoutMs: timeoutMs(globals.timeout),
           token,
           nodeId: opts.node,
           hostname: hostname(),

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { PoolConfigSchema, ProfileConfigSchema, ProfilePatchSchema, TopologySchema } from '../../../config/schema.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, LabelMap, NameParams, PoolSchema, ProfileSchema } from '../schemas.js';
 
@@ -50,10 +50,7 @@ export function adminObjectRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/profiles/:name',
       { schema: { tags: ['profiles'], summary: 'Delete a profile no volume uses. Admin only.', params: NameParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await app.profiles.remove(identityOf(req), req.params.name);
-        return reply.status(204).send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.profiles.remove(identityOf(req), req.params.name)),
     );
 
     r.post(
@@ -86,10 +83,7 @@ export function adminObjectRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/pools/:name',
       { schema: { tags: ['pools'], summary: 'Remove an empty pool (its backend data is not touched). Admin only.', params: NameParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await app.poolAdmin.remove(identityOf(req), req.params.name);
-        return reply.status(204).send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.poolAdmin.remove(identityOf(req), req.params.name)),
     );
     r.get(
       '/v1/pools/:name/unmanaged',

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { PollyError } from '../../../core/errors.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { AccessModeSchema, errorResponses, IdParams, StringEnum } from '../schemas.js';
 
@@ -44,8 +44,7 @@ export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         const node = req.nodeCaller;
-        if (node) return reply.status(201).send(await app.nodeAccess.attach(node, req.params.id, req.body));
-        return idempotent(app, req, reply, 201, async () => app.attachments.attach(identityOf(req), req.params.id, req.body));
+        return idempotent(app, req, reply, 201, async () => (node ? app.nodeAccess.attach(node, req.params.id, req.body) : app.attachments.attach(identityOf(req), req.params.id, req.body)));
       },
     );
     r.get(
@@ -84,16 +83,10 @@ export function attachmentRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         const node = req.nodeCaller;
-        if (node) {
-          if (req.query.force) throw new PollyError('FORBIDDEN', 'force detach needs the admin token');
-          await app.nodeAccess.detach(node, req.params.id);
-          return reply.status(204).send(null);
-        }
-        await idempotent(app, req, reply, 204, async () => {
-          await app.attachments.detach(identityOf(req), req.params.id, { force: req.query.force });
-          return null;
-        });
-        return reply.send(null);
+        if (node && req.query.force) throw new PollyError('FORBIDDEN', 'force detach needs the admin token');
+        return idempotentNoContent(app, req, reply, () =>
+          node ? app.nodeAccess.detach(node, req.params.id) : app.attachments.detach(identityOf(req), req.params.id, { force: req.query.force }),
+        );
       },
     );
   };

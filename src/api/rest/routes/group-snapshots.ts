@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { MAX_GROUP_MEMBERS } from '../../../app/group-snapshots.js';
 import type { GroupSnapshot } from '../../../core/types.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, GroupSnapshotSchema, IdParams, Name, pageOf, PageQuery } from '../schemas.js';
 import { snapshotView } from './snapshots.js';
@@ -59,13 +59,7 @@ export function groupSnapshotRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/group-snapshots/:id',
       { schema: { tags: ['group-snapshots'], summary: 'Delete a group snapshot and all its member snapshots', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await idempotent(app, req, reply, 204, async () => {
-          await app.groupSnapshots.remove(identityOf(req), req.params.id);
-          return null;
-        });
-        return reply.send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.groupSnapshots.remove(identityOf(req), req.params.id)),
     );
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
+import { idempotent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, IdParams, LabelMap } from '../schemas.js';
 import { AttachmentSchema } from './attachments.js';
@@ -74,7 +75,10 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: NodeSchema, ...errorResponses },
         },
       },
-      async (req) => (req.nodeCaller ? app.nodeAccess.registerNode(req.nodeCaller, req.body) : app.attachments.registerNode(identityOf(req), req.body)),
+      async (req, reply) =>
+        idempotent(app, req, reply, 200, () =>
+          req.nodeCaller ? app.nodeAccess.registerNode(req.nodeCaller, req.body) : app.attachments.registerNode(identityOf(req), req.body),
+        ),
     );
     r.get(
       '/v1/nodes',
@@ -102,6 +106,7 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           },
         },
       },
+      // Not under Idempotency-Key: see NOT_IDEMPOTENT in ../idempotent.ts.
       async (req) => (req.nodeCaller ? app.nodeAccess.heartbeat(req.nodeCaller, req.params.id) : app.attachments.heartbeat(identityOf(req), req.params.id)),
     );
     r.post(
@@ -115,15 +120,16 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ node: NodeSchema, ended: Type.Array(Type.String()) }, { title: 'NodeFenced' }), ...errorResponses },
         },
       },
-      async (req) => {
-        const { node, ended } = await app.nodeFencing.fence(identityOf(req), req.params.id, req.body?.reason ?? '');
-        return { node: app.attachments.nodeView(node), ended };
-      },
+      async (req, reply) =>
+        idempotent(app, req, reply, 200, async () => {
+          const { node, ended } = await app.nodeFencing.fence(identityOf(req), req.params.id, req.body?.reason ?? '');
+          return { node: app.attachments.nodeView(node), ended };
+        }),
     );
     r.post(
       '/v1/nodes/:id/unfence',
       { schema: { tags: ['nodes'], summary: 'Lift an operator’s fence (admin)', params: IdParams, response: { 200: NodeSchema, ...errorResponses } } },
-      async (req) => app.attachments.nodeView(await app.nodeFencing.unfence(identityOf(req), req.params.id)),
+      async (req, reply) => idempotent(app, req, reply, 200, async () => app.attachments.nodeView(await app.nodeFencing.unfence(identityOf(req), req.params.id))),
     );
     r.post(
       '/v1/nodes/:id/self-fence',
@@ -139,12 +145,13 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ ended: Type.Array(Type.String()) }, { title: 'SelfFenceResult' }), ...errorResponses },
         },
       },
-      async (req) => {
-        if (req.nodeCaller) return app.nodeAccess.reportSelfFence(req.nodeCaller, req.params.id, req.body);
-        const identity = identityOf(req);
-        await app.attachments.assertActsFor(identity, req.params.id);
-        return app.nodeFencing.reportSelfFence(req.params.id, identity.kind === 'service' ? identity.service : undefined, req.body);
-      },
+      async (req, reply) =>
+        idempotent(app, req, reply, 200, async () => {
+          if (req.nodeCaller) return app.nodeAccess.reportSelfFence(req.nodeCaller, req.params.id, req.body);
+          const identity = identityOf(req);
+          await app.attachments.assertActsFor(identity, req.params.id);
+          return app.nodeFencing.reportSelfFence(req.params.id, identity.kind === 'service' ? identity.service : undefined, req.body);
+        }),
     );
     r.post(
       '/v1/nodes/:id/credentials',
@@ -157,10 +164,8 @@ export function nodeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 201: Type.Object({ id: Type.String(), token: Type.String(), node: Type.String() }), ...errorResponses },
         },
       },
-      async (req, reply) => {
-        reply.status(201);
-        return app.nodeAccess.issueCredential(identityOf(req), req.params.id, req.body?.description ?? '');
-      },
+      // Replays the same credential to the admin scope only, as token issuing does (services.ts).
+      async (req, reply) => idempotent(app, req, reply, 201, () => app.nodeAccess.issueCredential(identityOf(req), req.params.id, req.body?.description ?? '')),
     );
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { StringEnum, errorResponses, IdParams, Name, VolumeSchema } from '../schemas.js';
 import { volumeView } from './volumes.js';
@@ -25,7 +25,8 @@ export function ownershipRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: SharesSchema, ...errorResponses },
         },
       },
-      async (req) => ({ items: await app.ownership.share(identityOf(req), req.params.id, req.body.services, req.body.access ?? 'ro') }),
+      async (req, reply) =>
+        idempotent(app, req, reply, 200, async () => ({ items: await app.ownership.share(identityOf(req), req.params.id, req.body.services, req.body.access ?? 'ro') })),
     );
     r.post(
       '/v1/volumes/:id/revoke',
@@ -38,7 +39,7 @@ export function ownershipRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 200: SharesSchema, ...errorResponses },
         },
       },
-      async (req) => ({ items: await app.ownership.unshare(identityOf(req), req.params.id, req.body.services) }),
+      async (req, reply) => idempotent(app, req, reply, 200, async () => ({ items: await app.ownership.unshare(identityOf(req), req.params.id, req.body.services) })),
     );
     r.get(
       '/v1/volumes/:id/shares',
@@ -73,10 +74,7 @@ export function ownershipRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.post(
       '/v1/volumes/:id/release',
       { schema: { tags: ['volumes'], summary: 'Forget a volume without deleting its data. Admin only.', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await app.ownership.release(identityOf(req), req.params.id);
-        return reply.status(204).send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.ownership.release(identityOf(req), req.params.id)),
     );
   };
 }

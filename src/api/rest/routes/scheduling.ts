@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { PollyError } from '../../../core/errors.js';
 import { actingService } from '../../../app/scope.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { Bytes, CreateVolumeBody, errorResponses, IdParams, Name, NameParams, StringEnum } from '../schemas.js';
 
@@ -73,13 +73,15 @@ export function schedulingRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.put(
       '/v1/services/:name/quota',
       { schema: { tags: ['quotas'], summary: 'Replace a service’s quota. Admin only.', params: NameParams, body: QuotaBody, response: { 200: QuotaSchema, ...errorResponses } } },
-      async (req) =>
-        app.quotas.set(identityOf(req), req.params.name, {
-          maxVolumes: req.body.maxVolumes ?? null,
-          maxBytes: req.body.maxBytes ?? null,
-          maxSnapshots: req.body.maxSnapshots ?? null,
-          profileBytes: req.body.profileBytes ?? {},
-        }),
+      async (req, reply) =>
+        idempotent(app, req, reply, 200, () =>
+          app.quotas.set(identityOf(req), req.params.name, {
+            maxVolumes: req.body.maxVolumes ?? null,
+            maxBytes: req.body.maxBytes ?? null,
+            maxSnapshots: req.body.maxSnapshots ?? null,
+            profileBytes: req.body.profileBytes ?? {},
+          }),
+        ),
     );
 
     r.get(
@@ -113,12 +115,12 @@ export function schedulingRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.post(
       '/v1/offers/:id/decline',
       { schema: { tags: ['offers'], params: IdParams, response: { 200: OfferSchema, ...errorResponses } } },
-      async (req) => app.offers.decline(identityOf(req), req.params.id),
+      async (req, reply) => idempotent(app, req, reply, 200, () => app.offers.decline(identityOf(req), req.params.id)),
     );
     r.post(
       '/v1/offers/:id/revoke',
       { schema: { tags: ['offers'], summary: 'Withdraw an offer and release its reservations. Admin only.', params: IdParams, response: { 200: OfferSchema, ...errorResponses } } },
-      async (req) => app.offers.revoke(identityOf(req), req.params.id),
+      async (req, reply) => idempotent(app, req, reply, 200, () => app.offers.revoke(identityOf(req), req.params.id)),
     );
     r.get(
       '/v1/reservations',
@@ -146,10 +148,7 @@ export function schedulingRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/reservations/:id',
       { schema: { tags: ['offers'], summary: 'Release a reservation before it lapses', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await app.offers.release(identityOf(req), req.params.id);
-        return reply.status(204).send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.offers.release(identityOf(req), req.params.id)),
     );
 
     r.post(

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, LabelMap, Name, NameParams, ServiceSchema } from '../schemas.js';
 
@@ -32,10 +32,7 @@ export function serviceRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/services/:name',
       { schema: { tags: ['services'], summary: 'Delete a service that owns no volumes. Admin only.', params: NameParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await app.services.remove(identityOf(req), req.params.name);
-        return reply.status(204).send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.services.remove(identityOf(req), req.params.name)),
     );
     r.post(
       '/v1/services/:name/tokens',
@@ -48,6 +45,9 @@ export function serviceRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
           response: { 201: Type.Object({ id: Type.String(), token: Type.String(), service: Type.String() }, { title: 'IssuedToken' }), ...errorResponses },
         },
       },
+      // Honours Idempotency-Key like every mutation: a retry of a request whose answer was lost gets the
+      // same token instead of minting a second one nobody knows. The replay goes to the admin scope only
+      // (keys are per caller), which may issue tokens anyway.
       async (req, reply) =>
         idempotent(app, req, reply, 201, () => app.services.issueToken(identityOf(req), req.params.name, req.body?.description ?? '')),
     );

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import type { Snapshot } from '../../../core/types.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { errorResponses, IdParams, Name, pageOf, PageQuery, SnapshotSchema } from '../schemas.js';
 
@@ -63,13 +63,7 @@ export function snapshotRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/snapshots/:id',
       { schema: { tags: ['snapshots'], params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await idempotent(app, req, reply, 204, async () => {
-          await app.snapshots.remove(identityOf(req), req.params.id);
-          return null;
-        });
-        return reply.send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, () => app.snapshots.remove(identityOf(req), req.params.id)),
     );
   };
 }

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { PollyApp } from '../../../app/polly-app.js';
 import { PollyError } from '../../../core/errors.js';
 import type { Labels, Volume, VolumeStatus } from '../../../core/types.js';
-import { idempotent } from '../idempotent.js';
+import { idempotent, idempotentNoContent } from '../idempotent.js';
 import { identityOf } from '../rest-api.js';
 import { Bytes, CreateVolumeBody, errorResponses, IdParams, LabelMap, Name, pageOf, PageQuery, VolumeSchema, VolumeStatusSchema } from '../schemas.js';
 
@@ -114,13 +114,7 @@ export function volumeRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
     r.delete(
       '/v1/volumes/:id',
       { schema: { tags: ['volumes'], summary: 'Delete a volume and its data', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
-      async (req, reply) => {
-        await idempotent(app, req, reply, 204, async (intent) => {
-          await app.volumes.remove(identityOf(req), req.params.id, intent);
-          return null;
-        });
-        return reply.send(null);
-      },
+      async (req, reply) => idempotentNoContent(app, req, reply, (intent) => app.volumes.remove(identityOf(req), req.params.id, intent)),
     );
   };
 }
