@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type sendUnaryData, Server, ServerCredentials, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,13 +16,7 @@ class FakeHostpathStylePlugin {
   readonly #server = new Server();
 
   async start(socket: string): Promise<void> {
-    const unary = (fn: (req: Record<string, unknown>) => unknown) => (call: { request: Record<string, unknown> }, cb: (err: unknown, res?: unknown) => void) => {
-      try {
-        cb(null, fn(call.request));
-      } catch (err) {
-        cb(err);
-      }
-    };
+    const unary = (fn: (req: Record<string, unknown>) => unknown) => (call: ServerUnaryCall<Record<string, unknown>, unknown>, cb: sendUnaryData<unknown>) => cb(null, fn(call.request));
     const add = (name: 'Identity' | 'Controller', impl: UntypedServiceImplementation) => this.#server.addService(csiService(name) as ServiceDefinition, impl);
     add('Identity', {
       GetPluginInfo: unary(() => ({ name: 'fake.hostpath-style.test', vendor_version: '0' })),
