@@ -17,6 +17,11 @@ export interface QuotaDemand {
   snapshots?: number;
   /** The profile the bytes are charged to, for per-profile limits. */
   profile?: string;
+  /**
+   * Bytes added to `profile` when they are not `bytes`: a profile change moves bytes between two profiles
+   * of one service, so the service's total does not grow and only the new profile's does.
+   */
+  profileBytes?: number;
 }
 
 /** Per-service limits: volumes, bytes, snapshots and bytes per profile. Reservations count as usage. */
@@ -74,7 +79,7 @@ export class QuotaUseCases {
     over('bytes', usage.bytes + usage.reservedBytes, demand.bytes ?? 0, quota.maxBytes);
     over('snapshots', usage.snapshots, demand.snapshots ?? 0, quota.maxSnapshots);
     if (demand.profile !== undefined) {
-      over(`bytes of profile ${demand.profile}`, usage.profileBytes[demand.profile] ?? 0, demand.bytes ?? 0, quota.profileBytes[demand.profile]);
+      over(`bytes of profile ${demand.profile}`, usage.profileBytes[demand.profile] ?? 0, demand.profileBytes ?? demand.bytes ?? 0, quota.profileBytes[demand.profile]);
     }
   }
 
