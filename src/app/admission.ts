@@ -152,17 +152,29 @@ export class Admission {
   }
 
   /**
-   * Snapshots counted against the service's snapshot quota (one snapshot, or a group's), no bytes and no
-   * pool: `write` inserts them, and inserting a snapshot charges its usage row (insertSnapshot).
+   * Snapshots of `d.volumeIds` counted against the service's snapshot quota (one snapshot, or a group's),
+   * no bytes and no pool: `write` inserts them, and inserting a snapshot charges its usage row
+   * (insertSnapshot).
    *
-   * Locks, on PostgreSQL: the service row `FOR NO KEY UPDATE` before the quota is read, quota or not
-   * (snapshots are rare next to creates), so racing snapshot creates queue up, each sees what the others
-   * committed, and a quota change (`FOR UPDATE`) waits for them; then `write` (the snapshot rows, which
-   * key-share their volume's row, then the usage row).
+   * Locks, on PostgreSQL, volume rows before the service row, as transfers and expands take them: the
+   * volumes' rows `FOR KEY SHARE` (a transfer of one of them has committed, and the snapshot is refused
+   * with INVALID_STATE because the volume is no longer the service's, or it waits for this transaction
+   * and moves the snapshot with the volume); then the service row `FOR NO KEY UPDATE` before the quota is
+   * read, quota or not (snapshots are rare next to creates), so racing snapshot creates queue up, each sees
+   * what the others committed, and a quota change (`FOR UPDATE`) waits for them; then `write` (the
+   * snapshot rows, then the usage row).
    */
-  async admitSnapshots<T>(trx: Transaction<Database>, d: { service: string; snapshots: number }, write: () => Promise<T>): Promise<T> {
+  async admitSnapshots<T>(trx: Transaction<Database>, d: { service: string; volumeIds: readonly string[] }, write: () => Promise<T>): Promise<T> {
+    const owners = await this.#store.keyShareVolumes(trx, d.volumeIds);
+    for (const id of d.volumeIds) {
+      const owner = owners.get(id);
+      if (owner === undefined) throw new PollyError('VOLUME_NOT_FOUND', `volume ${id} not found`);
+      if (owner !== d.service) {
+        throw new PollyError('INVALID_STATE', `volume ${id} moved to service ${owner} while it was being snapshotted; read it again and retry`, { volumeId: id });
+      }
+    }
     await this.#store.lockService(trx, d.service);
-    await this.#quotas.check(trx, d.service, { snapshots: d.snapshots });
+    await this.#quotas.check(trx, d.service, { snapshots: d.volumeIds.length });
     return write();
   }
 

@@ -133,7 +133,7 @@ export class GroupSnapshotUseCases {
     }));
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        await this.#admission.admitSnapshots(trx, { service, snapshots: volumes.length }, async () => {
+        await this.#admission.admitSnapshots(trx, { service, volumeIds }, async () => {
           const me = this.#ctx.replica.incarnation;
           await insertGroupSnapshot(trx, group, me);
           for (const s of group.snapshots) await insertSnapshot(trx, s, me);

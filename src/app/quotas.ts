@@ -58,8 +58,9 @@ export class QuotaUseCases {
   }
 
   /**
-   * Throws QUOTA_EXCEEDED naming the first limit that `demand` would pass. Run it inside the transaction
-   * that charges the usage (after locking the service row on PostgreSQL) so racing creates see each other.
+   * Throws QUOTA_EXCEEDED naming the first limit that `demand` would pass. Only the admission step
+   * (Admission) calls it, inside the transaction that charges the usage and after locking the service row
+   * on PostgreSQL, so racing admissions see each other.
    * `known`: the quota, when the caller has just read it in this transaction.
    */
   async check(ex: Executor, service: string, demand: QuotaDemand, known?: Quota): Promise<void> {

@@ -90,7 +90,7 @@ export class SnapshotUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        await this.#admission.admitSnapshots(trx, { service: snap.service, snapshots: 1 }, async () => {
+        await this.#admission.admitSnapshots(trx, { service: snap.service, volumeIds: [volume.id] }, async () => {
           await insertSnapshot(trx, snap, this.#ctx.replica.incarnation);
           await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);
         });

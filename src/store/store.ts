@@ -154,6 +154,19 @@ export class Store {
     if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
   }
 
+  /**
+   * Reads which service owns each of these volumes, holding their rows `FOR KEY SHARE` until the
+   * transaction ends (snapshots, whose rows have no foreign key to their volume): a transfer, which locks
+   * the volume's row `FOR UPDATE`, has then either committed and is seen here, or waits for this
+   * transaction. Volumes that are gone are absent.
+   */
+  async keyShareVolumes(trx: Transaction<Database>, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const q = trx.selectFrom('volumes').select(['id', 'service']).where('id', 'in', [...ids]).orderBy('id');
+    const rows = await (this.dialect === 'postgres' ? q.forKeyShare() : q).execute();
+    return new Map(rows.map((r) => [r.id, r.service]));
+  }
+
   /** Locks a volume's row (attach/detach) until the transaction ends. */
   async lockVolume(trx: Transaction<Database>, id: string): Promise<void> {
     if (this.dialect === 'postgres') await trx.selectFrom('volumes').select('id').where('id', '=', id).forUpdate().execute();

@@ -138,6 +138,29 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect((await sumOf(b)).volumes).toBe(6);
     });
 
+    it('snapshots racing transfers of their volumes: every snapshot belongs to its volume\'s service, and snapshot usage counts them', async () => {
+      const a = 'mv-snap-from';
+      const b = 'mv-snap-to';
+      const ids = await createVolumes(await newService(polly, a), 's', 6);
+      await newService(polly, b);
+      // Quotas on both sides, so every path takes its service-row locks.
+      for (const service of [a, b]) expect((await polly.call('PUT', `/v1/services/${service}/quota`, { body: { maxSnapshots: 100, maxVolumes: 100 } })).status).toBe(200);
+      const results = await Promise.all([
+        ...ids.map((id) => transfer(id, b)),
+        ...ids.map((id, i) => polly.call('POST', `/v1/volumes/${id}/snapshots`, { body: { name: `snap${i}` } })),
+      ]);
+      expect(results.slice(0, 6).map((r) => r.status)).toEqual(Array<number>(6).fill(200));
+      // A snapshot that read its volume before the transfer committed is refused, not left behind with the old owner.
+      for (const r of results.slice(6)) expect([201, 409], JSON.stringify(r.body)).toContain(r.status);
+      for (const service of [a, b]) {
+        const snaps = (await polly.call('GET', `/v1/snapshots?service=${service}&limit=1000`)).body.items as { volumeId: string }[];
+        const mine = new Set(((await polly.call('GET', `/v1/volumes?service=${service}&limit=1000`)).body.items as { id: string }[]).map((v) => v.id));
+        expect(snaps.filter((s) => !mine.has(s.volumeId))).toEqual([]);
+        expect((await usageOf(service)).snapshots).toBe(snaps.length);
+      }
+      expect((await sumOf(b)).volumes).toBe(6);
+    });
+
     it('profile changes and creates racing for a per-profile byte quota: never over the limit, usage equals the volumes per profile', async () => {
       const service = 'mv-profile';
       const token = await newService(polly, service);
