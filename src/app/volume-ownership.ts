@@ -98,7 +98,8 @@ export class VolumeOwnershipUseCases {
       if (await findVolumeByName(trx, toService, v.name)) {
         throw new PollyError('VOLUME_NAME_TAKEN', `service ${toService} already has a volume named ${v.name}`);
       }
-      const snapshots = await countSnapshotsOfVolume(trx, id);
+      // Locked, not only counted: a snapshot deleted meanwhile (refunded to its row's service) is not moved twice.
+      const snapshots = await store.lockSnapshotsOfVolume(trx, id);
       const at = nowIso();
       const demand = { from: { service: v.service, profile: v.profile }, to: { service: toService, profile: v.profile }, volumes: 1, bytes: v.sizeBytes, snapshots };
       await this.#admission.move(trx, demand, async () => {

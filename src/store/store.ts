@@ -167,6 +167,15 @@ export class Store {
     return new Map(rows.map((r) => [r.id, r.service]));
   }
 
+  /**
+   * Counts a volume's snapshots, holding their rows `FOR UPDATE` until the transaction ends (a transfer
+   * moves them): a snapshot delete in flight has then committed and is not counted, or waits.
+   */
+  async lockSnapshotsOfVolume(trx: Transaction<Database>, volumeId: string): Promise<number> {
+    const q = trx.selectFrom('snapshots').select('id').where('volume_id', '=', volumeId);
+    return (await (this.dialect === 'postgres' ? q.forUpdate() : q).execute()).length;
+  }
+
   /** Locks a volume's row (attach/detach) until the transaction ends. */
   async lockVolume(trx: Transaction<Database>, id: string): Promise<void> {
     if (this.dialect === 'postgres') await trx.selectFrom('volumes').select('id').where('id', '=', id).forUpdate().execute();

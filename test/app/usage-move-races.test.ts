@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPollyError } from '../../src/core/errors.js';
+import { deleteSnapshotRow } from '../../src/store/repos/snapshots.js';
 import { freshPgDatabase, pgSkipReason } from '../helpers/pg.js';
 import { newService, startPolly, type HttpResult, type TestPolly } from '../helpers/polly.js';
 
@@ -159,6 +160,32 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         expect((await usageOf(service)).snapshots).toBe(snaps.length);
       }
       expect((await sumOf(b)).volumes).toBe(6);
+    });
+
+    it('a snapshot delete in flight while its volume is transferred is not moved as well: snapshot usage counts what is left, on both sides', async () => {
+      const a = 'mv-snapdel-from';
+      const b = 'mv-snapdel-to';
+      const [id] = await createVolumes(await newService(polly, a), 'd', 1);
+      await newService(polly, b);
+      const snaps: string[] = [];
+      for (const name of ['gone', 'kept']) {
+        const r = await polly.call('POST', `/v1/volumes/${id}/snapshots`, { body: { name } });
+        expect(r.status).toBe(201);
+        snaps.push(r.body.id);
+      }
+      // The last step of a snapshot delete (its row and refund), held open while the transfer runs.
+      let moving: Promise<HttpResult> | undefined;
+      await polly.server.app.ctx.store.transaction(async (trx) => {
+        await deleteSnapshotRow(trx, snaps[0]!);
+        moving = transfer(id!, b);
+        await new Promise((res) => setTimeout(res, 500));
+      });
+      expect((await moving!).status).toBe(200);
+      for (const service of [a, b]) {
+        const left = (await polly.call('GET', `/v1/snapshots?service=${service}&limit=1000`)).body.items as unknown[];
+        expect((await usageOf(service)).snapshots, service).toBe(left.length);
+      }
+      expect((await usageOf(b)).snapshots).toBe(1);
     });
 
     it('profile changes and creates racing for a per-profile byte quota: never over the limit, usage equals the volumes per profile', async () => {
