@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { PollyError } from '../core/errors.js';
-import { chargeUsage, getQuota, isUnlimited } from '../store/repos/usage.js';
+import { chargeUsage, getQuota, isUnlimited, SNAPSHOT_USAGE_KEY, type UsageDelta } from '../store/repos/usage.js';
 import { isPostgres, type Store } from '../store/store.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
@@ -37,6 +37,26 @@ export interface AdmissionDemand {
    * read below relies on, so admission does not take it again.
    */
   writeReferencesService?: boolean | undefined;
+}
+
+/** Where a volume's usage is charged: a service, and the profile its bytes count against. */
+export interface UsageOwner {
+  service: string;
+  profile: string;
+}
+
+/**
+ * A volume's usage moving from one owner to another with no pool capacity change: a transfer to another
+ * service (with its snapshots), or a profile change within one service. Only the receiving side's quota is
+ * checked; what moves within one service counts only against the new profile's byte limit.
+ */
+export interface UsageMoveDemand {
+  from: UsageOwner;
+  to: UsageOwner;
+  volumes: number;
+  bytes: number;
+  /** Snapshots moving with the volume (a transfer); counted under the service, not a profile. */
+  snapshots: number;
 }
 
 /**
@@ -90,6 +110,74 @@ export class Admission {
     return result;
   }
 
+  /**
+   * Moves usage from `d.from` to `d.to` (no pool changes): checks the receiving service's quota and
+   * charges both sides, in the caller's transaction, after `write`.
+   *
+   * Locks, on PostgreSQL, in admit's order: the receiving service's row `FOR KEY SHARE` before its quota
+   * is read (so a quota change waits for the move, or the move sees the new quota), then `write`, then —
+   * only when that service has a quota — its row `FOR NO KEY UPDATE`, which queues the move behind every
+   * create, expand and move checking that quota, so each sees the usage the others committed. The giving
+   * side is not locked: what leaves it never passes a limit. The usage rows come last, in one fixed order
+   * (by service, then profile), so two moves between the same services in opposite directions cannot wait
+   * on each other in a cycle; creates and deletes lock one usage row each, after their pool row.
+   *
+   * The caller locks the volume row first (`Store.lockVolume`) and reads the volume under it, so the
+   * size, owner and snapshots it moves are the ones a racing expand, delete or snapshot sees.
+   *
+   * Throws QUOTA_EXCEEDED; the caller's transaction then rolls back whatever `write` did.
+   */
+  async move<T>(trx: Transaction<Database>, d: UsageMoveDemand, write: () => Promise<T>): Promise<T> {
+    await this.#store.keyShareService(trx, d.to.service);
+    const result = await write();
+    const quota = await getQuota(trx, d.to.service);
+    if (!isUnlimited(quota)) {
+      await this.#store.lockService(trx, d.to.service);
+      const sameService = d.from.service === d.to.service;
+      // Within one service the totals do not change: only the receiving profile's bytes grow.
+      const demand = sameService ? { profile: d.to.profile, profileBytes: d.from.profile === d.to.profile ? 0 : d.bytes } : { volumes: d.volumes, bytes: d.bytes, snapshots: d.snapshots, profile: d.to.profile };
+      await this.#quotas.check(trx, d.to.service, demand, quota);
+    }
+    const rows: { owner: UsageOwner; delta: UsageDelta }[] = [
+      { owner: d.from, delta: { volumes: -d.volumes, bytes: -d.bytes } },
+      { owner: d.to, delta: { volumes: d.volumes, bytes: d.bytes } },
+    ];
+    if (d.snapshots !== 0 && d.from.service !== d.to.service) {
+      rows.push({ owner: { service: d.from.service, profile: SNAPSHOT_USAGE_KEY }, delta: { snapshots: -d.snapshots } });
+      rows.push({ owner: { service: d.to.service, profile: SNAPSHOT_USAGE_KEY }, delta: { snapshots: d.snapshots } });
+    }
+    rows.sort((a, b) => compareOwners(a.owner, b.owner));
+    for (const r of rows) await chargeUsage(trx, r.owner.service, r.owner.profile, r.delta);
+    return result;
+  }
+
+  /**
+   * Snapshots of `d.volumeIds` counted against the service's snapshot quota (one snapshot, or a group's),
+   * no bytes and no pool: `write` inserts them, and inserting a snapshot charges its usage row
+   * (insertSnapshot).
+   *
+   * Locks, on PostgreSQL, volume rows before the service row, as transfers and expands take them: the
+   * volumes' rows `FOR KEY SHARE` (a transfer of one of them has committed, and the snapshot is refused
+   * with INVALID_STATE because the volume is no longer the service's, or it waits for this transaction
+   * and moves the snapshot with the volume); then the service row `FOR NO KEY UPDATE` before the quota is
+   * read, quota or not (snapshots are rare next to creates), so racing snapshot creates queue up, each sees
+   * what the others committed, and a quota change (`FOR UPDATE`) waits for them; then `write` (the
+   * snapshot rows, then the usage row).
+   */
+  async admitSnapshots<T>(trx: Transaction<Database>, d: { service: string; volumeIds: readonly string[] }, write: () => Promise<T>): Promise<T> {
+    const owners = await this.#store.keyShareVolumes(trx, d.volumeIds);
+    for (const id of d.volumeIds) {
+      const owner = owners.get(id);
+      if (owner === undefined) throw new PollyError('VOLUME_NOT_FOUND', `volume ${id} not found`);
+      if (owner !== d.service) {
+        throw new PollyError('INVALID_STATE', `volume ${id} moved to service ${owner} while it was being snapshotted; read it again and retry`, { volumeId: id });
+      }
+    }
+    await this.#store.lockService(trx, d.service);
+    await this.#quotas.check(trx, d.service, { snapshots: d.volumeIds.length });
+    return write();
+  }
+
   /** Charges the pool (if the bytes fit) and then the usage; false when nothing was charged. */
   async #charge(trx: Transaction<Database>, d: AdmissionDemand, opts: { unlessQuota: boolean }): Promise<boolean> {
     const total = d.held ? null : d.capacityTotalBytes;
@@ -134,4 +222,11 @@ export class Admission {
       lostRace: d.mayReplace === true,
     });
   }
+}
+
+/** The one order in which a transaction locks several usage rows: by service, then profile. */
+function compareOwners(a: UsageOwner, b: UsageOwner): number {
+  if (a.service !== b.service) return a.service < b.service ? -1 : 1;
+  if (a.profile !== b.profile) return a.profile < b.profile ? -1 : 1;
+  return 0;
 }

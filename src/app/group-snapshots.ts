@@ -18,7 +18,7 @@ import { deleteSnapshotRow, insertSnapshot, updateSnapshot } from '../store/repo
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
-import type { QuotaUseCases } from './quotas.js';
+import type { Admission } from './admission.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
 
@@ -53,13 +53,13 @@ export class GroupSnapshotUseCases {
   readonly #ctx: AppContext;
   readonly #pools: PoolUseCases;
   readonly #volumes: VolumeUseCases;
-  readonly #quotas: QuotaUseCases;
+  readonly #admission: Admission;
 
-  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases, quotas: QuotaUseCases) {
+  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases, admission: Admission) {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#volumes = volumes;
-    this.#quotas = quotas;
+    this.#admission = admission;
   }
 
   /** GROUP_SNAPSHOT_NOT_FOUND when it does not exist or belongs to another service. */
@@ -133,12 +133,12 @@ export class GroupSnapshotUseCases {
     }));
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        await this.#ctx.store.lockService(trx, service);
-        await this.#quotas.check(trx, service, { snapshots: volumes.length });
-        const me = this.#ctx.replica.incarnation;
-        await insertGroupSnapshot(trx, group, me);
-        for (const s of group.snapshots) await insertSnapshot(trx, s, me);
-        await this.#ctx.events.record(trx, { type: 'group_snapshot.creating', service, objectId: group.id, data: { name: group.name, volumeIds } }, at);
+        await this.#admission.admitSnapshots(trx, { service, volumeIds }, async () => {
+          const me = this.#ctx.replica.incarnation;
+          await insertGroupSnapshot(trx, group, me);
+          for (const s of group.snapshots) await insertSnapshot(trx, s, me);
+          await this.#ctx.events.record(trx, { type: 'group_snapshot.creating', service, objectId: group.id, data: { name: group.name, volumeIds } }, at);
+        });
       });
     } catch (err) {
       if (isUniqueViolation(err)) {

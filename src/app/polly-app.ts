@@ -56,10 +56,10 @@ export class PollyApp {
     this.offers = new OfferUseCases(ctx, this.placement, this.quotas, this.admission);
     this.profiles = new ProfileUseCases(ctx);
     this.poolAdmin = new PoolAdminUseCases(ctx, this.pools);
-    this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.quotas, this.admission);
-    this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools);
-    this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
-    this.groupSnapshots = new GroupSnapshotUseCases(ctx, this.pools, this.volumes, this.quotas);
+    this.ownership = new VolumeOwnershipUseCases(ctx, this.volumes, this.pools, this.admission);
+    this.volumeProfiles = new VolumeProfileUseCases(ctx, this.volumes, this.pools, this.admission);
+    this.snapshots = new SnapshotUseCases(ctx, this.pools, this.volumes, this.admission);
+    this.groupSnapshots = new GroupSnapshotUseCases(ctx, this.pools, this.volumes, this.admission);
     this.volumeRecovery = new VolumeRecovery(ctx, this.volumes);
     this.idempotency = new IdempotencyUseCases(ctx, this.volumeRecovery);
     this.reconciler = new Reconciler(ctx, this.volumeRecovery, this.snapshots, this.groupSnapshots);

@@ -17,6 +17,11 @@ export interface QuotaDemand {
   snapshots?: number;
   /** The profile the bytes are charged to, for per-profile limits. */
   profile?: string;
+  /**
+   * Bytes added to `profile` when they are not `bytes`: a profile change moves bytes between two profiles
+   * of one service, so the service's total does not grow and only the new profile's does.
+   */
+  profileBytes?: number;
 }
 
 /** Per-service limits: volumes, bytes, snapshots and bytes per profile. Reservations count as usage. */
@@ -53,8 +58,9 @@ export class QuotaUseCases {
   }
 
   /**
-   * Throws QUOTA_EXCEEDED naming the first limit that `demand` would pass. Run it inside the transaction
-   * that charges the usage (after locking the service row on PostgreSQL) so racing creates see each other.
+   * Throws QUOTA_EXCEEDED naming the first limit that `demand` would pass. Only the admission step
+   * (Admission) calls it, inside the transaction that charges the usage and after locking the service row
+   * on PostgreSQL, so racing admissions see each other.
    * `known`: the quota, when the caller has just read it in this transaction.
    */
   async check(ex: Executor, service: string, demand: QuotaDemand, known?: Quota): Promise<void> {
@@ -74,7 +80,7 @@ export class QuotaUseCases {
     over('bytes', usage.bytes + usage.reservedBytes, demand.bytes ?? 0, quota.maxBytes);
     over('snapshots', usage.snapshots, demand.snapshots ?? 0, quota.maxSnapshots);
     if (demand.profile !== undefined) {
-      over(`bytes of profile ${demand.profile}`, usage.profileBytes[demand.profile] ?? 0, demand.bytes ?? 0, quota.profileBytes[demand.profile]);
+      over(`bytes of profile ${demand.profile}`, usage.profileBytes[demand.profile] ?? 0, demand.profileBytes ?? demand.bytes ?? 0, quota.profileBytes[demand.profile]);
     }
   }
 

@@ -18,7 +18,7 @@ import { nextRecovery, willRetry } from './recovery.js';
 import { isUniqueViolation, nowIso, type Executor } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
-import type { QuotaUseCases } from './quotas.js';
+import type { Admission } from './admission.js';
 import { actingService, listScope, ownsObject } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
 import { volumeRef } from '../core/volume-ref.js';
@@ -27,13 +27,13 @@ export class SnapshotUseCases {
   readonly #ctx: AppContext;
   readonly #pools: PoolUseCases;
   readonly #volumes: VolumeUseCases;
-  readonly #quotas: QuotaUseCases;
+  readonly #admission: Admission;
 
-  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases, quotas: QuotaUseCases) {
+  constructor(ctx: AppContext, pools: PoolUseCases, volumes: VolumeUseCases, admission: Admission) {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#volumes = volumes;
-    this.#quotas = quotas;
+    this.#admission = admission;
   }
 
   async load(ex: Executor, identity: Identity, id: string): Promise<Snapshot> {
@@ -90,10 +90,10 @@ export class SnapshotUseCases {
     };
     try {
       await this.#ctx.store.transaction(async (trx) => {
-        await this.#ctx.store.lockService(trx, snap.service);
-        await this.#quotas.check(trx, snap.service, { snapshots: 1 });
-        await insertSnapshot(trx, snap, this.#ctx.replica.incarnation);
-        await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);
+        await this.#admission.admitSnapshots(trx, { service: snap.service, volumeIds: [volume.id] }, async () => {
+          await insertSnapshot(trx, snap, this.#ctx.replica.incarnation);
+          await this.#ctx.events.record(trx, { type: 'snapshot.creating', service: snap.service, objectId: snap.id, data: { name: snap.name, volumeId: volume.id } }, at);
+        });
       });
     } catch (err) {
       if (isUniqueViolation(err)) {

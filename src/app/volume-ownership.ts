@@ -7,12 +7,10 @@ import { findPool } from '../store/repos/pools.js';
 import { findService } from '../store/repos/services.js';
 import { deleteShare, findShare, listShares, putShare, type Share } from '../store/repos/shares.js';
 import { countSnapshotsOfVolume } from '../store/repos/snapshots.js';
-import { chargeUsage, SNAPSHOT_USAGE_KEY } from '../store/repos/usage.js';
 import { deleteVolumeRow, findVolumeByName, insertVolume, updateVolume } from '../store/repos/volumes.js';
 import { isUniqueViolation, nowIso } from '../store/store.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
-import type { QuotaUseCases } from './quotas.js';
 import type { Admission } from './admission.js';
 import { requireAdmin } from './scope.js';
 import type { VolumeUseCases } from './volumes.js';
@@ -27,16 +25,14 @@ export class VolumeOwnershipUseCases {
   readonly #ctx: AppContext;
   readonly #volumes: VolumeUseCases;
   readonly #pools: PoolUseCases;
-  readonly #quotas: QuotaUseCases;
 
   readonly #admission: Admission;
 
-  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases, quotas: QuotaUseCases, admission: Admission) {
+  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases, admission: Admission) {
     this.#admission = admission;
     this.#ctx = ctx;
     this.#volumes = volumes;
     this.#pools = pools;
-    this.#quotas = quotas;
   }
 
   /** Lets other services see and attach a volume (admin). Idempotent; changes the access of an existing share. */
@@ -87,10 +83,14 @@ export class VolumeOwnershipUseCases {
 
   /**
    * Moves a volume, with its snapshots, to another service (its owner or the admin). The receiving
-   * service's quota is checked and charged in the same transaction that frees the giver's.
+   * service's quota is checked and charged by the admission step (Admission.move) in the same transaction
+   * that frees the giver's. The volume's row is locked first, so a racing expand, delete or snapshot waits
+   * (or has committed and is seen).
    */
   async transfer(identity: Identity, id: string, toService: string): Promise<Volume> {
-    const moved = await this.#ctx.store.transaction(async (trx) => {
+    const store = this.#ctx.store;
+    const moved = await store.transaction(async (trx) => {
+      await store.lockVolume(trx, id);
       const v = await this.#volumes.load(trx, identity, id);
       if (v.service === toService) return v;
       if (!(await findService(trx, toService))) throw new PollyError('SERVICE_NOT_FOUND', `service ${toService} not found`);
@@ -98,19 +98,24 @@ export class VolumeOwnershipUseCases {
       if (await findVolumeByName(trx, toService, v.name)) {
         throw new PollyError('VOLUME_NAME_TAKEN', `service ${toService} already has a volume named ${v.name}`);
       }
-      const snapshots = await countSnapshotsOfVolume(trx, id);
-      await this.#quotas.check(trx, toService, { volumes: 1, bytes: v.sizeBytes, profile: v.profile, snapshots });
+      // Locked, not only counted: a snapshot deleted meanwhile (refunded to its row's service) is not moved twice.
+      const snapshots = await store.lockSnapshotsOfVolume(trx, id);
       const at = nowIso();
-      await trx.updateTable('volumes').set({ service: toService, updated_at: at }).where('id', '=', id).execute();
-      await trx.updateTable('snapshots').set({ service: toService }).where('volume_id', '=', id).execute();
-      await trx.deleteFrom('volume_shares').where('volume_id', '=', id).execute();
-      await chargeUsage(trx, v.service, v.profile, { volumes: -1, bytes: -v.sizeBytes });
-      await chargeUsage(trx, toService, v.profile, { volumes: 1, bytes: v.sizeBytes });
-      await chargeUsage(trx, v.service, SNAPSHOT_USAGE_KEY, { snapshots: -snapshots });
-      await chargeUsage(trx, toService, SNAPSHOT_USAGE_KEY, { snapshots });
-      for (const service of [v.service, toService]) {
-        await this.#ctx.events.record(trx, { type: 'volume.transferred', service, objectId: id, data: { from: v.service, to: toService } }, at);
-      }
+      const demand = { from: { service: v.service, profile: v.profile }, to: { service: toService, profile: v.profile }, volumes: 1, bytes: v.sizeBytes, snapshots };
+      await this.#admission.move(trx, demand, async () => {
+        try {
+          await trx.updateTable('volumes').set({ service: toService, updated_at: at }).where('id', '=', id).execute();
+        } catch (err) {
+          // A volume of that name created in the receiving service since the check above.
+          if (isUniqueViolation(err)) throw new PollyError('VOLUME_NAME_TAKEN', `service ${toService} already has a volume named ${v.name}`);
+          throw err;
+        }
+        await trx.updateTable('snapshots').set({ service: toService }).where('volume_id', '=', id).execute();
+        await trx.deleteFrom('volume_shares').where('volume_id', '=', id).execute();
+        for (const service of [v.service, toService]) {
+          await this.#ctx.events.record(trx, { type: 'volume.transferred', service, objectId: id, data: { from: v.service, to: toService } }, at);
+        }
+      });
       return { ...v, service: toService, updatedAt: at };
     });
     this.#ctx.events.notify();

@@ -1,8 +1,8 @@
 import { PollyError } from '../core/errors.js';
 import type { Identity, Pool, Profile, Volume } from '../core/types.js';
 import { findPool, findProfile } from '../store/repos/pools.js';
-import { chargeUsage, getQuota, getUsage } from '../store/repos/usage.js';
 import { nowIso } from '../store/store.js';
+import type { Admission } from './admission.js';
 import type { AppContext } from './context.js';
 import type { PoolUseCases } from './pools.js';
 import type { VolumeUseCases } from './volumes.js';
@@ -13,17 +13,20 @@ import { volumeRef } from '../core/volume-ref.js';
  * VolumeAttributesClass): the data stays where it is, so the new profile must fit the volume as it is —
  * its pool (allow-list, selector, media), its mode and filesystem, its size, what the pool's driver can
  * do (QoS) — and the service's per-profile quota. Usage moves from the old profile to the new one in the
- * same transaction. Idempotent: the volume's own profile is a no-op.
+ * same transaction, through the admission step (Admission.move), which checks that quota. Idempotent: the
+ * volume's own profile is a no-op.
  */
 export class VolumeProfileUseCases {
   readonly #ctx: AppContext;
   readonly #volumes: VolumeUseCases;
   readonly #pools: PoolUseCases;
+  readonly #admission: Admission;
 
-  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases) {
+  constructor(ctx: AppContext, volumes: VolumeUseCases, pools: PoolUseCases, admission: Admission) {
     this.#ctx = ctx;
     this.#volumes = volumes;
     this.#pools = pools;
+    this.#admission = admission;
   }
 
   async changeProfile(identity: Identity, id: string, profileName: string): Promise<Volume> {
@@ -32,7 +35,8 @@ export class VolumeProfileUseCases {
     const profile = await this.#pools.profileFor(identity, current.service, profileName);
     const driver = await this.#pools.driver(current.pool);
     const changed = await this.#ctx.store.transaction(async (trx) => {
-      await this.#ctx.store.lockService(trx, current.service);
+      // The volume's row first (as expands and deletes take it): the size and profile moved below are the ones it holds.
+      await this.#ctx.store.lockVolume(trx, id);
       const v = await this.#volumes.load(trx, identity, id);
       if (v.profile === profileName) return undefined;
       if (v.status !== 'available' && v.status !== 'attached') {
@@ -44,23 +48,12 @@ export class VolumeProfileUseCases {
       const shape = { sizeBytes: v.sizeBytes, volumeMode: from?.volumeMode ?? profile.volumeMode, fsType: from?.fsType ?? profile.fsType };
       const misfit = misfitReason(shape, pool, profile, { qos: driver.capabilities.qos, fsTypes: driver.capabilities.fsTypes });
       if (misfit !== undefined) throw new PollyError('VALIDATION_FAILED', `${volumeRef(v)} cannot take profile ${profile.name}: ${misfit}`);
-      const limit = (await getQuota(trx, v.service)).profileBytes[profile.name];
-      if (limit !== undefined && limit !== null) {
-        const used = (await getUsage(trx, v.service)).profileBytes[profile.name] ?? 0;
-        if (used + v.sizeBytes > limit) {
-          throw new PollyError('QUOTA_EXCEEDED', `quota exceeded for service ${v.service}: bytes of profile ${profile.name} would be ${used + v.sizeBytes}, limit ${limit} (in use ${used})`, {
-            limit: `bytes of profile ${profile.name}`,
-            used,
-            requested: v.sizeBytes,
-            max: limit,
-          });
-        }
-      }
       const at = nowIso();
-      await trx.updateTable('volumes').set({ profile: profile.name, updated_at: at }).where('id', '=', v.id).execute();
-      await chargeUsage(trx, v.service, v.profile, { volumes: -1, bytes: -v.sizeBytes });
-      await chargeUsage(trx, v.service, profile.name, { volumes: 1, bytes: v.sizeBytes });
-      await this.#ctx.events.record(trx, { type: 'volume.updated', service: v.service, objectId: v.id, data: { name: v.name, profile: profile.name, fromProfile: v.profile } }, at);
+      const demand = { from: { service: v.service, profile: v.profile }, to: { service: v.service, profile: profile.name }, volumes: 1, bytes: v.sizeBytes, snapshots: 0 };
+      await this.#admission.move(trx, demand, async () => {
+        await trx.updateTable('volumes').set({ profile: profile.name, updated_at: at }).where('id', '=', v.id).execute();
+        await this.#ctx.events.record(trx, { type: 'volume.updated', service: v.service, objectId: v.id, data: { name: v.name, profile: profile.name, fromProfile: v.profile } }, at);
+      });
       return v;
     });
     if (changed) this.#ctx.events.notify();

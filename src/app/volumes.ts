@@ -471,7 +471,8 @@ export class VolumeUseCases {
       const at = nowIso();
       const demand = { service: v.service, pool: v.pool, profile: v.profile, volumes: 0, bytes: grow, as: 'volume' as const, capacityTotalBytes: capacity.unknown ? null : capacity.totalBytes };
       await this.#admission.admit(trx, demand, async () => {
-        if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed }, at))) {
+        // The owner too: a transfer or profile change committed since the read moved the usage this would charge.
+        if (!(await setVolumeSize(trx, id, { from: v.sizeBytes, to: sizeBytes, statuses: allowed, owner: { service: v.service, profile: v.profile } }, at))) {
           throw new PollyError('INVALID_STATE', `volume ${id} changed while it was being expanded; read it again and retry`);
         }
         await this.#ctx.events.record(trx, { type: 'volume.expanding', service: v.service, objectId: id, data: { fromBytes: v.sizeBytes, toBytes: sizeBytes } }, at);
@@ -498,10 +499,12 @@ export class VolumeUseCases {
     const grow = sizeBytes - v.sizeBytes;
     await this.#ctx.store.transaction(async (trx) => {
       const at = nowIso();
-      const reverted = await setVolumeSize(trx, v.id, { from: sizeBytes, to: v.sizeBytes }, at);
-      if (reverted) {
+      // Refunds whoever the row is charged to now: a transfer or profile change may have moved it meanwhile.
+      const owner = await setVolumeSize(trx, v.id, { from: sizeBytes, to: v.sizeBytes }, at);
+      const reverted = owner !== undefined;
+      if (owner) {
         await chargePool(trx, v.pool, -grow, 0);
-        await chargeUsage(trx, v.service, v.profile, { bytes: -grow });
+        await chargeUsage(trx, owner.service, owner.profile, { bytes: -grow });
       }
       await this.#ctx.events.record(
         trx,

@@ -154,6 +154,28 @@ export class Store {
     if (this.dialect === 'postgres') await trx.selectFrom('services').select('name').where('name', '=', name).forUpdate().execute();
   }
 
+  /**
+   * Reads which service owns each of these volumes, holding their rows `FOR KEY SHARE` until the
+   * transaction ends (snapshots, whose rows have no foreign key to their volume): a transfer, which locks
+   * the volume's row `FOR UPDATE`, has then either committed and is seen here, or waits for this
+   * transaction. Volumes that are gone are absent.
+   */
+  async keyShareVolumes(trx: Transaction<Database>, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const q = trx.selectFrom('volumes').select(['id', 'service']).where('id', 'in', [...ids]).orderBy('id');
+    const rows = await (this.dialect === 'postgres' ? q.forKeyShare() : q).execute();
+    return new Map(rows.map((r) => [r.id, r.service]));
+  }
+
+  /**
+   * Counts a volume's snapshots, holding their rows `FOR UPDATE` until the transaction ends (a transfer
+   * moves them): a snapshot delete in flight has then committed and is not counted, or waits.
+   */
+  async lockSnapshotsOfVolume(trx: Transaction<Database>, volumeId: string): Promise<number> {
+    const q = trx.selectFrom('snapshots').select('id').where('volume_id', '=', volumeId);
+    return (await (this.dialect === 'postgres' ? q.forUpdate() : q).execute()).length;
+  }
+
   /** Locks a volume's row (attach/detach) until the transaction ends. */
   async lockVolume(trx: Transaction<Database>, id: string): Promise<void> {
     if (this.dialect === 'postgres') await trx.selectFrom('volumes').select('id').where('id', '=', id).forUpdate().execute();

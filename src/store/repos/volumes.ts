@@ -70,13 +70,19 @@ export async function insertVolume(ex: Executor, v: Volume, intentOwner: string 
 
 /**
  * Compare-and-sets a volume's size: changes it only while it is still `from` (and, when given, in one of
- * `statuses`). Returns false when the row changed or is gone.
+ * `statuses` and still owned by `owner`). Returns the service and profile the row is charged to when it
+ * changed, undefined when the row changed otherwise or is gone.
  */
-export async function setVolumeSize(ex: Executor, id: string, cas: { from: number; to: number; statuses?: readonly VolumeStatus[] }, at: string): Promise<boolean> {
+export async function setVolumeSize(
+  ex: Executor,
+  id: string,
+  cas: { from: number; to: number; statuses?: readonly VolumeStatus[]; owner?: { service: string; profile: string } },
+  at: string,
+): Promise<{ service: string; profile: string } | undefined> {
   let q = ex.updateTable('volumes').set({ size_bytes: cas.to, updated_at: at }).where('id', '=', id).where('size_bytes', '=', cas.from);
   if (cas.statuses !== undefined) q = q.where('status', 'in', [...cas.statuses]);
-  const res = await q.executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+  if (cas.owner !== undefined) q = q.where('service', '=', cas.owner.service).where('profile', '=', cas.owner.profile);
+  return q.returning(['service', 'profile']).executeTakeFirst();
 }
 
 /** Adjusts a pool's allocated bytes and volume count by the given deltas. */
