@@ -1,5 +1,6 @@
-import { createQueryId, type Compilable, type CompiledQuery, type QueryResult, type RootOperationNode } from 'kysely';
-import { isPostgres, type Executor } from './store.js';
+import type BetterSqlite3 from 'better-sqlite3';
+import { createQueryId, PostgresAdapter, type Compilable, type CompiledQuery, type DialectAdapter, type QueryResult, type RootOperationNode } from 'kysely';
+import type { Executor } from './store.js';
 
 /** One parameter of a compiled statement: a named input of the call, or a value the builder fixed. */
 type Slot = { readonly param: string } | { readonly value: unknown };
@@ -36,7 +37,7 @@ export class Precompiled<P extends object, O> {
 
   /** The compiled statement with `params` filled in; every named parameter must be given (null, not undefined). */
   compile(ex: Executor, params: P): CompiledQuery<O> {
-    const postgres = isPostgres(ex);
+    const postgres = ex.getExecutor().adapter instanceof PostgresAdapter;
     let shape = postgres ? this.#postgres : this.#sqlite;
     if (shape === undefined) {
       shape = this.#shape(ex);
@@ -57,7 +58,9 @@ export class Precompiled<P extends object, O> {
 
   /** Runs the statement. */
   execute(ex: Executor, params: P): Promise<QueryResult<O>> {
-    return ex.executeQuery(this.compile(ex, params));
+    const compiled = this.compile(ex, params);
+    const direct = ex.isTransaction ? DIRECT.get(ex.getExecutor().adapter) : undefined;
+    return direct === undefined ? ex.executeQuery(compiled) : direct.run(compiled);
   }
 
   /** The rows it returns. */
@@ -92,4 +95,35 @@ export class Precompiled<P extends object, O> {
 /** A precompiled statement (see Precompiled). */
 export function precompile<P extends object, O>(build: (ex: Executor, p: P) => Compilable<O>): Precompiled<P, O> {
   return new Precompiled(build);
+}
+
+interface Direct {
+  run<O>(compiled: CompiledQuery<O>): Promise<QueryResult<O>>;
+}
+
+/** Per SQLite store (by its Kysely adapter, which its transactions share): how a statement runs directly. */
+const DIRECT = new WeakMap<DialectAdapter, Direct>();
+
+/**
+ * Lets precompiled statements run straight on better-sqlite3 inside a transaction of this SQLite store,
+ * as Kysely's own SQLite driver would run them, without the layers of promises Kysely's executor wraps
+ * around every statement. Only inside a transaction: it holds SQLite's one connection (Kysely's
+ * connection mutex) until it ends, so nothing else runs on it meanwhile; a statement outside any
+ * transaction still queues for the connection through Kysely. `onStatement` counts it as Kysely's log
+ * would.
+ */
+export function runDirectlyInTransactions(adapter: DialectAdapter, db: BetterSqlite3.Database, onStatement: () => void): void {
+  DIRECT.set(adapter, {
+    run<O>(compiled: CompiledQuery<O>): Promise<QueryResult<O>> {
+      onStatement();
+      try {
+        const stmt = db.prepare(compiled.sql);
+        if (stmt.reader) return Promise.resolve({ rows: stmt.all(compiled.parameters) as O[] });
+        const { changes, lastInsertRowid } = stmt.run(compiled.parameters);
+        return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
+  });
 }

@@ -55,10 +55,49 @@ for (const kind of STORE_KINDS) {
       expect(await FIND.first(t.store.db, { name: 'c' })).toEqual({ name: 'c', labels: '{"n":"c"}' });
     });
 
-    it('counts as a statement in the store stats', async () => {
+    it('counts as a statement in the store stats, in a transaction or not', async () => {
       const before = t.store.stats.statements;
       await FIND.first(t.store.db, { name: 'a' });
       expect(t.store.stats.statements).toBe(before + 1);
+      await t.store.transaction(async (trx) => {
+        await FIND.first(trx, { name: 'a' });
+        await RELABEL.affected(trx, { name: 'a', labels: '{}', suffix: '' });
+      });
+      // Two statements, plus BEGIN and COMMIT on PostgreSQL (Kysely logs those there; SQLite's are not counted).
+      expect(t.store.stats.statements).toBeGreaterThanOrEqual(before + 3);
+    });
+
+    it('a failing statement in a transaction rejects with the database error and rolls back the transaction', async () => {
+      const insert = precompile((ex, p: { name: string }) => ex.insertInto('services').values({ name: p.name, labels: '{}', created_at: AT }));
+      await expect(
+        t.store.transaction(async (trx) => {
+          await insert.execute(trx, { name: 'new' });
+          await insert.execute(trx, { name: 'a' });
+        }),
+      ).rejects.toThrow(/unique|duplicate/i);
+      expect(await FIND.first(t.store.db, { name: 'new' })).toBeUndefined();
+    });
+
+    it.runIf(kind === 'sqlite')('outside a transaction it waits for the transaction holding SQLite’s connection, and never reads its uncommitted rows', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let written!: () => void;
+      const didWrite = new Promise<void>((r) => (written = r));
+      const writer = t.store.transaction(async (trx) => {
+        expect(await RELABEL.affected(trx, { name: 'a', labels: '{"x":', suffix: '1}' })).toBe(1);
+        expect(await FIND.first(trx, { name: 'a' })).toEqual({ name: 'a', labels: '{"x":1}' });
+        written();
+        await gate;
+      });
+      await didWrite;
+      let seen: unknown = 'not yet';
+      const reader = FIND.first(t.store.db, { name: 'a' }).then((row) => (seen = row));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toBe('not yet');
+      release();
+      await writer;
+      await reader;
+      expect(seen).toEqual({ name: 'a', labels: '{"x":1}' });
     });
 
     it('refuses a missing parameter and a placeholder inlined into the SQL', async () => {
