@@ -59,8 +59,8 @@ export class Precompiled<P extends object, O> {
   /** Runs the statement. */
   execute(ex: Executor, params: P): Promise<QueryResult<O>> {
     const compiled = this.compile(ex, params);
-    const direct = ex.isTransaction ? DIRECT.get(ex.getExecutor().adapter) : undefined;
-    return direct === undefined ? ex.executeQuery(compiled) : direct.run(compiled);
+    const direct = DIRECT.get(ex.getExecutor().adapter);
+    return direct !== undefined && (ex.isTransaction || direct.idle()) ? direct.run(compiled) : ex.executeQuery(compiled);
   }
 
   /** The rows it returns. */
@@ -99,21 +99,25 @@ export function precompile<P extends object, O>(build: (ex: Executor, p: P) => C
 
 interface Direct {
   run<O>(compiled: CompiledQuery<O>): Promise<QueryResult<O>>;
+  /** No transaction is open on the connection (a statement run now commits on its own). */
+  idle(): boolean;
 }
 
 /** Per SQLite store (by its Kysely adapter, which its transactions share): how a statement runs directly. */
 const DIRECT = new WeakMap<DialectAdapter, Direct>();
 
 /**
- * Lets precompiled statements run straight on better-sqlite3 inside a transaction of this SQLite store,
- * as Kysely's own SQLite driver would run them, without the layers of promises Kysely's executor wraps
- * around every statement. Only inside a transaction: it holds SQLite's one connection (Kysely's
- * connection mutex) until it ends, so nothing else runs on it meanwhile; a statement outside any
- * transaction still queues for the connection through Kysely. `onStatement` counts it as Kysely's log
- * would.
+ * Lets precompiled statements run straight on better-sqlite3, as Kysely's own SQLite driver would run
+ * them, without the layers of promises Kysely's executor wraps around every statement. Inside a
+ * transaction: it holds SQLite's one connection (Kysely's connection mutex) until it ends, so nothing
+ * else runs on it meanwhile. Outside any transaction only while no transaction is open on the connection
+ * (better-sqlite3's `inTransaction`): the statement then runs in autocommit, synchronously, so it can
+ * neither join another caller's transaction nor read its uncommitted rows; while one is open it queues
+ * for the connection through Kysely. `onStatement` counts it as Kysely's log would.
  */
 export function runDirectlyInTransactions(adapter: DialectAdapter, db: BetterSqlite3.Database, onStatement: () => void): void {
   DIRECT.set(adapter, {
+    idle: () => !db.inTransaction,
     run<O>(compiled: CompiledQuery<O>): Promise<QueryResult<O>> {
       onStatement();
       try {
