@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { PollyError } from '../core/errors.js';
 import { chargeUsage, getQuota, isUnlimited, SNAPSHOT_USAGE_KEY, type UsageDelta } from '../store/repos/usage.js';
 import { isPostgres, type Store } from '../store/store.js';
+import { precompile } from '../store/precompiled.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { provisionLimit } from './placement.js';
@@ -58,6 +59,26 @@ export interface UsageMoveDemand {
   /** Snapshots moving with the volume (a transfer); counted under the service, not a profile. */
   snapshots: number;
 }
+
+/** provisionLimit() in SQL: the pool row's allocation plus `bytes` fits the provisionable limit of `total`. */
+function fitsSql(bytes: number, total: number) {
+  return sql<boolean>`allocated_bytes + ${bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`;
+}
+
+/** The pool's charge on SQLite (where the transaction holds the only write lock), with and without the capacity check. */
+const CHARGE_POOL = precompile((ex, p: { pool: string; bytes: number; volumes: number }) =>
+  ex
+    .updateTable('pools')
+    .set({ allocated_bytes: sql`allocated_bytes + ${p.bytes}`, volume_count: sql`volume_count + ${p.volumes}` })
+    .where('name', '=', p.pool),
+);
+const CHARGE_POOL_IF_IT_FITS = precompile((ex, p: { pool: string; bytes: number; volumes: number; total: number }) =>
+  ex
+    .updateTable('pools')
+    .set({ allocated_bytes: sql`allocated_bytes + ${p.bytes}`, volume_count: sql`volume_count + ${p.volumes}` })
+    .where('name', '=', p.pool)
+    .where(fitsSql(p.bytes, p.total)),
+);
 
 /**
  * The one admission step: quota and capacity are checked and charged here and nowhere else.
@@ -182,7 +203,7 @@ export class Admission {
   async #charge(trx: Transaction<Database>, d: AdmissionDemand, opts: { unlessQuota: boolean }): Promise<boolean> {
     const total = d.held ? null : d.capacityTotalBytes;
     // provisionLimit() in SQL, against the row as it is when the update takes its lock.
-    const fits = total === null ? sql<boolean>`true` : sql<boolean>`allocated_bytes + ${d.bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`;
+    const fits = total === null ? sql<boolean>`true` : fitsSql(d.bytes, total);
     const usage = d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes, reserved: 0 } : { volumes: 0, bytes: 0, reserved: d.bytes };
     if (isPostgres(trx)) {
       // One round trip for both hot rows: the usage row is charged only when the pool row was.
@@ -200,13 +221,11 @@ export class Admission {
         returning 1 as ok`.execute(trx);
       return res.rows.length === 1;
     }
-    const res = await trx
-      .updateTable('pools')
-      .set({ allocated_bytes: sql`allocated_bytes + ${d.bytes}`, volume_count: sql`volume_count + ${d.volumes}` })
-      .where('name', '=', d.pool)
-      .where(fits)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) return false;
+    const charged =
+      total === null
+        ? await CHARGE_POOL.affected(trx, { pool: d.pool, bytes: d.bytes, volumes: d.volumes })
+        : await CHARGE_POOL_IF_IT_FITS.affected(trx, { pool: d.pool, bytes: d.bytes, volumes: d.volumes, total });
+    if (charged !== 1) return false;
     await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });
     return true;
   }

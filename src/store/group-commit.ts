@@ -1,5 +1,11 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { precompile } from './precompiled.js';
 import type { Database } from './schema.js';
+
+/** Each transaction of a batch runs under this savepoint (released or rolled back before the next). */
+const SAVEPOINT = precompile((ex) => ({ compile: () => sql`savepoint polly_item`.compile(ex) }));
+const RELEASE = precompile((ex) => ({ compile: () => sql`release polly_item`.compile(ex) }));
+const ROLLBACK_TO = precompile((ex) => ({ compile: () => sql`rollback to polly_item`.compile(ex) }));
 
 interface Pending {
   fn: (trx: Transaction<Database>) => Promise<unknown>;
@@ -53,14 +59,14 @@ export class GroupCommitter {
       const trx = await this.#db.startTransaction().execute();
       try {
         for (const item of batch) {
-          const sp = await trx.savepoint('polly_item').execute();
+          await SAVEPOINT.execute(trx, {});
           try {
-            const value = await item.fn(sp);
-            await sp.releaseSavepoint('polly_item').execute();
+            const value = await item.fn(trx);
+            await RELEASE.execute(trx, {});
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await sp.rollbackToSavepoint('polly_item').execute();
-            await sp.releaseSavepoint('polly_item').execute();
+            await ROLLBACK_TO.execute(trx, {});
+            await RELEASE.execute(trx, {});
             outcomes.push({ ok: false, error });
           }
         }

@@ -7,6 +7,7 @@ import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
 import { DefinitionCache } from './definition-cache.js';
 import { StoreStats } from './store-stats.js';
+import { runDirectlyInTransactions } from './precompiled.js';
 import type { Database, PoolRow } from './schema.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -85,7 +86,9 @@ export class Store {
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
       cachePreparedStatements(sqlite);
-      store = new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log }), 'sqlite', url, stats);
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
+      runDirectlyInTransactions(db.getExecutor().adapter, sqlite, log);
+      store = new Store(db, 'sqlite', url, stats);
     }
     try {
       await store.migrate();

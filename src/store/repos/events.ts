@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { EventActor, PollyEvent } from '../../core/types.js';
 import type { Executor } from '../store.js';
+import { precompile } from '../precompiled.js';
 
 export type EventInput = Omit<PollyEvent, 'seq' | 'actor' | 'requestId'> & Partial<Pick<PollyEvent, 'actor' | 'requestId'>>;
 
@@ -19,9 +20,22 @@ export function eventValues(e: EventInput): EventValues {
   return { at: e.at, type: e.type, service: e.service, object_id: e.objectId, data: JSON.stringify(e.data), actor: e.actor ? JSON.stringify(e.actor) : null, request_id: e.requestId ?? null };
 }
 
-export async function insertEvent(ex: Executor, e: EventInput): Promise<number> {
-  const row = await ex.insertInto('events').values(eventValues(e)).returning('seq').executeTakeFirstOrThrow();
+const INSERT_EVENT = precompile((ex, p: EventValues) =>
+  ex
+    .insertInto('events')
+    .values({ at: p.at, type: p.type, service: p.service, object_id: p.object_id, data: p.data, actor: p.actor, request_id: p.request_id })
+    .returning('seq'),
+);
+
+/** Inserts an event row; returns its sequence number. */
+export async function insertEventRow(ex: Executor, values: EventValues): Promise<number> {
+  const row = await INSERT_EVENT.first(ex, values);
+  if (row === undefined) throw new Error('insert into events returned no row');
   return Number(row.seq);
+}
+
+export async function insertEvent(ex: Executor, e: EventInput): Promise<number> {
+  return insertEventRow(ex, eventValues(e));
 }
 
 /**

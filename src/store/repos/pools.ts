@@ -1,6 +1,7 @@
 import type { Labels, Pool, PoolState, Profile, Topology } from '../../core/types.js';
 import type { PoolRow } from '../schema.js';
 import type { Executor } from '../store.js';
+import { precompile } from '../precompiled.js';
 
 export interface PoolRecord extends Pool {
   allocatedBytes: number;
@@ -41,13 +42,17 @@ export async function upsertPool(ex: Executor, p: Pool): Promise<void> {
     .execute();
 }
 
+const FIND_POOL = precompile((ex, p: { name: string }) => ex.selectFrom('pools').selectAll().where('name', '=', p.name));
+
 export async function findPool(ex: Executor, name: string): Promise<PoolRecord | undefined> {
-  const row = await ex.selectFrom('pools').selectAll().where('name', '=', name).executeTakeFirst();
+  const row = await FIND_POOL.first(ex, { name });
   return row ? rowToPool(row) : undefined;
 }
 
+const LIST_POOLS = precompile((ex) => ex.selectFrom('pools').selectAll().orderBy('name'));
+
 export async function listPools(ex: Executor): Promise<PoolRecord[]> {
-  const rows = await ex.selectFrom('pools').selectAll().orderBy('name').execute();
+  const rows = await LIST_POOLS.rows(ex, {});
   return rows.map(rowToPool);
 }
 

@@ -2,6 +2,7 @@ import { PollyError } from '../../core/errors.js';
 import type { Page, Snapshot, SnapshotStatus } from '../../core/types.js';
 import type { SnapshotRow } from '../schema.js';
 import type { Executor } from '../store.js';
+import { precompile } from '../precompiled.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { chargeUsage, SNAPSHOT_USAGE_KEY } from './usage.js';
 import { recoveryColumns, rowRecovery, type Recovery } from './volumes.js';
@@ -81,13 +82,16 @@ export async function listSnapshotsInStatus(ex: Executor, statuses: readonly Sna
   return rows.map(rowToSnapshot);
 }
 
-export async function countSnapshotsOfVolume(ex: Executor, volumeId: string): Promise<number> {
-  const row = await ex
+const COUNT_SNAPSHOTS_OF_VOLUME = precompile((ex, p: { volumeId: string }) =>
+  ex
     .selectFrom('snapshots')
     .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('volume_id', '=', volumeId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+    .where('volume_id', '=', p.volumeId),
+);
+
+export async function countSnapshotsOfVolume(ex: Executor, volumeId: string): Promise<number> {
+  const row = await COUNT_SNAPSHOTS_OF_VOLUME.first(ex, { volumeId });
+  return Number(row?.n ?? 0);
 }
 
 /** Compare-and-set of a snapshot's status, like updateVolume. */

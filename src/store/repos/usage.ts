@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../store.js';
+import { precompile } from '../precompiled.js';
 
 export interface UsageDelta {
   volumes?: number;
@@ -11,28 +12,30 @@ export interface UsageDelta {
 /** Snapshots are counted per service, not per profile: they are kept under this profile key. */
 export const SNAPSHOT_USAGE_KEY = '';
 
+const CHARGE_USAGE = precompile((ex, p: { service: string; profile: string; volumes: number; bytes: number; snapshots: number; reserved_bytes: number }) =>
+  ex
+    .insertInto('service_usage')
+    .values({ service: p.service, profile: p.profile, volumes: p.volumes, bytes: p.bytes, snapshots: p.snapshots, reserved_bytes: p.reserved_bytes })
+    .onConflict((oc) =>
+      oc.columns(['service', 'profile']).doUpdateSet({
+        volumes: sql`service_usage.volumes + ${p.volumes}`,
+        bytes: sql`service_usage.bytes + ${p.bytes}`,
+        snapshots: sql`service_usage.snapshots + ${p.snapshots}`,
+        reserved_bytes: sql`service_usage.reserved_bytes + ${p.reserved_bytes}`,
+      }),
+    ),
+);
+
 /** Adds deltas to a service's usage counters for one profile (creating the row at zero first). */
 export async function chargeUsage(ex: Executor, service: string, profile: string, d: UsageDelta): Promise<void> {
-  const row = {
+  await CHARGE_USAGE.execute(ex, {
     service,
     profile,
     volumes: d.volumes ?? 0,
     bytes: d.bytes ?? 0,
     snapshots: d.snapshots ?? 0,
     reserved_bytes: d.reservedBytes ?? 0,
-  };
-  await ex
-    .insertInto('service_usage')
-    .values(row)
-    .onConflict((oc) =>
-      oc.columns(['service', 'profile']).doUpdateSet({
-        volumes: sql`service_usage.volumes + ${row.volumes}`,
-        bytes: sql`service_usage.bytes + ${row.bytes}`,
-        snapshots: sql`service_usage.snapshots + ${row.snapshots}`,
-        reserved_bytes: sql`service_usage.reserved_bytes + ${row.reserved_bytes}`,
-      }),
-    )
-    .execute();
+  });
 }
 
 export interface ServiceUsage {
@@ -71,8 +74,10 @@ export function isUnlimited(q: Quota): boolean {
   return q.maxVolumes === null && q.maxBytes === null && q.maxSnapshots === null && Object.keys(q.profileBytes).length === 0;
 }
 
+const FIND_QUOTA = precompile((ex, p: { service: string }) => ex.selectFrom('service_quotas').selectAll().where('service', '=', p.service));
+
 export async function getQuota(ex: Executor, service: string): Promise<Quota> {
-  const row = await ex.selectFrom('service_quotas').selectAll().where('service', '=', service).executeTakeFirst();
+  const row = await FIND_QUOTA.first(ex, { service });
   if (!row) return UNLIMITED;
   const num = (v: number | null) => (v === null ? null : Number(v));
   return {

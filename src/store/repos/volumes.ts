@@ -1,10 +1,11 @@
-import { sql } from 'kysely';
+import { sql, type Insertable, type Updateable, type UpdateResult } from 'kysely';
 import { PollyError } from '../../core/errors.js';
 import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../core/types.js';
-import type { VolumeRow } from '../schema.js';
+import type { VolumeRow, VolumesTable } from '../schema.js';
 import { isPostgres, type Executor } from '../store.js';
+import { precompile, type Precompiled } from '../precompiled.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import type { EventValues } from './events.js';
+import { insertEventRow, type EventValues } from './events.js';
 import { chargeUsage } from './usage.js';
 
 export function rowToVolume(row: VolumeRow): Volume {
@@ -43,28 +44,46 @@ async function writeTags(ex: Executor, volumeId: string, labels: Labels, fields:
  * database's: a duplicate raises a unique violation the caller maps to VOLUME_NAME_TAKEN.
  */
 /** Inserts a volume's row and tags; the caller charges it through the admission step (app/admission.ts). */
+const INSERT_VOLUME = precompile((ex, p: Insertable<VolumesTable>) =>
+  ex.insertInto('volumes').values({
+    id: p.id,
+    name: p.name,
+    service: p.service,
+    pool: p.pool,
+    profile: p.profile,
+    size_bytes: p.size_bytes,
+    status: p.status,
+    status_reason: p.status_reason,
+    labels: p.labels,
+    fields: p.fields,
+    backend_id: p.backend_id,
+    source_kind: p.source_kind,
+    source_id: p.source_id,
+    created_at: p.created_at,
+    updated_at: p.updated_at,
+    intent_owner: p.intent_owner,
+  }),
+);
+
 export async function insertVolume(ex: Executor, v: Volume, intentOwner: string | null = null): Promise<void> {
-  await ex
-    .insertInto('volumes')
-    .values({
-      id: v.id,
-      name: v.name,
-      service: v.service,
-      pool: v.pool,
-      profile: v.profile,
-      size_bytes: v.sizeBytes,
-      status: v.status,
-      status_reason: v.statusReason,
-      labels: JSON.stringify(v.labels),
-      fields: JSON.stringify(v.fields),
-      backend_id: v.backendId,
-      source_kind: v.source?.kind ?? null,
-      source_id: v.source?.id ?? null,
-      created_at: v.createdAt,
-      updated_at: v.updatedAt,
-      intent_owner: intentOwner,
-    })
-    .execute();
+  await INSERT_VOLUME.execute(ex, {
+    id: v.id,
+    name: v.name,
+    service: v.service,
+    pool: v.pool,
+    profile: v.profile,
+    size_bytes: v.sizeBytes,
+    status: v.status,
+    status_reason: v.statusReason,
+    labels: JSON.stringify(v.labels),
+    fields: JSON.stringify(v.fields),
+    backend_id: v.backendId,
+    source_kind: v.source?.kind ?? null,
+    source_id: v.source?.id ?? null,
+    created_at: v.createdAt,
+    updated_at: v.updatedAt,
+    intent_owner: intentOwner,
+  });
   await writeTags(ex, v.id, v.labels, v.fields);
 }
 
@@ -85,20 +104,25 @@ export async function setVolumeSize(
   return q.returning(['service', 'profile']).executeTakeFirst();
 }
 
-/** Adjusts a pool's allocated bytes and volume count by the given deltas. */
-export async function chargePool(ex: Executor, pool: string, bytes: number, count: number): Promise<void> {
-  await ex
+const CHARGE_POOL = precompile((ex, p: { pool: string; bytes: number; count: number }) =>
+  ex
     .updateTable('pools')
     .set({
-      allocated_bytes: sql`allocated_bytes + ${bytes}`,
-      volume_count: sql`volume_count + ${count}`,
+      allocated_bytes: sql`allocated_bytes + ${p.bytes}`,
+      volume_count: sql`volume_count + ${p.count}`,
     })
-    .where('name', '=', pool)
-    .execute();
+    .where('name', '=', p.pool),
+);
+
+/** Adjusts a pool's allocated bytes and volume count by the given deltas. */
+export async function chargePool(ex: Executor, pool: string, bytes: number, count: number): Promise<void> {
+  await CHARGE_POOL.execute(ex, { pool, bytes, count });
 }
 
+const FIND_VOLUME = precompile((ex, p: { id: string }) => ex.selectFrom('volumes').selectAll().where('id', '=', p.id));
+
 export async function findVolume(ex: Executor, id: string): Promise<Volume | undefined> {
-  const row = await ex.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await FIND_VOLUME.first(ex, { id });
   return row ? rowToVolume(row) : undefined;
 }
 
@@ -234,7 +258,7 @@ export interface VolumeState {
 }
 
 export async function findVolumeState(ex: Executor, id: string): Promise<VolumeState | undefined> {
-  const row = await ex.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await FIND_VOLUME.first(ex, { id });
   return row ? { volume: rowToVolume(row), intentOwner: row.intent_owner, recovery: rowRecovery(row) } : undefined;
 }
 
@@ -279,23 +303,44 @@ export async function updateVolume(
   now: string,
 ): Promise<void> {
   const expected = typeof expectedStatus === 'string' ? [expectedStatus] : [...expectedStatus];
-  const res = await ex
-    .updateTable('volumes')
-    .set({
-      ...(update.status !== undefined ? { status: update.status } : {}),
-      ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
-      ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
-      ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
-      ...(update.intentOwner !== undefined ? { intent_owner: update.intentOwner } : {}),
-      ...(update.recovery !== undefined ? recoveryColumns(update.recovery) : {}),
-      updated_at: now,
-    })
-    .where('id', '=', id)
-    .where('status', 'in', expected)
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) {
+  const set: Record<string, unknown> = {
+    ...(update.status !== undefined ? { status: update.status } : {}),
+    ...(update.statusReason !== undefined ? { status_reason: update.statusReason } : {}),
+    ...(update.backendId !== undefined ? { backend_id: update.backendId } : {}),
+    ...(update.sizeBytes !== undefined ? { size_bytes: update.sizeBytes } : {}),
+    ...(update.intentOwner !== undefined ? { intent_owner: update.intentOwner } : {}),
+    ...(update.recovery !== undefined ? recoveryColumns(update.recovery) : {}),
+    updated_at: now,
+  };
+  const params: Record<string, unknown> = { ...set, id };
+  expected.forEach((status, i) => (params[`expected${i}`] = status));
+  const changed = await updateVolumeStatement(Object.keys(set), expected.length).affected(ex, params);
+  if (changed !== 1) {
     throw new PollyError('INVALID_STATE', `volume ${id} changed state concurrently; retry`, { volumeId: id });
   }
+}
+
+/** updateVolume's statement for one set of columns and number of expected statuses (a few shapes in all). */
+const UPDATE_VOLUME = new Map<string, Precompiled<Record<string, unknown>, UpdateResult>>();
+
+function updateVolumeStatement(columns: string[], expected: number): Precompiled<Record<string, unknown>, UpdateResult> {
+  const key = `${columns.join(',')}/${expected}`;
+  let stmt = UPDATE_VOLUME.get(key);
+  if (stmt === undefined) {
+    stmt = precompile((ex, p: Record<string, unknown>) =>
+      ex
+        .updateTable('volumes')
+        .set(Object.fromEntries(columns.map((c) => [c, p[c]])) as Updateable<VolumesTable>)
+        .where('id', '=', p.id as string)
+        .where(
+          'status',
+          'in',
+          Array.from({ length: expected }, (_, i) => p[`expected${i}`] as VolumeStatus),
+        ),
+    );
+    UPDATE_VOLUME.set(key, stmt);
+  }
+  return stmt;
 }
 
 export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels, fields: Labels, now: string): Promise<void> {
@@ -320,6 +365,8 @@ export async function replaceVolumeTags(ex: Executor, id: string, labels: Labels
  * it. On PostgreSQL one statement (atomic on its own, so it needs no transaction of its own), in the lock
  * order volume → pool → usage.
  */
+const DELETE_VOLUME = precompile((ex, p: { id: string }) => ex.deleteFrom('volumes').where('id', '=', p.id).returning(['pool', 'service', 'profile', 'size_bytes']));
+
 export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>, opts: { event?: EventValues } = {}): Promise<void> {
   const e = opts.event;
   if (isPostgres(ex)) {
@@ -338,8 +385,8 @@ export async function deleteVolumeRow(ex: Executor, v: Pick<Volume, 'id'>, opts:
       on conflict (service, profile) do update set volumes = service_usage.volumes + excluded.volumes, bytes = service_usage.bytes + excluded.bytes`.execute(ex);
     return;
   }
-  if (e !== undefined) await ex.insertInto('events').values(e).execute();
-  const gone = await ex.deleteFrom('volumes').where('id', '=', v.id).returning(['pool', 'service', 'profile', 'size_bytes']).executeTakeFirst();
+  if (e !== undefined) await insertEventRow(ex, e);
+  const gone = await DELETE_VOLUME.first(ex, { id: v.id });
   if (gone) {
     const bytes = Number(gone.size_bytes);
     await chargePool(ex, gone.pool, -bytes, -1);
