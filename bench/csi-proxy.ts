@@ -155,6 +155,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       throw new Error(`${(err as Error).message}\n${outer.output().slice(-3000)}`);
     }
     const before = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
+    const cpuBefore = outer.cpuSeconds();
     const orders: Path[][] = [
       ['direct', 'polly', 'driver'],
       ['polly', 'driver', 'direct'],
@@ -164,6 +165,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       for (const p of orders[r % orders.length]!) samples[p].push(await once(p));
       if ((r + 1) % 5 === 0) ctx.progress(`${r + 1}/${repetitions}: direct ${median(samples.direct).toFixed(1)} ms, via Polly ${median(samples.polly).toFixed(1)} ms, driver ${median(samples.driver).toFixed(1)} ms`);
     }
+    const cpuAfter = outer.cpuSeconds();
     const after = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
     const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
     const creates = d('createCount');
@@ -192,6 +194,10 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       storeStatementMsPerCreateAndDelete: creates > 0 ? Math.round((d('statementSeconds') / creates) * 1e5) / 100 : null,
       pluginStoreCommitMeanMs: ms('pluginCommitSeconds', 'pluginCommits'),
       pluginCreateVolumeMeanMs: ms('pluginCreateSum', 'pluginCreateCount'),
+      // CPU time (user + system, from /proc; waits for fsync or for a core are not in it) the server
+      // process used over the timed rounds, per create+delete sample: the steadier measure of its own work
+      // on a loaded machine. USER_HZ ticks, so ±10 ms over the whole run.
+      serverCpuMsPerCreateAndDelete: creates > 0 ? Math.round(((cpuAfter - cpuBefore) / creates) * 1e5) / 100 : null,
     };
     ctx.progress(`breakdown of a CreateVolume through Polly: ${JSON.stringify(breakdown)}`);
     if (profileDir !== undefined) {
