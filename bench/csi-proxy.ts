@@ -16,6 +16,7 @@ import { startPollyCsiPlugin } from '../test/helpers/csi-plugin.js';
 import { Cleanup, createLoopFs } from '../test/helpers/loopfs.js';
 import { type BenchContext, type BenchRow, type Benchmark, GiB, median, MiB, msSince, ratioOf, skippedRow, sleep } from './harness.js';
 import { loopBlocker } from './loop-env.js';
+import { summarizeProfiles } from './profile.js';
 import { BENCH_ADMIN_TOKEN, startPollyProcess } from './server-process.js';
 
 const GOAL = 'ratio ≤ 1.2';
@@ -56,6 +57,11 @@ async function scrape(outerUrl: string, pluginUrl: string, token: string, plugin
     driverCapacitySum: sample(outer, `${op}_sum`, { driver: 'csi', op: 'capacity' }),
     driverCapacityCount: sample(outer, `${op}_count`, { driver: 'csi', op: 'capacity' }),
     transactions: sample(outer, 'polly_store_transactions_total', {}),
+    commits: sample(outer, 'polly_store_commits_total', {}),
+    commitSeconds: sample(outer, 'polly_store_commit_seconds_total', {}),
+    statementSeconds: sample(outer, 'polly_store_statement_seconds_total', {}),
+    pluginCommits: sample(inner, 'polly_store_commits_total', {}),
+    pluginCommitSeconds: sample(inner, 'polly_store_commit_seconds_total', {}),
     pluginGetCapacity: sample(inner, `${rpc}_count`, { frontend: 'csi', method: 'GetCapacity' }),
     pluginCreateSum: sample(inner, `${rpc}_sum`, { frontend: 'csi', method: 'CreateVolume' }),
     pluginCreateCount: sample(inner, `${rpc}_count`, { frontend: 'csi', method: 'CreateVolume' }),
@@ -88,10 +94,16 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
     const outerDir = join(work, 'outer');
     mkdirSync(outerDir);
     const outerEndpoint = `unix://${join(outerDir, 'csi.sock')}`;
+    // With --profile the Polly server runs under --cpu-prof; its summary (start-up left out) is printed
+    // once it stopped.
+    const profileDir = ctx.profileDir === undefined ? undefined : join(ctx.profileDir, 'P10-server');
+    const spawned = Date.now();
     const outer = await startPollyProcess({
       dataDir: outerDir,
       config: { pools: [{ name: 'proxied', driver: 'csi', parameters }], csi: [{ endpoint: outerEndpoint, service: 'bench' }] },
+      nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     });
+    const startupMs = Date.now() - spawned;
     cleanup.add(() => outer.stop());
 
     const policy = { timeoutMs: 30_000, retries: 0, backoffMs: 0 };
@@ -143,6 +155,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       throw new Error(`${(err as Error).message}\n${outer.output().slice(-3000)}`);
     }
     const before = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
+    const cpuBefore = outer.cpuSeconds();
     const orders: Path[][] = [
       ['direct', 'polly', 'driver'],
       ['polly', 'driver', 'direct'],
@@ -152,6 +165,7 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       for (const p of orders[r % orders.length]!) samples[p].push(await once(p));
       if ((r + 1) % 5 === 0) ctx.progress(`${r + 1}/${repetitions}: direct ${median(samples.direct).toFixed(1)} ms, via Polly ${median(samples.polly).toFixed(1)} ms, driver ${median(samples.driver).toFixed(1)} ms`);
     }
+    const cpuAfter = outer.cpuSeconds();
     const after = await scrape(outer.url, plugin.url(), BENCH_ADMIN_TOKEN, plugin.adminToken);
     const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
     const creates = d('createCount');
@@ -173,9 +187,23 @@ export async function runCsiProxyBench(ctx: BenchContext, opts: { quick: boolean
       pollyBookkeepingMeanMs: serverMs !== null && driverMs !== null ? Math.round((serverMs - driverMs - capacityMs) * 100) / 100 : null,
       // Transactions of the whole polly-path sample (create, delete, and the deletion's confirmation).
       storeTransactionsPerCreateAndDelete: per('transactions'),
+      // The server's COMMITs (each a durable SQLite commit: the fsync is waited for in it) and the rest
+      // of its SQL, over the same create+delete samples; the plugin's commits, over all three paths.
+      storeCommitsPerCreateAndDelete: per('commits'),
+      storeCommitMeanMs: ms('commitSeconds', 'commits'),
+      storeStatementMsPerCreateAndDelete: creates > 0 ? Math.round((d('statementSeconds') / creates) * 1e5) / 100 : null,
+      pluginStoreCommitMeanMs: ms('pluginCommitSeconds', 'pluginCommits'),
       pluginCreateVolumeMeanMs: ms('pluginCreateSum', 'pluginCreateCount'),
+      // CPU time (user + system, from /proc; waits for fsync or for a core are not in it) the server
+      // process used over the timed rounds, per create+delete sample: the steadier measure of its own work
+      // on a loaded machine. USER_HZ ticks, so ±10 ms over the whole run.
+      serverCpuMsPerCreateAndDelete: creates > 0 ? Math.round(((cpuAfter - cpuBefore) / creates) * 1e5) / 100 : null,
     };
     ctx.progress(`breakdown of a CreateVolume through Polly: ${JSON.stringify(breakdown)}`);
+    if (profileDir !== undefined) {
+      await outer.stop();
+      ctx.progress(`CPU profile of the Polly server (${profileDir}; start-up left out):\n${summarizeProfiles(profileDir, 25, startupMs)}`);
+    }
     const directMs = median(samples.direct);
     const row = (name: string, path: Path, measured: string): BenchRow => {
       const ms = median(samples[path]);

@@ -1,16 +1,32 @@
 /**
  * How much the store is asked to do: statements run, transactions begun, and round trips to the
  * database server (PostgreSQL: every statement plus each transaction's BEGIN and COMMIT; SQLite runs
- * in-process and makes none). Exposed on /metrics and used by the P1/P8 benchmarks to report the cost of
- * one create+delete pair.
+ * in-process and makes none); and how long the database driver took for them, COMMITs apart (on SQLite
+ * with `synchronous = FULL` a COMMIT is where the fsync is waited for). Exposed on /metrics and used by
+ * the P1/P8 benchmarks to report the cost of one create+delete pair, and by P10 to split a create's time.
  */
 export class StoreStats {
   statements = 0;
   transactions = 0;
+  /** COMMITs run (a group commit's shared one counts once), and the seconds they took. */
+  commits = 0;
+  commitSeconds = 0;
+  /** Seconds every other statement (BEGIN included) took in the database driver. */
+  statementSeconds = 0;
   readonly #remote: boolean;
 
   constructor(remote: boolean) {
     this.#remote = remote;
+  }
+
+  /** Adds one statement the driver ran, by its SQL and its time (ms, as Kysely's log reports it). */
+  record(sql: string, ms: number): void {
+    if (sql === 'commit') {
+      this.commits++;
+      this.commitSeconds += ms / 1000;
+    } else {
+      this.statementSeconds += ms / 1000;
+    }
   }
 
   get roundTrips(): number {

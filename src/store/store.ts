@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type LogEvent, type Transaction } from 'kysely';
 import { PollyError } from '../core/errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { InCodeMigrationProvider } from './migrations.js';
@@ -51,9 +51,11 @@ export class Store {
     let store: Store;
     const remote = /^postgres(ql)?:\/\//.test(url);
     const stats = new StoreStats(remote);
-    // Kysely reports every statement it runs (successful or not) here; BEGIN/COMMIT are counted in transaction().
-    const log = (): void => {
+    // Kysely reports every statement it runs (successful or not) here, with its time in the database
+    // driver; BEGIN/COMMIT are counted in transaction(), and a COMMIT's time (SQLite: the fsync) is kept apart.
+    const log = (event: LogEvent): void => {
       stats.statements++;
+      stats.record(event.query.sql, event.queryDurationMillis);
     };
     if (remote) {
       // Loaded only for PostgreSQL: an embedded (SQLite) server starts without it.

@@ -96,6 +96,9 @@ export function registerMetrics(fastify: RestApp, app: PollyApp): void {
     ['polly_store_statements_total', 'SQL statements the store ran', () => stats.statements],
     ['polly_store_transactions_total', 'Store transactions begun', () => stats.transactions],
     ['polly_store_round_trips_total', 'Round trips to the database server (PostgreSQL: statements + BEGIN + COMMIT; SQLite: 0)', () => stats.roundTrips],
+    ['polly_store_commits_total', 'COMMITs the store ran (a group commit counts once)', () => stats.commits],
+    ['polly_store_commit_seconds_total', 'Time the database driver took for COMMITs (SQLite: including the fsync)', () => stats.commitSeconds],
+    ['polly_store_statement_seconds_total', 'Time the database driver took for every statement but COMMIT', () => stats.statementSeconds],
   ] as const) {
     new Counter({
       name,

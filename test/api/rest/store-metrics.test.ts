@@ -16,7 +16,7 @@ describe('/metrics store counters', () => {
     await polly?.stop();
   });
 
-  it('counts the statements and transactions a create+delete pair costs (SQLite makes no round trips)', async () => {
+  it('counts the statements, transactions and commits a create+delete pair costs, and their time (SQLite makes no round trips)', async () => {
     const token = await newService(polly, 'metered');
     const read = async () => {
       const text = (await polly.call('GET', '/metrics', { raw: '' })).body as unknown;
@@ -25,6 +25,9 @@ describe('/metrics store counters', () => {
         statements: counter(body, 'polly_store_statements_total'),
         transactions: counter(body, 'polly_store_transactions_total'),
         roundTrips: counter(body, 'polly_store_round_trips_total'),
+        commits: counter(body, 'polly_store_commits_total'),
+        commitSeconds: counter(body, 'polly_store_commit_seconds_total'),
+        statementSeconds: counter(body, 'polly_store_statement_seconds_total'),
       };
     };
     const before = await read();
@@ -35,5 +38,11 @@ describe('/metrics store counters', () => {
     expect(after.statements - before.statements).toBeGreaterThan(4);
     expect(after.transactions - before.transactions).toBeGreaterThanOrEqual(4);
     expect(after.roundTrips).toBe(0);
+    // Every transaction ends in a COMMIT (transactions of one event-loop turn may share one), and the
+    // driver's time for them and for the other statements is kept apart.
+    expect(after.commits - before.commits).toBeGreaterThanOrEqual(1);
+    expect(after.commits - before.commits).toBeLessThanOrEqual(after.transactions - before.transactions);
+    expect(after.commitSeconds - before.commitSeconds).toBeGreaterThan(0);
+    expect(after.statementSeconds - before.statementSeconds).toBeGreaterThan(0);
   });
 });
