@@ -115,11 +115,11 @@ const DIRECT = new WeakMap<DialectAdapter, Direct>();
  * neither join another caller's transaction nor read its uncommitted rows; while one is open it queues
  * for the connection through Kysely. `onStatement` counts it as Kysely's log would.
  */
-export function runDirectlyInTransactions(adapter: DialectAdapter, db: BetterSqlite3.Database, onStatement: () => void): void {
+export function runDirectlyInTransactions(adapter: DialectAdapter, db: BetterSqlite3.Database, onStatement: (sql: string, ms: number) => void): void {
   DIRECT.set(adapter, {
     idle: () => !db.inTransaction,
     run<O>(compiled: CompiledQuery<O>): Promise<QueryResult<O>> {
-      onStatement();
+      const started = performance.now();
       try {
         const stmt = db.prepare(compiled.sql);
         if (stmt.reader) return Promise.resolve({ rows: stmt.all(compiled.parameters) as O[] });
@@ -127,6 +127,8 @@ export function runDirectlyInTransactions(adapter: DialectAdapter, db: BetterSql
         return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
       } catch (err) {
         return Promise.reject(err as Error);
+      } finally {
+        onStatement(compiled.sql, performance.now() - started);
       }
     },
   });

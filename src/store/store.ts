@@ -89,7 +89,10 @@ export class Store {
       sqlite.pragma('busy_timeout = 5000');
       cachePreparedStatements(sqlite);
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
-      runDirectlyInTransactions(db.getExecutor().adapter, sqlite, log);
+      runDirectlyInTransactions(db.getExecutor().adapter, sqlite, (sql, ms) => {
+        stats.statements++;
+        stats.record(sql, ms);
+      });
       store = new Store(db, 'sqlite', url, stats);
     }
     try {
