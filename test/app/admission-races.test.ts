@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeDriverFor } from '../../src/drivers/fake/fake-driver.js';
-import { freshPgDatabase, pgSkipReason } from '../helpers/pg.js';
+import { storeUnderTest } from '../helpers/pg.js';
 import { newService, startPolly, type TestPolly } from '../helpers/polly.js';
 
 const MiB = 1024 * 1024;
@@ -17,14 +17,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     const pool = `adm-${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (kind === 'postgres') {
-        const reason = await pgSkipReason();
-        if (reason) throw new Error(reason);
-        const db = await freshPgDatabase();
-        databaseUrl = db.url;
-        drop = db.drop;
-      }
+      const store = await storeUnderTest(kind);
+      drop = store.drop;
+      const databaseUrl = store.databaseUrl;
       polly = await startPolly({
         ...(databaseUrl ? { databaseUrl } : {}),
         pools: [

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPgDatabase, pgSkipReason } from '../helpers/pg.js';
+import { storeUnderTest } from '../helpers/pg.js';
 import { newService, startPolly, type TestPolly } from '../helpers/polly.js';
 
 const MiB = 1024 * 1024;
@@ -10,14 +10,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let drop: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (kind === 'postgres') {
-        const reason = await pgSkipReason();
-        if (reason) throw new Error(reason);
-        const db = await freshPgDatabase();
-        databaseUrl = db.url;
-        drop = db.drop;
-      }
+      const store = await storeUnderTest(kind);
+      drop = store.drop;
+      const databaseUrl = store.databaseUrl;
       polly = await startPolly({
         ...(databaseUrl ? { databaseUrl } : {}),
         pools: [

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPollyError } from '../../src/core/errors.js';
 import { deleteSnapshotRow } from '../../src/store/repos/snapshots.js';
-import { freshPgDatabase, pgSkipReason } from '../helpers/pg.js';
+import { storeUnderTest } from '../helpers/pg.js';
 import { newService, startPolly, type HttpResult, type TestPolly } from '../helpers/polly.js';
 
 const MiB = 1024 * 1024;
@@ -26,14 +26,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     const pool = `mv-${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (kind === 'postgres') {
-        const reason = await pgSkipReason();
-        if (reason) throw new Error(reason);
-        const db = await freshPgDatabase();
-        databaseUrl = db.url;
-        drop = db.drop;
-      }
+      const store = await storeUnderTest(kind);
+      drop = store.drop;
+      const databaseUrl = store.databaseUrl;
       polly = await startPolly({
         ...(databaseUrl ? { databaseUrl } : {}),
         pools: [{ name: pool, driver: 'fake', parameters: { capacityBytes: String(100_000 * MiB) } }],

@@ -94,3 +94,23 @@ export async function freshPgDatabase(): Promise<FreshPgDatabase> {
     },
   };
 }
+
+/** The store a test runs on: the embedded SQLite (no URL) or a fresh PostgreSQL database. */
+export interface StoreUnderTest {
+  /** For startPolly's `databaseUrl`; undefined for the embedded SQLite store. */
+  databaseUrl: string | undefined;
+  /** Drops the PostgreSQL database; nothing for SQLite. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A store of `kind` for a test file that runs once per store. PostgreSQL that is unavailable fails the
+ * file (these tests prove races on it, so skipping would hide them), naming how to provide it.
+ */
+export async function storeUnderTest(kind: 'sqlite' | 'postgres'): Promise<StoreUnderTest> {
+  if (kind === 'sqlite') return { databaseUrl: undefined, drop: async () => undefined };
+  const reason = await pgSkipReason();
+  if (reason) throw new Error(reason);
+  const db = await freshPgDatabase();
+  return { databaseUrl: db.url, drop: () => db.drop() };
+}
