@@ -768,7 +768,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Give the volume (and its snapshots) to another service; quotas checked on both sides */
+        /** Give the volume (and its snapshots) to another service; the quota of the service that receives it is checked */
         post: operations["transferVolume"];
         delete?: never;
         options?: never;

@@ -61,7 +61,7 @@ export function registerVolumeOwnership(volume: Command): void {
 
   volume
     .command('transfer')
-    .description('Give a volume and its snapshots to another service (quotas checked on both sides)')
+    .description('Give a volume and its snapshots to another service (the quota of the service that receives it is checked)')
     .argument('<volume>', 'volume id or name')
     .option('--service <name>', SCOPE_HELP)
     .requiredOption('--to <service>', 'the new owner')

@@ -51,7 +51,7 @@ export function ownershipRoutes(app: PollyApp): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ['volumes'],
-          summary: 'Give the volume (and its snapshots) to another service; quotas checked on both sides',
+          summary: 'Give the volume (and its snapshots) to another service; the quota of the service that receives it is checked',
           params: IdParams,
           body: Type.Object({ toService: Name }, { additionalProperties: false }),
           response: { 200: VolumeSchema, ...errorResponses },
