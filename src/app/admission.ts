@@ -6,7 +6,7 @@ import { precompile } from '../store/precompiled.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { provisionLimit } from './placement.js';
-import type { QuotaUseCases } from './quotas.js';
+import type { QuotaDemand, QuotaUseCases } from './quotas.js';
 
 /** What one admission asks for: a new volume, a volume's growth, or an offer's reservation. */
 export interface AdmissionDemand {
@@ -122,11 +122,7 @@ export class Admission {
     }
     // PostgreSQL: the quota read folded into the charge; it charges only a service without a quota row.
     if (isPostgres(trx) && (await this.#charge(trx, d, { unlessQuota: true }))) return result;
-    const quota = await getQuota(trx, d.service);
-    if (!isUnlimited(quota)) {
-      await this.#store.lockService(trx, d.service);
-      await this.#quotas.check(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile }, quota);
-    }
+    await this.#checkQuota(trx, d.service, { volumes: d.volumes, bytes: d.bytes, profile: d.profile });
     if (!(await this.#charge(trx, d, { unlessQuota: false }))) await this.#refuse(trx, d);
     return result;
   }
@@ -151,14 +147,12 @@ export class Admission {
   async move<T>(trx: Transaction<Database>, d: UsageMoveDemand, write: () => Promise<T>): Promise<T> {
     await this.#store.keyShareService(trx, d.to.service);
     const result = await write();
-    const quota = await getQuota(trx, d.to.service);
-    if (!isUnlimited(quota)) {
-      await this.#store.lockService(trx, d.to.service);
-      const sameService = d.from.service === d.to.service;
-      // Within one service the totals do not change: only the receiving profile's bytes grow.
-      const demand = sameService ? { profile: d.to.profile, profileBytes: d.from.profile === d.to.profile ? 0 : d.bytes } : { volumes: d.volumes, bytes: d.bytes, snapshots: d.snapshots, profile: d.to.profile };
-      await this.#quotas.check(trx, d.to.service, demand, quota);
-    }
+    // Within one service the totals do not change: only the receiving profile's bytes grow.
+    const demand =
+      d.from.service === d.to.service
+        ? { profile: d.to.profile, profileBytes: d.from.profile === d.to.profile ? 0 : d.bytes }
+        : { volumes: d.volumes, bytes: d.bytes, snapshots: d.snapshots, profile: d.to.profile };
+    await this.#checkQuota(trx, d.to.service, demand);
     const rows: { owner: UsageOwner; delta: UsageDelta }[] = [
       { owner: d.from, delta: { volumes: -d.volumes, bytes: -d.bytes } },
       { owner: d.to, delta: { volumes: d.volumes, bytes: d.bytes } },
@@ -197,6 +191,17 @@ export class Admission {
     await this.#store.lockService(trx, d.service);
     await this.#quotas.check(trx, d.service, { snapshots: d.volumeIds.length });
     return write();
+  }
+
+  /**
+   * Checks `demand` against the service's quota when it has one, after locking its row `FOR NO KEY
+   * UPDATE` (see the class comment); a service without a quota is not locked.
+   */
+  async #checkQuota(trx: Transaction<Database>, service: string, demand: QuotaDemand): Promise<void> {
+    const quota = await getQuota(trx, service);
+    if (isUnlimited(quota)) return;
+    await this.#store.lockService(trx, service);
+    await this.#quotas.check(trx, service, demand, quota);
   }
 
   /** Charges the pool (if the bytes fit) and then the usage; false when nothing was charged. */
