@@ -19,8 +19,9 @@ export class StoreStats {
     this.#remote = remote;
   }
 
-  /** Adds one statement the driver ran, by its SQL and its time (ms, as Kysely's log reports it). */
+  /** Counts one statement the driver ran, by its SQL and its time (ms, as Kysely's log reports it). */
   record(sql: string, ms: number): void {
+    this.statements++;
     if (sql === 'commit') {
       this.commits++;
       this.commitSeconds += ms / 1000;
