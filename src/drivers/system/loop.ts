@@ -76,7 +76,6 @@ export async function loopDevicesFor(file: string): Promise<LoopDevice[]> {
   return confirmed;
 }
 
-
 /** Attaches `file` to the first free loop device and returns the device path. */
 export async function attachLoop(file: string, opts: { readOnly: boolean; directIo?: boolean | undefined }): Promise<string> {
   await clearFreedWriteProtection();

@@ -36,14 +36,13 @@ export async function resolvePoolDir(poolName: string, path: string, opts: { cre
  * as ENOENT (seen when a pool's filesystem had been mounted read-only from a loop device left
  * write-protected). A plain mkdir of the same path then gives the real error.
  */
-export async function makeDirectory(path: string, mode?: number): Promise<void> {
-  const opts = mode === undefined ? { recursive: true } : { recursive: true, mode };
+export async function makeDirectory(path: string): Promise<void> {
   try {
-    await mkdir(path, opts);
+    await mkdir(path, { recursive: true });
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
     try {
-      await mkdir(path, mode === undefined ? undefined : { mode });
+      await mkdir(path);
     } catch (plain) {
       if (isErrno(plain, 'EEXIST')) return;
       throw isErrno(plain, 'ENOENT') ? err : plain;
