@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { PollyError } from '../core/errors.js';
 import { chargeUsage, getQuota, isUnlimited, SNAPSHOT_USAGE_KEY, type UsageDelta } from '../store/repos/usage.js';
+import { chargePool } from '../store/repos/volumes.js';
 import { isPostgres, type Store } from '../store/store.js';
 import { precompile } from '../store/precompiled.js';
 import type { Transaction } from 'kysely';
@@ -65,13 +66,7 @@ function fitsSql(bytes: number, total: number) {
   return sql<boolean>`allocated_bytes + ${bytes} <= cast(${total} as double precision) * over_subscription_ratio * (1 - reserved_percent / 100.0)`;
 }
 
-/** The pool's charge on SQLite (where the transaction holds the only write lock), with and without the capacity check. */
-const CHARGE_POOL = precompile((ex, p: { pool: string; bytes: number; volumes: number }) =>
-  ex
-    .updateTable('pools')
-    .set({ allocated_bytes: sql`allocated_bytes + ${p.bytes}`, volume_count: sql`volume_count + ${p.volumes}` })
-    .where('name', '=', p.pool),
-);
+/** The pool's charge on SQLite (where the transaction holds the only write lock) with the capacity check; without it, chargePool. */
 const CHARGE_POOL_IF_IT_FITS = precompile((ex, p: { pool: string; bytes: number; volumes: number; total: number }) =>
   ex
     .updateTable('pools')
@@ -228,7 +223,7 @@ export class Admission {
     }
     const charged =
       total === null
-        ? await CHARGE_POOL.affected(trx, { pool: d.pool, bytes: d.bytes, volumes: d.volumes })
+        ? await chargePool(trx, d.pool, d.bytes, d.volumes)
         : await CHARGE_POOL_IF_IT_FITS.affected(trx, { pool: d.pool, bytes: d.bytes, volumes: d.volumes, total });
     if (charged !== 1) return false;
     await chargeUsage(trx, d.service, d.profile, d.as === 'volume' ? { volumes: d.volumes, bytes: d.bytes } : { reservedBytes: d.bytes });

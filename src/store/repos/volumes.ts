@@ -114,9 +114,9 @@ const CHARGE_POOL = precompile((ex, p: { pool: string; bytes: number; count: num
     .where('name', '=', p.pool),
 );
 
-/** Adjusts a pool's allocated bytes and volume count by the given deltas. */
-export async function chargePool(ex: Executor, pool: string, bytes: number, count: number): Promise<void> {
-  await CHARGE_POOL.execute(ex, { pool, bytes, count });
+/** Adjusts a pool's allocated bytes and volume count by the given deltas; answers 1, or 0 when there is no such pool. */
+export async function chargePool(ex: Executor, pool: string, bytes: number, count: number): Promise<number> {
+  return CHARGE_POOL.affected(ex, { pool, bytes, count });
 }
 
 const FIND_VOLUME = precompile((ex, p: { id: string }) => ex.selectFrom('volumes').selectAll().where('id', '=', p.id));
