@@ -342,10 +342,12 @@ export class VolumeUseCases {
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${volume.pool}: create failed: ${(err as Error).message}`);
     }
     const at = nowIso();
+    // Deferred: should a power loss take this record, the intent (committed in full before the backend
+    // was touched) is still there, and the reconciler replays this create, idempotent by volume id.
     await this.#ctx.store.transaction(async (trx) => {
       await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at);
       await this.#ctx.events.record(trx, { type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
-    });
+    }, 'deferred');
     this.#ctx.events.notify();
     this.#pools.invalidate(volume.pool);
     return { ...volume, status: 'available', statusReason: null, backendId: created.backendId, updatedAt: at };
@@ -443,9 +445,10 @@ export class VolumeUseCases {
     const store = this.#ctx.store;
     // On PostgreSQL one statement outside any transaction: the pool's and the service's counter rows,
     // which every delete shares, stay locked only while it runs and commits (not for BEGIN/COMMIT round
-    // trips besides). On SQLite a transaction, which group commit shares.
+    // trips besides). On SQLite a transaction, which group commit shares, and deferred: should a power
+    // loss take it, the `deleting` intent is still there and the reconciler repeats the delete.
     if (store.dialect === 'postgres') await deleteVolumeRow(store.db, v, { event });
-    else await store.transaction((trx) => deleteVolumeRow(trx, v, { event }));
+    else await store.transaction((trx) => deleteVolumeRow(trx, v, { event }), 'deferred');
     this.#ctx.events.notify();
     this.#pools.invalidate(v.pool);
   }

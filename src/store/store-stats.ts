@@ -11,6 +11,8 @@ export class StoreStats {
   /** COMMITs run (a group commit's shared one counts once), and the seconds they took. */
   commits = 0;
   commitSeconds = 0;
+  /** Of those COMMITs, the ones that did not wait for the disk (SQLite, `deferred` durability). */
+  deferredCommits = 0;
   /** Seconds every other statement (BEGIN included) took in the database driver. */
   statementSeconds = 0;
   readonly #remote: boolean;

@@ -8,6 +8,7 @@ import { InCodeMigrationProvider } from './migrations.js';
 import { DefinitionCache } from './definition-cache.js';
 import { StoreStats } from './store-stats.js';
 import { runDirectlyInTransactions } from './precompiled.js';
+import { type Durability, SqliteDurability } from './sqlite-durability.js';
 import type { Database, PoolRow } from './schema.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -38,12 +39,12 @@ export class Store {
   /** SQLite only: transactions of one event-loop turn share a COMMIT (see GroupCommitter). */
   readonly #group: GroupCommitter | undefined;
 
-  private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string, stats: StoreStats) {
+  private constructor(db: Kysely<Database>, dialect: StoreDialect, url: string, stats: StoreStats, durability?: SqliteDurability) {
     this.db = db;
     this.stats = stats;
     this.dialect = dialect;
     this.url = url;
-    this.#group = dialect === 'sqlite' ? new GroupCommitter(db) : undefined;
+    this.#group = durability ? new GroupCommitter(db, durability) : undefined;
   }
 
   static async open(options: StoreOptions): Promise<Store> {
@@ -84,11 +85,12 @@ export class Store {
       sqlite.pragma('synchronous = FULL');
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
-      cachePreparedStatements(sqlite);
+      const durability = new SqliteDurability(sqlite, () => stats.deferredCommits++);
+      cachePreparedStatements(sqlite, durability);
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log });
       // The statements it runs bypass Kysely's log: they are counted the same way.
       runDirectlyInTransactions(db.getExecutor().adapter, sqlite, (sql, ms) => stats.record(sql, ms));
-      store = new Store(db, 'sqlite', url, stats);
+      store = new Store(db, 'sqlite', url, stats, durability);
     }
     try {
       await store.migrate();
@@ -120,10 +122,14 @@ export class Store {
     }
   }
 
-  /** Runs `fn` in one transaction; everything it wrote is committed together or not at all. */
-  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction; everything it wrote is committed together or not at all. The commit is
+   * durable (`full`) unless `durability` is `deferred`, which SQLite honours (see Durability) and
+   * PostgreSQL does not.
+   */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>, durability: Durability = 'full'): Promise<T> {
     this.stats.transactions++;
-    return this.#group ? this.#group.run(fn) : this.db.transaction().execute(fn);
+    return this.#group ? this.#group.run(fn, durability) : this.db.transaction().execute(fn);
   }
 
   /*
@@ -205,7 +211,7 @@ export class Store {
  * text (better-sqlite3 runs one at a time, and SQLite re-prepares a statement itself after a schema
  * change). Kysely never streams here, so a cached statement is never iterated twice at once.
  */
-function cachePreparedStatements(db: BetterSqlite3.Database, max = 2000): void {
+function cachePreparedStatements(db: BetterSqlite3.Database, durability: SqliteDurability, max = 2000): void {
   const cache = new Map<string, BetterSqlite3.Statement>();
   const prepare = db.prepare.bind(db);
   Object.defineProperty(db, 'prepare', {
@@ -213,7 +219,7 @@ function cachePreparedStatements(db: BetterSqlite3.Database, max = 2000): void {
       let stmt = cache.get(source);
       if (stmt === undefined) {
         if (cache.size >= max) cache.clear();
-        stmt = prepare(source);
+        stmt = durability.wrap(source, prepare(source));
         cache.set(source, stmt);
       }
       return stmt;
