@@ -242,12 +242,17 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster; 
       })()
     : Promise.resolve(undefined);
   const ceph0 = Date.now();
-  const cephPromise = opts.ceph ? Promise.resolve(opts.ceph) : startCephCluster(cleanup, { store: 'bluestore-loop', osdBytes: 12 * 1024 ** 3 });
+  let cephMs = 0;
+  const cephPromise = opts.ceph
+    ? Promise.resolve(opts.ceph)
+    : startCephCluster(cleanup, { store: 'bluestore-loop', osdBytes: 12 * 1024 ** 3 }).then((ceph) => {
+        cephMs = Date.now() - ceph0;
+        return ceph;
+      });
   // All settled before a failure is thrown: the cleanup must not run while another part still starts.
   const settled = await Promise.allSettled([cephPromise, rabbit, keystonePromise] as const);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   const [ceph, rabbitMs, keystone] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [CephCluster, number, Awaited<typeof keystonePromise>];
-  const cephMs = opts.ceph ? 0 : Date.now() - ceph0;
 
   // Cinder's own Ceph identity and client configuration (the fixture's admin conf stays the fixture's).
   const cd = join(dir, 'cinder');
