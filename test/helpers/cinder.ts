@@ -11,7 +11,8 @@ import { freshPgDatabase } from './pg.js';
 
 /**
  * A private OpenStack Cinder for tests: cinder-api, cinder-scheduler and cinder-volume from Debian's
- * packages, run by hand (no systemd) with `auth_strategy = noauth`, a RabbitMQ of their own, a fresh
+ * packages, run by hand (no systemd) with `auth_strategy = noauth` (or `keystone`, validating tokens at a
+ * private Keystone: test/helpers/keystone.ts), a RabbitMQ of their own, a fresh
  * database on the test PostgreSQL, and two backends: `ceph` (the RBD driver on a private test Ceph) and
  * `fake` (Cinder's own FakeLoggingVolumeDriver, whose connection info is iSCSI: what a transport Polly's
  * nodes cannot map looks like). Everything lives in one `polly-test-*` directory; every process is
