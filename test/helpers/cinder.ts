@@ -172,11 +172,15 @@ function rabbitEnv(r: string, ports: { node: number; dist: number; epmd: number 
 async function provisionKeystone(ks: KeystoneService, apiPort: number): Promise<CinderKeystone & { projectId: string; cinderUser: AuthtokenConf }> {
   const suffix = randomBytes(3).toString('hex');
   const roles = (await ks.api<{ roles: Array<{ id: string; name: string }> }>('GET', '/roles')).roles;
-  const role = (name: string) => roles.find((r) => r.name === name)?.id ?? Promise.reject(new Error(`Keystone has no role ${name}`));
+  const role = (name: string): string => {
+    const id = roles.find((r) => r.name === name)?.id;
+    if (id === undefined) throw new Error(`Keystone has no role ${name}`);
+    return id;
+  };
   const project = async (name: string) => (await ks.api<{ project: { id: string } }>('POST', '/projects', { project: { name, domain_id: 'default' } })).project.id;
   const user = async (name: string, password: string, projectId: string, roleNames: string[]) => {
     const id = (await ks.api<{ user: { id: string } }>('POST', '/users', { user: { name, password, domain_id: 'default', default_project_id: projectId } })).user.id;
-    for (const r of roleNames) await ks.api('PUT', `/projects/${projectId}/users/${id}/roles/${await role(r)}`);
+    for (const r of roleNames) await ks.api('PUT', `/projects/${projectId}/users/${id}/roles/${role(r)}`);
     return id;
   };
   const projectName = `polly-${suffix}`;
