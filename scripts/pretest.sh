@@ -7,7 +7,8 @@ set -euo pipefail
 
 PACKAGES=(btrfs-progs xfsprogs e2fsprogs util-linux postgresql-15 docker.io busybox-static iproute2 chromium bash-completion zsh fish
   ceph-mon ceph-osd ceph-mgr ceph-mds ceph-common rbd-fuse ceph-fuse
-  cinder-api cinder-scheduler cinder-volume rabbitmq-server python3-psycopg2)
+  cinder-api cinder-scheduler cinder-volume rabbitmq-server python3-psycopg2
+  keystone uwsgi-core uwsgi-plugin-python3)
 PG_VERSION=15
 PG_CLUSTER=main
 PG_HOST=127.0.0.1
@@ -46,11 +47,14 @@ done
 if ((${#missing[@]} > 0)); then
   log "installing ${missing[*]} (first run only; this can take a few minutes)"
   export DEBIAN_FRONTEND=noninteractive
-  # Cinder's packages would otherwise configure a database and a Keystone endpoint of their own; the
-  # tests run Cinder by hand with a private configuration.
+  # Cinder's and Keystone's packages would otherwise configure a database, an admin and endpoints of
+  # their own; the tests run both by hand with private configurations.
   debconf-set-selections <<'SEL'
 cinder-common cinder/configure_db boolean false
 cinder-api cinder/register-endpoint boolean false
+keystone keystone/configure_db boolean false
+keystone keystone/create-admin-tenant boolean false
+keystone keystone/register-endpoint boolean false
 SEL
   apt-get update -qq >/dev/null 9>&- || die "apt-get update failed"
   apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null 9>&- ||

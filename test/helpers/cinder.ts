@@ -1,18 +1,18 @@
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../src/drivers/system/exec.js';
 import { type CephCluster, startCephCluster } from './ceph.js';
+import { alive, daemon, freePort, runWithEnv, stopGroup, waitFor } from './daemons.js';
 import { type Cleanup, tempDir } from './loopfs.js';
+import { type KeystoneService, startKeystone } from './keystone.js';
 import { freshPgDatabase } from './pg.js';
 
 /**
  * A private OpenStack Cinder for tests: cinder-api, cinder-scheduler and cinder-volume from Debian's
- * packages, run by hand (no systemd) with `auth_strategy = noauth`, a RabbitMQ of their own, a fresh
+ * packages, run by hand (no systemd) with `auth_strategy = noauth` (or `keystone`, validating tokens at a
+ * private Keystone: test/helpers/keystone.ts), a RabbitMQ of their own, a fresh
  * database on the test PostgreSQL, and two backends: `ceph` (the RBD driver on a private test Ceph) and
  * `fake` (Cinder's own FakeLoggingVolumeDriver, whose connection info is iSCSI: what a transport Polly's
  * nodes cannot map looks like). Everything lives in one `polly-test-*` directory; every process is
@@ -21,8 +21,10 @@ import { freshPgDatabase } from './pg.js';
 export interface CinderService {
   /** The v3 endpoint with the project: `http://127.0.0.1:<port>/v3/<project>`. */
   endpoint: string;
-  /** The hex project id noauth callers name (`X-Auth-Token: <user>:<project>`). */
+  /** The project volumes are made in: the hex id noauth callers name (`X-Auth-Token: <user>:<project>`), or the Keystone project's id. */
   projectId: string;
+  /** Set when Cinder validates tokens at a private Keystone (`startCinder(…, { keystone: true })`). */
+  keystone?: CinderKeystone;
   ceph: CephCluster;
   /** The RBD pool the `ceph` backend creates images in, and its cephx user and key. */
   rbdPool: string;
@@ -30,11 +32,28 @@ export interface CinderService {
   rbdKey: string;
   /** Volume types created at start: one per backend. */
   volumeTypes: { ceph: string; fake: string };
-  /** Wall-clock milliseconds of the bring-up, in parts. */
-  timings: { cephMs: number; rabbitMs: number; dbSyncMs: number; servicesMs: number; totalMs: number };
-  /** One call of the Cinder API as the admin (noauth), at microversion 3.54; throws on an HTTP error. */
+  /** Wall-clock milliseconds of the bring-up, in parts (`keystoneMs`: Keystone up and provisioned, beside Ceph and RabbitMQ). */
+  timings: { cephMs: number; rabbitMs: number; keystoneMs?: number; dbSyncMs: number; servicesMs: number; totalMs: number };
+  /** One call of the Cinder API as an admin of the project (noauth, or the Keystone user's token), at microversion 3.54; throws on an HTTP error. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   dir: string;
+}
+
+/**
+ * What a Cinder that validates tokens was given in its Keystone: a project (`CinderService.projectId`),
+ * a user with the admin and member roles in it (admin: volume types, QoS specs and pool statistics are
+ * admin calls in Cinder), an application credential of that user, Cinder's own service user, and the
+ * `block-storage` service whose public endpoint in the Keystone's region is the fixture's cinder-api.
+ */
+export interface CinderKeystone {
+  service: KeystoneService;
+  projectName: string;
+  username: string;
+  userId: string;
+  password: string;
+  applicationCredential: { id: string; secret: string };
+  /** The catalog's endpoint template: `http://127.0.0.1:<port>/v3/%(project_id)s`. */
+  endpointTemplate: string;
 }
 
 export const CINDER_BINARIES = ['cinder-api', 'cinder-scheduler', 'cinder-volume', 'cinder-manage', '/usr/lib/rabbitmq/bin/rabbitmq-server', 'epmd'];
@@ -49,95 +68,33 @@ export async function cinderAvailable(): Promise<boolean> {
   }
 }
 
-const READY_TIMEOUT_MS = 180_000;
-
-async function freePort(): Promise<number> {
-  // Below the ephemeral range, so that no client socket takes it between the probe and the bind.
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port');
+interface AuthtokenConf {
+  authUrl: string;
+  username: string;
+  password: string;
+  project: string;
 }
 
-function alive(pid: number): Promise<boolean> {
-  return readFile(`/proc/${pid}/stat`, 'utf8').then(
-    (s) => !/^\d+ \(.*\) Z/.test(s),
-    () => false,
-  );
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, logs: () => Promise<string>, daemonsDied?: () => Promise<boolean>, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline || (await daemonsDied?.())) throw new Error(`Cinder fixture: ${what} not ready after ${timeoutMs} ms (${String(last)})\n${await logs()}`);
-    await sleep(250);
-  }
-}
-
-/** Stops a process group (the daemon and the workers it forked): SIGTERM, then SIGKILL after `graceMs`. */
-async function stopGroup(pgid: number, graceMs: number): Promise<void> {
-  const members = async () => {
-    const pids: number[] = [];
-    for (const e of await readdir('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      const stat = await readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
-      // Fields after the command name: state ppid pgrp …
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) === pgid && rest[0] !== 'Z') pids.push(Number(e));
-    }
-    return pids;
-  };
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      // gone
-    }
-  };
-  if ((await members()).length === 0) return;
-  signal('SIGTERM');
-  for (let waited = 0; waited < graceMs; waited += 100) {
-    if ((await members()).length === 0) return;
-    await sleep(100);
-  }
-  signal('SIGKILL');
-  for (let waited = 0; waited < 5_000 && (await members()).length > 0; waited += 50) await sleep(50);
-}
-
-function runWithEnv(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env, timeout: timeoutMs }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve()));
-  });
-}
-
-/** Starts `cmd` in a session (and process group) of its own, output to `log`; returns its pid. */
-function daemon(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string): number {
-  const fd = openSync(log, 'a');
-  try {
-    const child = spawn(cmd, args, { env, detached: true, stdio: ['ignore', fd, fd] });
-    child.unref();
-    if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function cinderConf(d: string, o: { rabbitPort: number; apiPort: number; db: string; cephConf: string; rbdPool: string; host: string }): string {
+function cinderConf(d: string, o: { rabbitPort: number; apiPort: number; db: string; cephConf: string; rbdPool: string; host: string; keystone: AuthtokenConf | undefined }): string {
+  // keystonemiddleware caches validated tokens for 300 s by default; the tests revoke tokens and expect
+  // Cinder to see it at once, so every request is validated at Keystone.
+  const authtoken = o.keystone
+    ? `[keystone_authtoken]
+www_authenticate_uri = ${o.keystone.authUrl}
+auth_url = ${o.keystone.authUrl}
+auth_type = password
+username = ${o.keystone.username}
+password = ${o.keystone.password}
+user_domain_name = Default
+project_name = ${o.keystone.project}
+project_domain_name = Default
+# The catalog holds public endpoints only (keystonemiddleware looks for the internal one by default).
+interface = public
+token_cache_time = -1
+`
+    : '';
   return `[DEFAULT]
-auth_strategy = noauth
+auth_strategy = ${o.keystone ? 'keystone' : 'noauth'}
 transport_url = rabbit://guest:guest@127.0.0.1:${o.rabbitPort}/
 state_path = ${d}/state
 log_dir = ${d}/log
@@ -183,7 +140,7 @@ report_dynamic_total_capacity = false
 [fake]
 volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
 volume_backend_name = fake
-`;
+${authtoken}`;
 }
 
 /** The RabbitMQ environment: private node name, ports, data and cookie, all under `r`. */
@@ -209,10 +166,51 @@ function rabbitEnv(r: string, ports: { node: number; dist: number; epmd: number 
 }
 
 /**
- * Starts Ceph (unless given one), RabbitMQ and Cinder, and registers the teardown of all of it in
- * `cleanup` before anything starts. Takes ~30-60 s on this machine.
+ * Provisions, in a fresh Keystone, what a token-validating Cinder on `apiPort` and its tests need (see
+ * CinderKeystone), with Cinder's service user (admin in a `service` project: it validates tokens).
  */
-export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster } = {}): Promise<CinderService> {
+async function provisionKeystone(ks: KeystoneService, apiPort: number): Promise<CinderKeystone & { projectId: string; cinderUser: AuthtokenConf }> {
+  const suffix = randomBytes(3).toString('hex');
+  const roles = (await ks.api<{ roles: Array<{ id: string; name: string }> }>('GET', '/roles')).roles;
+  const role = (name: string): string => {
+    const id = roles.find((r) => r.name === name)?.id;
+    if (id === undefined) throw new Error(`Keystone has no role ${name}`);
+    return id;
+  };
+  const project = async (name: string) => (await ks.api<{ project: { id: string } }>('POST', '/projects', { project: { name, domain_id: 'default' } })).project.id;
+  const user = async (name: string, password: string, projectId: string, roleNames: string[]) => {
+    const id = (await ks.api<{ user: { id: string } }>('POST', '/users', { user: { name, password, domain_id: 'default', default_project_id: projectId } })).user.id;
+    for (const r of roleNames) await ks.api('PUT', `/projects/${projectId}/users/${id}/roles/${role(r)}`);
+    return id;
+  };
+  const projectName = `polly-${suffix}`;
+  const projectId = await project(projectName);
+  const username = `polly-${suffix}`;
+  const password = randomBytes(12).toString('hex');
+  const userId = await user(username, password, projectId, ['admin', 'member']);
+  const serviceProject = await project('service');
+  const cinderUser = { authUrl: ks.authUrl, username: 'cinder', password: randomBytes(12).toString('hex'), project: 'service' };
+  await user(cinderUser.username, cinderUser.password, serviceProject, ['admin']);
+  const serviceId = (await ks.api<{ service: { id: string } }>('POST', '/services', { service: { type: 'block-storage', name: 'cinderv3', enabled: true } })).service.id;
+  const endpointTemplate = `http://127.0.0.1:${apiPort}/v3/%(project_id)s`;
+  await ks.api('POST', '/endpoints', { endpoint: { service_id: serviceId, interface: 'public', region_id: ks.region, url: endpointTemplate } });
+  // An application credential is made by its user, with a token of that user.
+  const token = await ks.passwordToken(username, password, projectId);
+  const cred = (await ks.api<{ application_credential: { id: string; secret: string } }>('POST', `/users/${userId}/application_credentials`, { application_credential: { name: `polly-tests-${suffix}` } }, { 'X-Auth-Token': token }))
+    .application_credential;
+  return { service: ks, projectId, projectName, username, userId, password, applicationCredential: { id: cred.id, secret: cred.secret }, endpointTemplate, cinderUser };
+}
+
+function keystoneView(k: CinderKeystone): CinderKeystone {
+  return { service: k.service, projectName: k.projectName, username: k.username, userId: k.userId, password: k.password, applicationCredential: k.applicationCredential, endpointTemplate: k.endpointTemplate };
+}
+
+/**
+ * Starts Ceph (unless given one), RabbitMQ and Cinder, and registers the teardown of all of it in
+ * `cleanup` before anything starts. Takes ~30-60 s on this machine. With `keystone`, Cinder validates
+ * tokens (`auth_strategy = keystone`) at a private Keystone started beside Ceph and RabbitMQ.
+ */
+export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster; keystone?: boolean } = {}): Promise<CinderService> {
   const t0 = Date.now();
   const dir = await tempDir(cleanup);
   // The database goes last (cleanup runs in reverse), once nothing holds a connection to it.
@@ -240,10 +238,26 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster }
     await runWithEnv('/usr/lib/rabbitmq/bin/rabbitmqctl', ['wait', '--timeout', '90', join(rabbitDir, 'rabbit.pid')], renv, 100_000);
     return Date.now() - r0;
   })();
+  const apiPort = await freePort();
+  const keystonePromise = opts.keystone
+    ? (async () => {
+        const k0 = Date.now();
+        const ks = await startKeystone(cleanup);
+        return { ...(await provisionKeystone(ks, apiPort)), ms: Date.now() - k0 };
+      })()
+    : Promise.resolve(undefined);
   const ceph0 = Date.now();
-  const cephPromise = opts.ceph ? Promise.resolve(opts.ceph) : startCephCluster(cleanup, { store: 'bluestore-loop', osdBytes: 12 * 1024 ** 3 });
-  const [ceph, rabbitMs] = await Promise.all([cephPromise, rabbit]);
-  const cephMs = opts.ceph ? 0 : Date.now() - ceph0;
+  let cephMs = 0;
+  const cephPromise = opts.ceph
+    ? Promise.resolve(opts.ceph)
+    : startCephCluster(cleanup, { store: 'bluestore-loop', osdBytes: 12 * 1024 ** 3 }).then((ceph) => {
+        cephMs = Date.now() - ceph0;
+        return ceph;
+      });
+  // All settled before a failure is thrown: the cleanup must not run while another part still starts.
+  const settled = await Promise.allSettled([cephPromise, rabbit, keystonePromise] as const);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  const [ceph, rabbitMs, keystone] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [CephCluster, number, Awaited<typeof keystonePromise>];
 
   // Cinder's own Ceph identity and client configuration (the fixture's admin conf stays the fixture's).
   const cd = join(dir, 'cinder');
@@ -258,9 +272,8 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster }
   const d0 = Date.now();
   const url = new URL(db.url);
   const dbUrl = `postgresql+psycopg2://${url.username}:${url.password}@${url.hostname}:${url.port || '5432'}${url.pathname}`;
-  const apiPort = await freePort();
   const conf = join(cd, 'cinder.conf');
-  await writeFile(conf, cinderConf(cd, { rabbitPort: ports.node, apiPort, db: dbUrl, cephConf, rbdPool, host: `polly-test-${apiPort}` }));
+  await writeFile(conf, cinderConf(cd, { rabbitPort: ports.node, apiPort, db: dbUrl, cephConf, rbdPool, host: `polly-test-${apiPort}`, keystone: keystone?.cinderUser }));
   await run('cinder-manage', ['--config-file', conf, 'db', 'sync'], { timeoutMs: 180_000 });
   const dbSyncMs = Date.now() - d0;
 
@@ -273,17 +286,27 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster }
     groups.push(pid);
     services.push(pid);
   }
-  const projectId = randomBytes(16).toString('hex');
+  const projectId = keystone?.projectId ?? randomBytes(16).toString('hex');
   const endpoint = `http://127.0.0.1:${apiPort}/v3/${projectId}`;
+  let token: string | undefined;
+  const authToken = async (renew: boolean): Promise<string> => {
+    if (!keystone) return `admin:${projectId}`;
+    if (renew || token === undefined) token = await keystone.service.passwordToken(keystone.username, keystone.password, projectId);
+    return token;
+  };
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${endpoint}${path}`, {
-      method,
-      headers: { 'X-Auth-Token': `admin:${projectId}`, 'Content-Type': 'application/json', 'OpenStack-API-Version': 'volume 3.54' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`Cinder ${method} ${path}: HTTP ${res.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(`${endpoint}${path}`, {
+        method,
+        headers: { 'X-Auth-Token': await authToken(attempt > 0), 'Content-Type': 'application/json', 'OpenStack-API-Version': 'volume 3.54' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      // The tests revoke tokens of the fixture's user: a 401 gets one fresh token.
+      if (res.status === 401 && keystone && attempt === 0) continue;
+      if (!res.ok) throw new Error(`Cinder ${method} ${path}: HTTP ${res.status} ${text}`);
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    }
   };
   const logs = async () => {
     const dead = [];
@@ -299,16 +322,16 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster }
     for (const pid of services) if (!(await alive(pid))) return true;
     return false;
   };
-  await waitFor('cinder-api', async () => (await api<{ volumes: unknown[] }>('GET', '/volumes')).volumes !== undefined, logs, died);
+  await waitFor('Cinder fixture: cinder-api', async () => (await api<{ volumes: unknown[] }>('GET', '/volumes')).volumes !== undefined, logs, died);
   await waitFor(
-    'cinder-scheduler and both cinder-volume backends',
+    'Cinder fixture: cinder-scheduler and both cinder-volume backends',
     async () => (await api<{ services: Array<{ state: string }> }>('GET', '/os-services')).services.filter((s) => s.state === 'up').length >= 3,
     logs,
     died,
   );
   // The scheduler places volumes only once the backends reported their pools.
   await waitFor(
-    'backend pool statistics',
+    'Cinder fixture: backend pool statistics',
     async () => {
       const pools = (await api<{ pools: Array<{ name: string; capabilities: { free_capacity_gb?: unknown } }> }>('GET', '/scheduler-stats/get_pools?detail=true')).pools;
       return ['ceph', 'fake'].every((b) => pools.some((p) => p.name.includes(`@${b}#`) && p.capabilities.free_capacity_gb !== undefined));
@@ -330,7 +353,8 @@ export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster }
     rbdUser: 'cinder',
     rbdKey: user.key,
     volumeTypes,
-    timings: { cephMs, rabbitMs, dbSyncMs, servicesMs, totalMs: Date.now() - t0 },
+    ...(keystone ? { keystone: keystoneView(keystone) } : {}),
+    timings: { cephMs, rabbitMs, ...(keystone ? { keystoneMs: keystone.ms } : {}), dbSyncMs, servicesMs, totalMs: Date.now() - t0 },
     api,
     dir,
   };
