@@ -139,7 +139,7 @@ async function timeRequests(client: Pool, paths: () => string, count: number, wa
 }
 
 /** Run-queue wait of a process so far, in ms (/proc/<pid>/schedstat: time runnable but not running). */
-function runQueueWaitMs(pid: number | 'self'): number {
+export function runQueueWaitMs(pid: number | 'self'): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ')[1]) / 1e6;
 }
 
@@ -147,7 +147,7 @@ function runQueueWaitMs(pid: number | 'self'): number {
  * GET by id and GET /healthz (the floor: the same server, connection and client, but no authentication,
  * no store and a tiny body) alternately, so that both see the same moments of the machine.
  */
-async function timeGetWithFloor(client: Pool, ids: string[], count: number, warmup: number): Promise<{ gets: number[]; floor: number[] }> {
+export async function timeGetWithFloor(client: Pool, ids: string[], count: number, warmup: number): Promise<{ gets: number[]; floor: number[] }> {
   const gets: number[] = [];
   const floor: number[] = [];
   for (let i = 0; i < warmup + count; i++) {

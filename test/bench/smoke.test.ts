@@ -78,5 +78,6 @@ describe('benchmarks, smoke-sized', () => {
     expectMeasuredRows(rows);
     expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'MB', 'ms', 'ms']);
     expect(rows[4]!.params.heartbeats).toBe(10);
+    expect(rows[0]!.params.floorP99).toBeGreaterThan(0);
   }, 180_000);
 });
