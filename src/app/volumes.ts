@@ -18,6 +18,7 @@ import {
   setVolumeSize,
   chargePool,
   updateVolume,
+  updateVolumeRecorded,
   type VolumeFilter,
 } from '../store/repos/volumes.js';
 import { nextRecovery } from './recovery.js';
@@ -293,9 +294,10 @@ export class VolumeUseCases {
           writeReferencesService: true,
         };
         await this.#admission.admit(trx, demand, async () => {
-          await insertVolume(trx, volume, this.#ctx.replica.incarnation);
+          // With its event: one statement on PostgreSQL.
+          const event = this.#ctx.events.values({ type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
+          await insertVolume(trx, volume, this.#ctx.replica.incarnation, event);
           await opts.link?.(trx, { kind: 'volume', op: 'create', id });
-          await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
         });
       });
     } catch (err) {
@@ -342,10 +344,14 @@ export class VolumeUseCases {
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${volume.pool}: create failed: ${(err as Error).message}`);
     }
     const at = nowIso();
-    await this.#ctx.store.transaction(async (trx) => {
-      await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at);
-      await this.#ctx.events.record(trx, { type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
-    });
+    const event = this.#ctx.events.values({ type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
+    const confirm = (ex: Executor) =>
+      updateVolumeRecorded(ex, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at, event);
+    // On PostgreSQL one statement, which commits on its own (no BEGIN and COMMIT round trips); on SQLite a
+    // transaction, which group commit shares.
+    const store = this.#ctx.store;
+    if (store.dialect === 'postgres') await confirm(store.db);
+    else await store.transaction(confirm);
     this.#ctx.events.notify();
     this.#pools.invalidate(volume.pool);
     return { ...volume, status: 'available', statusReason: null, backendId: created.backendId, updatedAt: at };
@@ -422,9 +428,9 @@ export class VolumeUseCases {
       }
       assertTransition(id, vol.status, 'deleting');
       const at = nowIso();
-      await updateVolume(trx, id, vol.status, { status: 'deleting', statusReason: null, intentOwner: this.#ctx.replica.incarnation, recovery: null }, at);
+      const event = this.#ctx.events.values({ type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
+      await updateVolumeRecorded(trx, id, vol.status, { status: 'deleting', statusReason: null, intentOwner: this.#ctx.replica.incarnation, recovery: null }, at, event);
       await opts.link?.(trx, { kind: 'volume', op: 'delete', id });
-      await this.#ctx.events.record(trx, { type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
       return vol;
     });
     this.#ctx.events.notify();
