@@ -6,7 +6,7 @@ import { assertTransition } from '../core/state-machine.js';
 import type { Identity, Labels, Page, Volume, VolumeSource, VolumeStatus } from '../core/types.js';
 import { findPool } from '../store/repos/pools.js';
 import { findService } from '../store/repos/services.js';
-import { countSnapshotsOfVolume, findSnapshot } from '../store/repos/snapshots.js';
+import { findSnapshot } from '../store/repos/snapshots.js';
 import {
   deleteVolumeRow,
   findVolumeState,
@@ -19,6 +19,7 @@ import {
   chargePool,
   updateVolume,
   updateVolumeRecorded,
+  findVolumeCountingSnapshots,
   type VolumeFilter,
 } from '../store/repos/volumes.js';
 import { nextRecovery } from './recovery.js';
@@ -106,7 +107,11 @@ export class VolumeUseCases {
    * anyone else gets VOLUME_NOT_FOUND (no leak across services).
    */
   async load(ex: Executor, identity: Identity, id: string, opts: { shared?: boolean } = {}): Promise<Volume> {
-    const v = await findVolume(ex, id);
+    return this.#visible(ex, identity, id, await findVolume(ex, id), opts);
+  }
+
+  /** `v` (volume `id` as read, or undefined) if `identity` may see it; else FORBIDDEN or VOLUME_NOT_FOUND, as load. */
+  async #visible(ex: Executor, identity: Identity, id: string, v: Volume | undefined, opts: { shared?: boolean }): Promise<Volume> {
     if (v && ownsObject(identity, v.service)) return v;
     if (v && identity.kind === 'service') {
       const share = await findShare(ex, id, identity.service);
@@ -415,14 +420,16 @@ export class VolumeUseCases {
    */
   async remove(identity: Identity, id: string, opts: IntentOptions = {}): Promise<void> {
     const v = await this.#ctx.store.transaction(async (trx) => {
-      const vol = await this.load(trx, identity, id);
+      // The volume and its snapshot count in one statement.
+      const found = await findVolumeCountingSnapshots(trx, id);
+      const vol = await this.#visible(trx, identity, id, found?.volume, {});
       if (['attached', 'attaching', 'detaching'].includes(vol.status)) {
         throw new PollyError('VOLUME_BUSY', `${volumeRef(vol)} is ${vol.status}; detach it first`, { status: vol.status });
       }
       if (vol.status === 'creating' || vol.status === 'importing' || vol.status === 'deleting') {
         throw new PollyError('INVALID_STATE', `${volumeRef(vol)} is ${vol.status}; try again when it settles`, { status: vol.status });
       }
-      const snapshots = await countSnapshotsOfVolume(trx, id);
+      const snapshots = found?.snapshots ?? 0;
       if (snapshots > 0) {
         throw new PollyError('VOLUME_HAS_SNAPSHOTS', `${volumeRef(vol)} has ${snapshots} snapshot(s); delete them first`, { snapshots });
       }

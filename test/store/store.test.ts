@@ -47,6 +47,7 @@ import {
   replaceVolumeTags,
   updateVolume,
   updateVolumeRecorded,
+  findVolumeCountingSnapshots,
 } from '../../src/store/repos/volumes.js';
 import { migrationsFor } from '../../src/store/migrations.js';
 import { isUniqueViolation, Store, type Executor } from '../../src/store/store.js';
@@ -367,6 +368,18 @@ for (const kind of STORE_KINDS) {
         const dup = await thrown(() => store.transaction((trx) => insertVolume(trx, { ...v, id: newId('vol') }, null, ev('volume.dup'))));
         expect(isUniqueViolation(dup)).toBe(true);
         expect((await listEvents(store.db, { types: ['volume.dup'] }, 10)).length).toBe(0);
+      });
+
+      it('findVolumeCountingSnapshots reads a volume with its number of snapshots in one statement', async () => {
+        const v = volume('counted');
+        await insertCharged(store.db, v);
+        const statements = store.stats.statements;
+        expect(await findVolumeCountingSnapshots(store.db, v.id)).toEqual({ volume: v, snapshots: 0 });
+        expect(store.stats.statements - statements).toBe(1);
+        await insertSnapshot(store.db, snapshot('c1', v.id));
+        await insertSnapshot(store.db, snapshot('c2', v.id));
+        expect(await findVolumeCountingSnapshots(store.db, v.id)).toEqual({ volume: v, snapshots: 2 });
+        expect(await findVolumeCountingSnapshots(store.db, 'vol-missing')).toBeUndefined();
       });
 
       it('updateVolume is a compare-and-set on the status', async () => {

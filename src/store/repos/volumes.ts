@@ -174,6 +174,20 @@ export async function chargePool(ex: Executor, pool: string, bytes: number, coun
 
 const FIND_VOLUME = precompile((ex, p: { id: string }) => ex.selectFrom('volumes').selectAll().where('id', '=', p.id));
 
+const FIND_VOLUME_COUNTING_SNAPSHOTS = precompile((ex, p: { id: string }) =>
+  ex
+    .selectFrom('volumes')
+    .selectAll('volumes')
+    .select((eb) => eb.selectFrom('snapshots').select((s) => s.fn.countAll<number>().as('n')).whereRef('snapshots.volume_id', '=', 'volumes.id').as('snapshot_count'))
+    .where('volumes.id', '=', p.id),
+);
+
+/** A volume and how many snapshots it has, in one statement (the delete's checks); undefined when there is no such volume. */
+export async function findVolumeCountingSnapshots(ex: Executor, id: string): Promise<{ volume: Volume; snapshots: number } | undefined> {
+  const row = await FIND_VOLUME_COUNTING_SNAPSHOTS.first(ex, { id });
+  return row ? { volume: rowToVolume(row), snapshots: Number(row.snapshot_count ?? 0) } : undefined;
+}
+
 export async function findVolume(ex: Executor, id: string): Promise<Volume | undefined> {
   const row = await FIND_VOLUME.first(ex, { id });
   return row ? rowToVolume(row) : undefined;
