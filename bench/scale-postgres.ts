@@ -10,7 +10,7 @@
  * Needs the test PostgreSQL (`bash scripts/pretest.sh`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,6 +20,7 @@ import { Store } from '../src/store/store.js';
 import { freshPgDatabase, PG_TEST_URL, pgAvailable } from '../test/helpers/pg.js';
 import { FAKE_POOL } from './control-plane.js';
 import { type BenchContext, type BenchRow, type Benchmark, GiB, msSince, quantile, ratioOf, skippedRow } from './harness.js';
+import { runQueueWaitMs, timeGetWithFloor } from './scale.js';
 import { BENCH_SERVICE, BENCH_SERVICE_TOKEN, startPollyProcess } from './server-process.js';
 
 export interface PgScaleOptions {
@@ -173,8 +174,19 @@ export async function runPgScaleBench(ctx: BenchContext, opts: PgScaleOptions): 
     const startSeconds = (Date.now() - t0) / 1000;
     client = new Pool(server.url, { connections: 8, keepAliveTimeout: 60_000 });
     const half = Math.floor(count / 2);
-    ctx.progress(`GET by id × ${n.get}`);
-    const gets = await timeRequests(client, () => ({ path: `/v1/volumes/${pick(ids, 0, count)}`, method: 'GET' }), n.get, 200);
+    ctx.progress(`GET by id × ${n.get}, alternating with GET /healthz (the floor)`);
+    const waited = { server: runQueueWaitMs(server.pid), client: runQueueWaitMs('self'), at: Date.now() };
+    const { gets, floor } = await timeGetWithFloor(client, ids, n.get, 200);
+    const getWindow = {
+      floorP50: quantile(floor, 0.5),
+      floorP90: quantile(floor, 0.9),
+      floorP99: quantile(floor, 0.99),
+      floor: 'GET /healthz on the same server and connection, alternating with the GETs by id (no authentication, no store)',
+      seconds: (Date.now() - waited.at) / 1000,
+      serverRunQueueWaitMs: Math.round(runQueueWaitMs(server.pid) - waited.server),
+      clientRunQueueWaitMs: Math.round(runQueueWaitMs('self') - waited.client),
+      loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    };
     ctx.progress(`list first page × ${n.list}`);
     const firsts = await timeRequests(client, () => ({ path: '/v1/volumes?limit=100', method: 'GET' }), n.list, 50);
     ctx.progress(`list deep pages × ${n.list}`);
@@ -221,8 +233,10 @@ export async function runPgScaleBench(ctx: BenchContext, opts: PgScaleOptions): 
         params: { ...params, sequentialRequests: true, samples: polly.length, p50: quantile(polly, 0.5), referenceP50: quantile(reference, 0.5), reference: 'the same query raw (node-postgres, prepared, one connection)' },
       };
     };
+    const getRow = row(`P11 PostgreSQL GET volume by id p99 ${at}`, gets, raw.get, 2);
+    getRow.params = { ...getRow.params, p90: quantile(gets, 0.9), ...getWindow };
     return [
-      row(`P11 PostgreSQL GET volume by id p99 ${at}`, gets, raw.get, 2),
+      getRow,
       row(`P11 PostgreSQL list 100, first page p99 ${at}`, firsts, raw.first, 20),
       row(`P11 PostgreSQL list 100, deep cursor p99 ${at}`, deeps, raw.deep, 20),
       {

@@ -7,7 +7,7 @@
  * Latencies are client-observed over HTTP (one request at a time on a kept-alive connection).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -138,6 +138,29 @@ async function timeRequests(client: Pool, paths: () => string, count: number, wa
   return out;
 }
 
+/** Run-queue wait of a process so far, in ms (/proc/<pid>/schedstat: time runnable but not running). */
+export function runQueueWaitMs(pid: number | 'self'): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ')[1]) / 1e6;
+}
+
+/**
+ * GET by id and GET /healthz (the floor: the same server, connection and client, but no authentication,
+ * no store and a tiny body) alternately, so that both see the same moments of the machine.
+ */
+export async function timeGetWithFloor(client: Pool, ids: string[], count: number, warmup: number): Promise<{ gets: number[]; floor: number[] }> {
+  const gets: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < warmup + count; i++) {
+    const [get] = await timeRequests(client, () => `/v1/volumes/${pick(ids, 0, ids.length)}`, 1, 0);
+    const [noop] = await timeRequests(client, () => '/healthz', 1, 0);
+    if (i >= warmup) {
+      gets.push(get!);
+      floor.push(noop!);
+    }
+  }
+  return { gets, floor };
+}
+
 export async function runScaleBench(ctx: BenchContext, opts: ScaleOptions): Promise<BenchRow[]> {
   const count = opts.volumes ?? (opts.quick ? 50_000 : 1_000_000);
   const n = opts.iterations ?? (opts.quick ? { get: 1_000, list: 300 } : { get: 5_000, list: 1_000 });
@@ -175,8 +198,15 @@ export async function runScaleBench(ctx: BenchContext, opts: ScaleOptions): Prom
     const rssAfterStart = server.rssBytes();
     client = new Pool(server.url, { connections: 1, keepAliveTimeout: 60_000 });
     const half = Math.floor(count / 2);
-    ctx.progress(`GET by id × ${n.get}`);
-    const gets = await timeRequests(client, () => `/v1/volumes/${pick(ids, 0, count)}`, n.get, 200);
+    ctx.progress(`GET by id × ${n.get}, alternating with GET /healthz (the floor)`);
+    const waited = { server: runQueueWaitMs(server.pid), client: runQueueWaitMs('self'), at: Date.now() };
+    const { gets, floor } = await timeGetWithFloor(client, ids, n.get, 200);
+    const getWindow = {
+      seconds: (Date.now() - waited.at) / 1000,
+      serverRunQueueWaitMs: Math.round(runQueueWaitMs(server.pid) - waited.server),
+      clientRunQueueWaitMs: Math.round(runQueueWaitMs('self') - waited.client),
+      loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    };
     ctx.progress(`list first page × ${n.list}`);
     const firsts = await timeRequests(client, () => '/v1/volumes?limit=100', n.list, 50);
     ctx.progress(`list deep pages × ${n.list}`);
@@ -201,11 +231,31 @@ export async function runScaleBench(ctx: BenchContext, opts: ScaleOptions): Prom
         goal: goalMs === null ? 'informational' : `p99 < ${goalMs} ms`,
         unit: 'ms',
         pass: goalMs === null ? null : p99 < goalMs,
-        params: { ...params, samples: polly.length, p50: quantile(polly, 0.5), referenceP50: quantile(reference, 0.5), reference: 'the same query raw on the file (better-sqlite3, in process)' },
+        params: { ...params, samples: polly.length, p50: quantile(polly, 0.5), p90: quantile(polly, 0.9), referenceP50: quantile(reference, 0.5), reference: 'the same query raw on the file (better-sqlite3, in process)' },
       };
     };
+    const getRow = row(`P3 GET volume by id p99 @${count.toLocaleString('en-US')}`, gets, raw.get, 2);
+    getRow.params = { ...getRow.params, floorP50: quantile(floor, 0.5), floorP90: quantile(floor, 0.9), floorP99: quantile(floor, 0.99), ...getWindow };
     return [
-      row(`P3 GET volume by id p99 @${count.toLocaleString('en-US')}`, gets, raw.get, 2),
+      getRow,
+      {
+        name: `P3 floor: GET /healthz p99, same run`,
+        polly: quantile(floor, 0.99),
+        reference: quantile(gets, 0.99),
+        ratio: ratioOf(quantile(floor, 0.99), quantile(gets, 0.99)),
+        goal: 'informational',
+        unit: 'ms',
+        pass: null,
+        params: {
+          ...params,
+          samples: floor.length,
+          p50: quantile(floor, 0.5),
+          p90: quantile(floor, 0.9),
+          measured: 'GET /healthz on the same server and connection, alternating with the GETs by id: HTTP, the event loop and the machine without the route (no authentication, no store)',
+          reference: 'the GET by id p99 of the same run (ratio near 1: the machine, not the route, sets the tail)',
+          ...getWindow,
+        },
+      },
       row(`P3 list 100, first page p99 @${count.toLocaleString('en-US')}`, firsts, raw.first, 20),
       row(`P3 list 100, deep cursor p99 @${count.toLocaleString('en-US')}`, deeps, raw.deep, 20),
       {

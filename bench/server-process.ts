@@ -69,6 +69,10 @@ export async function startPollyProcess(opts: PollyProcessOptions): Promise<Poll
         const m = /serving (https?:\/\/[^\s]+)/.exec(out);
         if (m?.[1]) {
           clearTimeout(timer);
+          // Not again on every later chunk: a server that logs each request would cost this process a
+          // scan of everything it printed so far per request (and delay the client it measures with).
+          child.stdout.off('data', check);
+          child.stderr.off('data', check);
           resolve(m[1]);
         }
       };

@@ -43,10 +43,52 @@ export async function checkDrift(ctx: AppContext): Promise<DriftReport> {
   return report;
 }
 
+/**
+ * Rows read, or compared, between two yields to the event loop. On SQLite every statement runs
+ * synchronously on the event loop: one read of a pool's million volumes blocked every request for seconds
+ * (measured at 1,000,000 volumes: 17–25 s on a loaded 2-core machine), every reconcile interval.
+ */
+export const DRIFT_PAGE = 500;
+
+/** Lets requests (I/O callbacks and timers) run before the next page. */
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Every row a keyset query answers, read by id in pages of {@link DRIFT_PAGE} with a yield between pages. */
+async function readPaged<T extends { id: string }>(read: (after: string, limit: number) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  let after = '';
+  for (;;) {
+    const page = await read(after, DRIFT_PAGE);
+    for (const row of page) out.push(row);
+    if (page.length < DRIFT_PAGE) return out;
+    after = page[page.length - 1]!.id;
+    await yieldToRequests();
+  }
+}
+
+/** Calls `fn` for each item, yielding to the event loop every {@link DRIFT_PAGE} items. */
+async function eachPaged<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && i % DRIFT_PAGE === 0) await yieldToRequests();
+    fn(items[i]!);
+  }
+}
+
 async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, report: DriftReport): Promise<void> {
   const db = ctx.store.db;
-  const volumes = await db.selectFrom('volumes').select(['id', 'backend_id', 'status', 'service', 'failure_code', 'failed_op']).where('pool', '=', pool).execute();
-  const snapshots = await db.selectFrom('snapshots').select(['id', 'backend_id', 'status', 'service', 'volume_id', 'failure_code', 'failed_op']).where('pool', '=', pool).execute();
+  const volumes = await readPaged((after, limit) =>
+    db.selectFrom('volumes').select(['id', 'backend_id', 'status', 'service', 'failure_code', 'failed_op']).where('pool', '=', pool).where('id', '>', after).orderBy('id').limit(limit).execute(),
+  );
+  const snapshots = await readPaged((after, limit) =>
+    db
+      .selectFrom('snapshots')
+      .select(['id', 'backend_id', 'status', 'service', 'volume_id', 'failure_code', 'failed_op'])
+      .where('pool', '=', pool)
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(limit)
+      .execute(),
+  );
   let objects;
   try {
     objects = await driver.list();
@@ -56,18 +98,28 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
   }
   // A pool that lists nothing at all while several of its volumes are recorded as there is far more
   // likely unmounted (an empty mount point) than emptied by hand: do not turn every volume to error.
-  const recordedAvailable = volumes.filter((v) => v.status === 'available').length;
+  let recordedAvailable = 0;
+  await eachPaged(volumes, (v) => {
+    if (v.status === 'available') recordedAvailable++;
+  });
   if (objects.length === 0 && recordedAvailable >= 2) {
     ctx.log.warn({ pool, recordedAvailable }, 'drift check skipped: the pool lists no objects at all (is its filesystem mounted?)');
     return;
   }
-  const present = new Set(objects.map((o) => `${o.kind}:${o.backendId}`));
+  const present = new Set<string>();
+  await eachPaged(objects, (o) => void present.add(`${o.kind}:${o.backendId}`));
   const known = new Set<string>();
-  for (const v of volumes) known.add(v.backend_id || v.id);
-  for (const s of snapshots) known.add(s.backend_id || s.id);
-  report.unmanaged += objects.filter((o) => !known.has(o.backendId)).length;
+  await eachPaged(volumes, (v) => void known.add(v.backend_id || v.id));
+  await eachPaged(snapshots, (s) => void known.add(s.backend_id || s.id));
+  let unmanaged = 0;
+  await eachPaged(objects, (o) => {
+    if (!known.has(o.backendId)) unmanaged++;
+  });
+  report.unmanaged += unmanaged;
 
+  let compared = 0;
   for (const v of volumes) {
+    if (++compared % DRIFT_PAGE === 0) await yieldToRequests();
     const backendId = v.backend_id || v.id;
     if (drifted(v) && present.has(`volume:${backendId}`)) {
       const at = nowIso();
@@ -102,6 +154,7 @@ async function checkPool(ctx: AppContext, pool: string, driver: StorageDriver, r
     }
   }
   for (const s of snapshots) {
+    if (++compared % DRIFT_PAGE === 0) await yieldToRequests();
     const backendId = s.backend_id || s.id;
     if (drifted(s) && present.has(`snapshot:${backendId}`)) {
       const at = nowIso();

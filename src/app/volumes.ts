@@ -6,7 +6,7 @@ import { assertTransition } from '../core/state-machine.js';
 import type { Identity, Labels, Page, Volume, VolumeSource, VolumeStatus } from '../core/types.js';
 import { findPool } from '../store/repos/pools.js';
 import { findService } from '../store/repos/services.js';
-import { countSnapshotsOfVolume, findSnapshot } from '../store/repos/snapshots.js';
+import { findSnapshot } from '../store/repos/snapshots.js';
 import {
   deleteVolumeRow,
   findVolumeState,
@@ -18,6 +18,8 @@ import {
   setVolumeSize,
   chargePool,
   updateVolume,
+  updateVolumeRecorded,
+  findVolumeCountingSnapshots,
   type VolumeFilter,
 } from '../store/repos/volumes.js';
 import { nextRecovery } from './recovery.js';
@@ -105,7 +107,11 @@ export class VolumeUseCases {
    * anyone else gets VOLUME_NOT_FOUND (no leak across services).
    */
   async load(ex: Executor, identity: Identity, id: string, opts: { shared?: boolean } = {}): Promise<Volume> {
-    const v = await findVolume(ex, id);
+    return this.#visible(ex, identity, id, await findVolume(ex, id), opts);
+  }
+
+  /** `v` (volume `id` as read, or undefined) if `identity` may see it; else FORBIDDEN or VOLUME_NOT_FOUND, as load. */
+  async #visible(ex: Executor, identity: Identity, id: string, v: Volume | undefined, opts: { shared?: boolean }): Promise<Volume> {
     if (v && ownsObject(identity, v.service)) return v;
     if (v && identity.kind === 'service') {
       const share = await findShare(ex, id, identity.service);
@@ -293,9 +299,10 @@ export class VolumeUseCases {
           writeReferencesService: true,
         };
         await this.#admission.admit(trx, demand, async () => {
-          await insertVolume(trx, volume, this.#ctx.replica.incarnation);
+          // With its event: one statement on PostgreSQL.
+          const event = this.#ctx.events.values({ type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
+          await insertVolume(trx, volume, this.#ctx.replica.incarnation, event);
           await opts.link?.(trx, { kind: 'volume', op: 'create', id });
-          await this.#ctx.events.record(trx, { type: 'volume.creating', service, objectId: id, data: { name: volume.name, pool: poolName, sizeBytes: volume.sizeBytes } }, at);
         });
       });
     } catch (err) {
@@ -342,12 +349,16 @@ export class VolumeUseCases {
       throw err instanceof PollyError ? err : new PollyError('BACKEND_FAILED', `pool ${volume.pool}: create failed: ${(err as Error).message}`);
     }
     const at = nowIso();
-    // Deferred: should a power loss take this record, the intent (committed in full before the backend
-    // was touched) is still there, and the reconciler replays this create, idempotent by volume id.
-    await this.#ctx.store.transaction(async (trx) => {
-      await updateVolume(trx, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at);
-      await this.#ctx.events.record(trx, { type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
-    }, 'deferred');
+    const event = this.#ctx.events.values({ type: 'volume.created', service: volume.service, objectId: volume.id, data: { name: volume.name, pool: volume.pool, sizeBytes: volume.sizeBytes } }, at);
+    const confirm = (ex: Executor) =>
+      updateVolumeRecorded(ex, volume.id, 'creating', { status: 'available', statusReason: null, backendId: created.backendId, intentOwner: null, recovery: null }, at, event);
+    // On PostgreSQL one statement, which commits on its own (no BEGIN and COMMIT round trips); on SQLite a
+    // transaction, which group commit shares, and deferred: should a power loss take this record, the
+    // intent (committed in full before the backend was touched) is still there, and the reconciler
+    // replays this create, idempotent by volume id.
+    const store = this.#ctx.store;
+    if (store.dialect === 'postgres') await confirm(store.db);
+    else await store.transaction(confirm, 'deferred');
     this.#ctx.events.notify();
     this.#pools.invalidate(volume.pool);
     return { ...volume, status: 'available', statusReason: null, backendId: created.backendId, updatedAt: at };
@@ -411,22 +422,24 @@ export class VolumeUseCases {
    */
   async remove(identity: Identity, id: string, opts: IntentOptions = {}): Promise<void> {
     const v = await this.#ctx.store.transaction(async (trx) => {
-      const vol = await this.load(trx, identity, id);
+      // The volume and its snapshot count in one statement.
+      const found = await findVolumeCountingSnapshots(trx, id);
+      const vol = await this.#visible(trx, identity, id, found?.volume, {});
       if (['attached', 'attaching', 'detaching'].includes(vol.status)) {
         throw new PollyError('VOLUME_BUSY', `${volumeRef(vol)} is ${vol.status}; detach it first`, { status: vol.status });
       }
       if (vol.status === 'creating' || vol.status === 'importing' || vol.status === 'deleting') {
         throw new PollyError('INVALID_STATE', `${volumeRef(vol)} is ${vol.status}; try again when it settles`, { status: vol.status });
       }
-      const snapshots = await countSnapshotsOfVolume(trx, id);
+      const snapshots = found?.snapshots ?? 0;
       if (snapshots > 0) {
         throw new PollyError('VOLUME_HAS_SNAPSHOTS', `${volumeRef(vol)} has ${snapshots} snapshot(s); delete them first`, { snapshots });
       }
       assertTransition(id, vol.status, 'deleting');
       const at = nowIso();
-      await updateVolume(trx, id, vol.status, { status: 'deleting', statusReason: null, intentOwner: this.#ctx.replica.incarnation, recovery: null }, at);
+      const event = this.#ctx.events.values({ type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
+      await updateVolumeRecorded(trx, id, vol.status, { status: 'deleting', statusReason: null, intentOwner: this.#ctx.replica.incarnation, recovery: null }, at, event);
       await opts.link?.(trx, { kind: 'volume', op: 'delete', id });
-      await this.#ctx.events.record(trx, { type: 'volume.deleting', service: vol.service, objectId: id, data: { name: vol.name } }, at);
       return vol;
     });
     this.#ctx.events.notify();

@@ -51,8 +51,13 @@ describe('benchmarks, smoke-sized', () => {
   it('P3 scale reports get/list latencies and server RSS on a bulk-loaded store', async () => {
     const rows = await runScaleBench(ctx, { quick: true, volumes: 500, iterations: { get: 20, list: 10 } });
     expectMeasuredRows(rows);
-    expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'MB']);
+    expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'ms', 'MB']);
     for (const r of rows) expect(r.reference).not.toBeNull();
+    // The floor (GET /healthz alternating with the GETs by id) is reported beside the GET row.
+    expect(rows[1]!.name).toMatch(/floor/);
+    expect(rows[1]!.params.samples).toBe(20);
+    expect(rows[0]!.params.floorP99).toBe(rows[1]!.polly);
+    expect(typeof rows[0]!.params.serverRunQueueWaitMs).toBe('number');
   }, 120_000);
 
   it('P8 PostgreSQL reports the ratio, the ceiling of its four transactions and the round trips per pair', async (t) => {
@@ -73,5 +78,6 @@ describe('benchmarks, smoke-sized', () => {
     expectMeasuredRows(rows);
     expect(rows.map((r) => r.unit)).toEqual(['ms', 'ms', 'ms', 'MB', 'ms', 'ms']);
     expect(rows[4]!.params.heartbeats).toBe(10);
+    expect(rows[0]!.params.floorP99).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PollyError } from '../../src/core/errors.js';
 import { newId } from '../../src/core/ids.js';
 import type { Pool, Profile, Service, Snapshot, Volume } from '../../src/core/types.js';
-import { insertEvent, listEvents } from '../../src/store/repos/events.js';
+import { eventValues, insertEvent, listEvents } from '../../src/store/repos/events.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -46,6 +46,8 @@ import {
   listVolumesInStatus,
   replaceVolumeTags,
   updateVolume,
+  updateVolumeRecorded,
+  findVolumeCountingSnapshots,
 } from '../../src/store/repos/volumes.js';
 import { migrationsFor } from '../../src/store/migrations.js';
 import { isUniqueViolation, Store, type Executor } from '../../src/store/store.js';
@@ -341,6 +343,43 @@ for (const kind of STORE_KINDS) {
         await store.transaction((trx) => insertCharged(trx, v));
         expect(await findVolume(store.db, v.id)).toEqual(v);
         expect(await poolCounters()).toEqual({ allocatedBytes: GiB, volumeCount: 1 });
+      });
+
+      it('insertVolume and updateVolumeRecorded write the row and its event together, or neither (one statement each on PostgreSQL)', async () => {
+        const v = volume('recorded');
+        const T1 = '2025-01-02T00:00:00.000Z';
+        const ev = (type: string) => eventValues({ at: T1, type, service: 'svc-a', objectId: v.id, data: { n: type }, actor: { kind: 'admin', tokenId: null }, requestId: 'req-1' });
+        const events = async () => (await listEvents(store.db, { objectId: v.id }, 10)).map((e) => ({ type: e.type, data: e.data, actor: e.actor, requestId: e.requestId }));
+        const statements = store.stats.statements;
+        await store.transaction((trx) => insertVolume(trx, v, null, ev('volume.creating')));
+        await updateVolumeRecorded(store.db, v.id, 'creating', { status: 'available', backendId: 'be-1', statusReason: null }, T1, ev('volume.created'));
+        expect(store.stats.statements - statements).toBe(kind === 'postgres' ? 2 : 4);
+        expect(await findVolume(store.db, v.id)).toEqual({ ...v, status: 'available', backendId: 'be-1', updatedAt: T1 });
+        expect(await events()).toEqual([
+          { type: 'volume.creating', data: { n: 'volume.creating' }, actor: { kind: 'admin', tokenId: null }, requestId: 'req-1' },
+          { type: 'volume.created', data: { n: 'volume.created' }, actor: { kind: 'admin', tokenId: null }, requestId: 'req-1' },
+        ]);
+        // The volume moved meanwhile: no update, and no event either.
+        const err = await thrown(() => updateVolumeRecorded(store.db, v.id, 'creating', { status: 'error', statusReason: 'x' }, T1, ev('volume.error')));
+        expect((err as PollyError).code).toBe('INVALID_STATE');
+        expect((await findVolume(store.db, v.id))?.status).toBe('available');
+        expect(await events()).toHaveLength(2);
+        // A duplicate name: neither the row nor its event.
+        const dup = await thrown(() => store.transaction((trx) => insertVolume(trx, { ...v, id: newId('vol') }, null, ev('volume.dup'))));
+        expect(isUniqueViolation(dup)).toBe(true);
+        expect((await listEvents(store.db, { types: ['volume.dup'] }, 10)).length).toBe(0);
+      });
+
+      it('findVolumeCountingSnapshots reads a volume with its number of snapshots in one statement', async () => {
+        const v = volume('counted');
+        await insertCharged(store.db, v);
+        const statements = store.stats.statements;
+        expect(await findVolumeCountingSnapshots(store.db, v.id)).toEqual({ volume: v, snapshots: 0 });
+        expect(store.stats.statements - statements).toBe(1);
+        await insertSnapshot(store.db, snapshot('c1', v.id));
+        await insertSnapshot(store.db, snapshot('c2', v.id));
+        expect(await findVolumeCountingSnapshots(store.db, v.id)).toEqual({ volume: v, snapshots: 2 });
+        expect(await findVolumeCountingSnapshots(store.db, 'vol-missing')).toBeUndefined();
       });
 
       it('updateVolume is a compare-and-set on the status', async () => {

@@ -93,9 +93,9 @@ export function registerMetrics(fastify: RestApp, app: PollyApp): void {
 
   const stats = app.ctx.store.stats;
   for (const [name, help, read] of [
-    ['polly_store_statements_total', 'SQL statements the store ran', () => stats.statements],
+    ['polly_store_statements_total', 'SQL statements the store ran (BEGIN, COMMIT and ROLLBACK not counted)', () => stats.statements],
     ['polly_store_transactions_total', 'Store transactions begun', () => stats.transactions],
-    ['polly_store_round_trips_total', 'Round trips to the database server (PostgreSQL: statements + BEGIN + COMMIT; SQLite: 0)', () => stats.roundTrips],
+    ['polly_store_round_trips_total', 'Round trips to the database server (PostgreSQL: statements + the BEGINs, COMMITs and ROLLBACKs sent; SQLite: 0)', () => stats.roundTrips],
     ['polly_store_commits_total', 'COMMITs the store ran (a group commit counts once)', () => stats.commits],
     ['polly_store_deferred_commits_total', 'Of those COMMITs, the ones that did not wait for the disk (SQLite: the confirmation of a create, the removal of a deleted volume)', () => stats.deferredCommits],
     ['polly_store_commit_seconds_total', 'Time the database driver took for COMMITs (SQLite: including the fsync)', () => stats.commitSeconds],

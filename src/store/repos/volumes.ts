@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Updateable, type UpdateResult } from 'kysely';
+import { sql, type Insertable, type Updateable } from 'kysely';
 import { PollyError } from '../../core/errors.js';
 import type { Labels, Page, Volume, VolumeSource, VolumeStatus } from '../../core/types.js';
 import type { VolumeRow, VolumesTable } from '../schema.js';
@@ -44,7 +44,7 @@ async function writeTags(ex: Executor, volumeId: string, labels: Labels, fields:
  * database's: a duplicate raises a unique violation the caller maps to VOLUME_NAME_TAKEN.
  */
 /** Inserts a volume's row and tags; the caller charges it through the admission step (app/admission.ts). */
-const INSERT_VOLUME = precompile((ex, p: Insertable<VolumesTable>) =>
+const INSERT_VOLUME_BUILD = (ex: Pick<Executor, 'insertInto'>, p: Insertable<VolumesTable>) =>
   ex.insertInto('volumes').values({
     id: p.id,
     name: p.name,
@@ -62,11 +62,65 @@ const INSERT_VOLUME = precompile((ex, p: Insertable<VolumesTable>) =>
     created_at: p.created_at,
     updated_at: p.updated_at,
     intent_owner: p.intent_owner,
-  }),
+  });
+const INSERT_VOLUME = precompile((ex, p: Insertable<VolumesTable>) => INSERT_VOLUME_BUILD(ex, p));
+
+/** An event's columns as parameters of a statement that inserts it along with another change (prefixed, so as not to collide with that change's). */
+interface EventParams {
+  ev_at: string;
+  ev_type: string;
+  ev_service: string | null;
+  ev_object_id: string;
+  ev_data: string;
+  ev_actor: string | null;
+  ev_request_id: string | null;
+}
+
+const EVENT_COLUMNS = ['at', 'type', 'service', 'object_id', 'data', 'actor', 'request_id'] as const;
+
+function eventParams(e: EventValues): EventParams {
+  return { ev_at: e.at, ev_type: e.type, ev_service: e.service, ev_object_id: e.object_id, ev_data: e.data, ev_actor: e.actor, ev_request_id: e.request_id };
+}
+
+/** The event's values as a select list, in EVENT_COLUMNS' order (all text columns). */
+function eventSelection(p: EventParams) {
+  const text = (v: string | null) => sql<string | null>`cast(${v} as text)`;
+  return [
+    text(p.ev_at).as('at'),
+    text(p.ev_type).as('type'),
+    text(p.ev_service).as('service'),
+    text(p.ev_object_id).as('object_id'),
+    text(p.ev_data).as('data'),
+    text(p.ev_actor).as('actor'),
+    text(p.ev_request_id).as('request_id'),
+  ] as const;
+}
+
+/** PostgreSQL: INSERT_VOLUME and the event that records it, in one statement. */
+const INSERT_VOLUME_RECORDED = precompile((ex, p: Insertable<VolumesTable> & EventParams) =>
+  ex
+    .with('v', (qc) => INSERT_VOLUME_BUILD(qc, p).returning('id'))
+    .insertInto('events')
+    .columns(EVENT_COLUMNS)
+    .expression((eb) => eb.selectFrom('v').select(eventSelection(p))),
 );
 
-export async function insertVolume(ex: Executor, v: Volume, intentOwner: string | null = null): Promise<void> {
-  await INSERT_VOLUME.execute(ex, {
+/**
+ * Inserts a volume's row and tags, and `event` with them when given. On PostgreSQL the row and the event
+ * are one statement (one round trip); the caller runs it in its transaction either way.
+ */
+export async function insertVolume(ex: Executor, v: Volume, intentOwner: string | null = null, event?: EventValues): Promise<void> {
+  const row = volumeInsertValues(v, intentOwner);
+  if (event !== undefined && isPostgres(ex)) await INSERT_VOLUME_RECORDED.execute(ex, { ...row, ...eventParams(event) });
+  else {
+    await INSERT_VOLUME.execute(ex, row);
+    if (event !== undefined) await insertEventRow(ex, event);
+  }
+  await writeTags(ex, v.id, v.labels, v.fields);
+}
+
+function volumeInsertValues(v: Volume, intentOwner: string | null): Insertable<VolumesTable> {
+  return {
     id: v.id,
     name: v.name,
     service: v.service,
@@ -83,8 +137,7 @@ export async function insertVolume(ex: Executor, v: Volume, intentOwner: string 
     created_at: v.createdAt,
     updated_at: v.updatedAt,
     intent_owner: intentOwner,
-  });
-  await writeTags(ex, v.id, v.labels, v.fields);
+  };
 }
 
 /**
@@ -120,6 +173,20 @@ export async function chargePool(ex: Executor, pool: string, bytes: number, coun
 }
 
 const FIND_VOLUME = precompile((ex, p: { id: string }) => ex.selectFrom('volumes').selectAll().where('id', '=', p.id));
+
+const FIND_VOLUME_COUNTING_SNAPSHOTS = precompile((ex, p: { id: string }) =>
+  ex
+    .selectFrom('volumes')
+    .selectAll('volumes')
+    .select((eb) => eb.selectFrom('snapshots').select((s) => s.fn.countAll<number>().as('n')).whereRef('snapshots.volume_id', '=', 'volumes.id').as('snapshot_count'))
+    .where('volumes.id', '=', p.id),
+);
+
+/** A volume and how many snapshots it has, in one statement (the delete's checks); undefined when there is no such volume. */
+export async function findVolumeCountingSnapshots(ex: Executor, id: string): Promise<{ volume: Volume; snapshots: number } | undefined> {
+  const row = await FIND_VOLUME_COUNTING_SNAPSHOTS.first(ex, { id });
+  return row ? { volume: rowToVolume(row), snapshots: Number(row.snapshot_count ?? 0) } : undefined;
+}
 
 export async function findVolume(ex: Executor, id: string): Promise<Volume | undefined> {
   const row = await FIND_VOLUME.first(ex, { id });
@@ -302,6 +369,19 @@ export async function updateVolume(
   update: VolumeUpdate,
   now: string,
 ): Promise<void> {
+  const { columns, expected, params } = updateVolumeParams(id, expectedStatus, update, now);
+  const changed = await updateVolumeStatement(columns, expected, { recorded: false }).affected(ex, params);
+  if (changed !== 1) {
+    throw new PollyError('INVALID_STATE', `volume ${id} changed state concurrently; retry`, { volumeId: id });
+  }
+}
+
+function updateVolumeParams(
+  id: string,
+  expectedStatus: VolumeStatus | readonly VolumeStatus[],
+  update: VolumeUpdate,
+  now: string,
+): { columns: string[]; expected: number; params: Record<string, unknown> } {
   const expected = typeof expectedStatus === 'string' ? [expectedStatus] : [...expectedStatus];
   const set: Record<string, unknown> = {
     ...(update.status !== undefined ? { status: update.status } : {}),
@@ -314,20 +394,40 @@ export async function updateVolume(
   };
   const params: Record<string, unknown> = { ...set, id };
   expected.forEach((status, i) => (params[`expected${i}`] = status));
-  const changed = await updateVolumeStatement(Object.keys(set), expected.length).affected(ex, params);
-  if (changed !== 1) {
-    throw new PollyError('INVALID_STATE', `volume ${id} changed state concurrently; retry`, { volumeId: id });
+  return { columns: Object.keys(set), expected: expected.length, params };
+}
+
+/**
+ * updateVolume and the event that records it: both or neither (INVALID_STATE when the volume moved
+ * meanwhile). On PostgreSQL one statement, atomic on its own: run on the database itself it commits
+ * alone, with no BEGIN and COMMIT round trips; elsewhere two, which the caller runs in a transaction.
+ */
+export async function updateVolumeRecorded(
+  ex: Executor,
+  id: string,
+  expectedStatus: VolumeStatus | readonly VolumeStatus[],
+  update: VolumeUpdate,
+  now: string,
+  event: EventValues,
+): Promise<void> {
+  if (!isPostgres(ex)) {
+    await updateVolume(ex, id, expectedStatus, update, now);
+    await insertEventRow(ex, event);
+    return;
   }
+  const { columns, expected, params } = updateVolumeParams(id, expectedStatus, update, now);
+  const rows = await updateVolumeStatement(columns, expected, { recorded: true }).rows(ex, { ...params, ...eventParams(event) });
+  if (rows.length !== 1) throw new PollyError('INVALID_STATE', `volume ${id} changed state concurrently; retry`, { volumeId: id });
 }
 
 /** updateVolume's statement for one set of columns and number of expected statuses (a few shapes in all). */
-const UPDATE_VOLUME = new Map<string, Precompiled<Record<string, unknown>, UpdateResult>>();
+const UPDATE_VOLUME = new Map<string, Precompiled<Record<string, unknown>, unknown>>();
 
-function updateVolumeStatement(columns: string[], expected: number): Precompiled<Record<string, unknown>, UpdateResult> {
-  const key = `${columns.join(',')}/${expected}`;
+function updateVolumeStatement(columns: string[], expected: number, opts: { recorded: boolean }): Precompiled<Record<string, unknown>, unknown> {
+  const key = `${columns.join(',')}/${expected}/${opts.recorded ? 'event' : ''}`;
   let stmt = UPDATE_VOLUME.get(key);
   if (stmt === undefined) {
-    stmt = precompile((ex, p: Record<string, unknown>) =>
+    const build = (ex: Pick<Executor, 'updateTable'>, p: Record<string, unknown>) =>
       ex
         .updateTable('volumes')
         .set(Object.fromEntries(columns.map((c) => [c, p[c]])) as Updateable<VolumesTable>)
@@ -336,8 +436,17 @@ function updateVolumeStatement(columns: string[], expected: number): Precompiled
           'status',
           'in',
           Array.from({ length: expected }, (_, i) => p[`expected${i}`] as VolumeStatus),
-        ),
-    );
+        );
+    stmt = opts.recorded
+      ? precompile((ex, p: Record<string, unknown>) =>
+          ex
+            .with('u', (qc) => build(qc, p).returning('id'))
+            .insertInto('events')
+            .columns(EVENT_COLUMNS)
+            .expression((eb) => eb.selectFrom('u').select(eventSelection(p as unknown as EventParams)))
+            .returning('seq'),
+        )
+      : precompile((ex, p: Record<string, unknown>) => build(ex, p));
     UPDATE_VOLUME.set(key, stmt);
   }
   return stmt;
