@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../src/drivers/system/exec.js';
 import { type CephCluster, startCephCluster } from './ceph.js';
-import { alive, daemon, freePort, runWithEnv, stopGroup, waitFor } from './daemons.js';
-import { type Cleanup, tempDir } from './loopfs.js';
+import { alive, daemon, fixtureWorkspace, freePort, runWithEnv, waitFor } from './daemons.js';
+import type { Cleanup } from './loopfs.js';
 import { type KeystoneService, startKeystone } from './keystone.js';
-import { freshPgDatabase } from './pg.js';
 
 /**
  * A private OpenStack Cinder for tests: cinder-api, cinder-scheduler and cinder-volume from Debian's
@@ -212,15 +211,8 @@ function keystoneView(k: CinderKeystone): CinderKeystone {
  */
 export async function startCinder(cleanup: Cleanup, opts: { ceph?: CephCluster; keystone?: boolean } = {}): Promise<CinderService> {
   const t0 = Date.now();
-  const dir = await tempDir(cleanup);
-  // The database goes last (cleanup runs in reverse), once nothing holds a connection to it.
-  const db = await freshPgDatabase();
-  cleanup.add(() => db.drop());
-  const groups: number[] = [];
-  cleanup.add(async () => {
-    // Cinder first (it talks to the broker and Ceph), then the broker, then epmd.
-    for (const pgid of [...groups].reverse()) await stopGroup(pgid, 5_000);
-  });
+  // Stopped in reverse: Cinder first (it talks to the broker and Ceph), then the broker, then epmd.
+  const { dir, db, groups } = await fixtureWorkspace(cleanup);
 
   // Ceph and RabbitMQ come up in parallel: each takes seconds of waiting more than of work.
   const rabbitDir = join(dir, 'rabbit');

@@ -3,6 +3,8 @@ import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Cleanup, tempDir } from './loopfs.js';
+import { type FreshPgDatabase, freshPgDatabase } from './pg.js';
 
 /**
  * Daemons of the test fixtures (Cinder, RabbitMQ, Keystone): each started in a session and process group
@@ -10,6 +12,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 
 const READY_TIMEOUT_MS = 180_000;
+
+/** Where a fixture keeps its daemons: a temp dir, a fresh PostgreSQL database, the process groups it starts. */
+export interface FixtureWorkspace {
+  dir: string;
+  db: FreshPgDatabase;
+  /** Push every process group started; cleanup stops them, the last started first. */
+  groups: number[];
+}
+
+/**
+ * Makes a fixture's workspace and registers its teardown: the process groups stop before the database is
+ * dropped (cleanup runs in reverse), so that nothing holds a connection to it, and the dir goes last.
+ */
+export async function fixtureWorkspace(cleanup: Cleanup): Promise<FixtureWorkspace> {
+  const dir = await tempDir(cleanup);
+  const db = await freshPgDatabase();
+  cleanup.add(() => db.drop());
+  const groups: number[] = [];
+  cleanup.add(async () => {
+    for (const pgid of [...groups].reverse()) await stopGroup(pgid, 5_000);
+  });
+  return { dir, db, groups };
+}
 
 export async function freePort(): Promise<number> {
   // Below the ephemeral range, so that no client socket takes it between the probe and the bind.

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { alive, daemon, freePort, runWithEnv, stopGroup, waitFor } from './daemons.js';
-import { type Cleanup, tempDir } from './loopfs.js';
-import { freshPgDatabase } from './pg.js';
+import { alive, daemon, fixtureWorkspace, freePort, runWithEnv, waitFor } from './daemons.js';
+import type { Cleanup } from './loopfs.js';
 
 /**
  * A private OpenStack Keystone for tests: Debian's `keystone` (22.0) served by uWSGI (no systemd, no
@@ -75,14 +74,7 @@ backend = dogpile.cache.memory
  */
 export async function startKeystone(cleanup: Cleanup): Promise<KeystoneService> {
   const t0 = Date.now();
-  const dir = await tempDir(cleanup);
-  // The database goes last (cleanup runs in reverse), once uWSGI holds no connection to it.
-  const db = await freshPgDatabase();
-  cleanup.add(() => db.drop());
-  const groups: number[] = [];
-  cleanup.add(async () => {
-    for (const pgid of groups) await stopGroup(pgid, 5_000);
-  });
+  const { dir, db, groups } = await fixtureWorkspace(cleanup);
   for (const sub of ['log', 'fernet-keys', 'credential-keys']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
   // `fernet_setup` and `credential_setup` would be two more Python start-ups of ~8 s: the keys are files
   // named 0 (staged) and 1 (primary).
