@@ -2,11 +2,17 @@ import type { Executor } from '../store.js';
 
 /**
  * Registers a replica under its name with a new incarnation, replacing the row of that name's previous
- * incarnation: whatever the previous process left unfinished now has a dead owner.
+ * incarnation: whatever the previous process left unfinished now has a dead owner. An incarnation that
+ * has a row already (it registers again, perhaps under a new name, while another registration of it is
+ * under way) keeps its one row, which takes the name: two registrations of one incarnation never collide.
  */
 export async function registerReplica(ex: Executor, name: string, incarnation: string, now: string): Promise<void> {
-  await ex.deleteFrom('replicas').where('name', '=', name).execute();
-  await ex.insertInto('replicas').values({ name, incarnation, started_at: now, heartbeat_at: now }).execute();
+  await ex.deleteFrom('replicas').where('name', '=', name).where('incarnation', '!=', incarnation).execute();
+  await ex
+    .insertInto('replicas')
+    .values({ name, incarnation, started_at: now, heartbeat_at: now })
+    .onConflict((oc) => oc.column('incarnation').doUpdateSet({ name, heartbeat_at: now }))
+    .execute();
 }
 
 /** Records that the incarnation is alive; false when its row is gone (another process took the name). */
